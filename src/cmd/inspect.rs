@@ -1,0 +1,37 @@
+//! `opentape inspect`: read and filter, write nothing, report counts and raw risk.
+
+use super::{crate_result::Result, InputArgs};
+use opentape::pipeline::Pipeline;
+
+#[derive(Debug, clap::Args)]
+#[command(
+    about = "Read and filter an export; print counts per stage and reason, people per category and the raw re-identification risk. Writes nothing.",
+    after_help = "Examples:\n  opentape inspect --pipeline pipelines/ansur2.toml\n  \
+opentape inspect --pipeline pipelines/freesewing-v3.toml --input export/ --as-of 2026-11-29 --json"
+)]
+pub struct Args {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Print the summary as JSON (for scripts and CI).
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(a: Args) -> Result<i32> {
+    let pl = Pipeline::load(&a.input.pipeline)?;
+    let as_of = a.input.as_of()?;
+    let inputs = a.input.inputs(&pl);
+    let export = opentape::read::read(&pl, &inputs)?;
+    let eligible = opentape::filter::apply(&pl, export, as_of);
+    let names: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
+    let summary = opentape::inspect::summarize(&pl, &names, as_of, &eligible);
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&summary).expect("summary is JSON")
+        );
+    } else {
+        print!("{summary}");
+    }
+    Ok(0)
+}

@@ -1,0 +1,74 @@
+//! The command line: one module per subcommand, each with its arguments and `run`.
+
+pub mod inspect;
+pub mod sample;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "opentape",
+    version,
+    about = "Turns body-measurement exports into anonymized, versioned open datasets.",
+    long_about = None,
+    after_help = "Exit codes: 0 ok; 1 a guarantee failed or a release was refused; 2 usage, input or I/O error.\n\n\
+Examples:\n  opentape inspect --pipeline pipelines/ansur2.toml\n  \
+opentape sample --format freesewing-v3 --people 2000 --seed 1 --out data-samples/freesewing-v3"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Inspect(inspect::Args),
+    Sample(sample::Args),
+}
+
+/// Options shared by the commands that read an export.
+#[derive(Debug, clap::Args)]
+pub struct InputArgs {
+    /// Pipeline file (TOML): format, field roles, filters, release parameters.
+    #[arg(long, value_name = "FILE")]
+    pub pipeline: PathBuf,
+    /// Input files or folders; default: the pipeline's sample input under data-samples/.
+    #[arg(long, value_name = "PATH", num_args = 1..)]
+    pub input: Vec<PathBuf>,
+    /// Reference date for the retention filter (YYYY-MM-DD); default: today.
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
+}
+
+impl InputArgs {
+    pub fn as_of(&self) -> crate_result::Result<i64> {
+        match &self.as_of {
+            None => Ok(opentape::filter::today()),
+            Some(s) => opentape::filter::parse_date(s).ok_or_else(|| {
+                opentape::Error::Usage(format!(
+                    "--as-of `{s}` is not a date of the form YYYY-MM-DD"
+                ))
+            }),
+        }
+    }
+
+    pub fn inputs(&self, pl: &opentape::pipeline::Pipeline) -> Vec<PathBuf> {
+        if self.input.is_empty() {
+            pl.default_inputs.clone()
+        } else {
+            self.input.clone()
+        }
+    }
+}
+
+pub mod crate_result {
+    pub type Result<T> = std::result::Result<T, opentape::Error>;
+}
+
+pub fn run(cli: Cli) -> crate_result::Result<i32> {
+    match cli.command {
+        Command::Inspect(a) => inspect::run(a),
+        Command::Sample(a) => sample::run(a),
+    }
+}

@@ -1,0 +1,300 @@
+//! Filters: consent, retention, plausibility, dedupe, in that order. Every drop is counted
+//! by stage and reason; the dropped records themselves only ever go to the private folder.
+
+use crate::model::{Dropped, Export, Person, Problem, Reason, Tally};
+use crate::pipeline::Pipeline;
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// People who passed every filter, with the counts of those who did not.
+#[derive(Debug)]
+pub struct Eligible {
+    pub people: Vec<Person>,
+    pub tally: Tally,
+    pub dropped: Vec<Dropped>,
+    /// Person records read (sets, people, rows), including malformed ones.
+    pub records_read: u64,
+    pub users_read: u64,
+}
+
+impl Eligible {
+    /// Share of read records quarantined as malformed or implausible.
+    pub fn rejected_share(&self) -> f64 {
+        let rejected: u64 = self
+            .dropped
+            .iter()
+            .filter(|d| d.reason.is_rejection())
+            .count() as u64;
+        rejected as f64 / self.records_read.max(1) as f64
+    }
+
+    pub fn owners(&self) -> usize {
+        let mut o: Vec<u32> = self.people.iter().map(|p| p.owner).collect();
+        o.sort_unstable();
+        o.dedup();
+        o.len()
+    }
+}
+
+/// `as_of`: days since 1970-01-01 of the reference date for retention.
+pub fn apply(pl: &Pipeline, export: Export, as_of: i64) -> Eligible {
+    let mut dropped = export.dropped;
+    let mut drop = |p: &Person, field: Option<String>, reason: Reason| {
+        dropped.push(Dropped {
+            at: p.at,
+            field,
+            reason,
+        })
+    };
+    let filter_fields = pl.filter_fields();
+    let consent_idx = pl
+        .filters
+        .consent
+        .field
+        .as_ref()
+        .map(|f| filter_fields.iter().position(|x| x == f).unwrap());
+    let retention_idx = pl
+        .filters
+        .retention
+        .field
+        .as_ref()
+        .map(|f| filter_fields.iter().position(|x| x == f).unwrap());
+
+    let mut kept = Vec::with_capacity(export.people.len());
+    for mut p in export.people {
+        if !p.has_user {
+            drop(&p, None, Reason::NoUserRecord);
+            continue;
+        }
+        if let Some(i) = consent_idx {
+            if !consents(pl, p.filters[i].as_ref()) {
+                drop(&p, pl.filters.consent.field.clone(), Reason::NoConsent);
+                continue;
+            }
+        }
+        if let (Some(i), Some(max)) = (retention_idx, pl.filters.retention.max_age_days) {
+            match p.filters[i].as_ref().and_then(days_since_epoch) {
+                None => {
+                    drop(&p, pl.filters.retention.field.clone(), Reason::NoLastSeen);
+                    continue;
+                }
+                Some(d) if as_of - d > max as i64 => {
+                    drop(&p, pl.filters.retention.field.clone(), Reason::StaleOwner);
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        if let Some((field, reason)) = implausible(pl, &mut p) {
+            drop(&p, Some(field), reason);
+            continue;
+        }
+        // Filter fields have done their job: later stages never see them.
+        p.filters = Vec::new();
+        p.problem = None;
+        kept.push(p);
+    }
+
+    let kept = dedupe(pl, kept, &mut drop);
+    let mut tally = Tally::default();
+    for d in &dropped {
+        tally.add(d.reason);
+    }
+    Eligible {
+        people: kept,
+        tally,
+        dropped,
+        records_read: export.records_read,
+        users_read: export.users_read,
+    }
+}
+
+fn consents(pl: &Pipeline, v: Option<&Value>) -> bool {
+    let c = &pl.filters.consent;
+    let Some(v) = v else { return false };
+    if let Some(min) = c.at_least {
+        return v.as_f64().is_some_and(|x| x >= min);
+    }
+    if let Some(want) = &c.equals {
+        return match (want, v) {
+            (toml::Value::Boolean(a), Value::Bool(b)) => a == b,
+            (toml::Value::String(a), Value::String(b)) => a == b,
+            (toml::Value::Integer(a), Value::Number(b)) => b.as_i64() == Some(*a),
+            _ => false,
+        };
+    }
+    false
+}
+
+/// Checks categories and every released measurement that applies to this person; values
+/// that do not apply (breasts-only on a person without) are cleared, never released.
+fn implausible(pl: &Pipeline, p: &mut Person) -> Option<(String, Reason)> {
+    for (c, v) in pl.categories.iter().zip(&p.categories) {
+        if v.is_none() {
+            return Some((c.name.clone(), Reason::MissingCategory));
+        }
+    }
+    if let Some(Problem { field, reason }) = &p.problem {
+        return Some((field.clone(), *reason));
+    }
+    let cats: Vec<String> = p
+        .categories
+        .iter()
+        .map(|c| c.clone().unwrap_or_default())
+        .collect();
+    for (pos, &m) in pl.measurements.iter().enumerate() {
+        let def = &pl.catalog.measurements[m];
+        if !pl.applies(m, &cats) {
+            p.values[pos] = f64::NAN;
+            continue;
+        }
+        let v = p.values[pos];
+        let reason = if v.is_nan() {
+            Reason::Missing
+        } else if v < 0.0 {
+            Reason::Negative
+        } else if v < def.min || v > def.max {
+            Reason::OutOfRange
+        } else {
+            continue;
+        };
+        return Some((def.name.clone(), reason));
+    }
+    None
+}
+
+/// One body measured twice by the same owner counts once: the first record is kept.
+fn dedupe(
+    pl: &Pipeline,
+    people: Vec<Person>,
+    drop: &mut impl FnMut(&Person, Option<String>, Reason),
+) -> Vec<Person> {
+    let tol = pl.filters.dedupe.tolerance;
+    let mut by_owner: HashMap<u32, Vec<usize>> = HashMap::new();
+    let mut keep = vec![true; people.len()];
+    for (i, p) in people.iter().enumerate() {
+        let seen = by_owner.entry(p.owner).or_default();
+        let dup = seen.iter().any(|&j| {
+            let q = &people[j];
+            q.categories == p.categories
+                && q.values
+                    .iter()
+                    .zip(&p.values)
+                    .all(|(a, b)| (a.is_nan() && b.is_nan()) || (a - b).abs() <= tol)
+        });
+        if dup {
+            keep[i] = false;
+            drop(p, None, Reason::Duplicate);
+        } else {
+            seen.push(i);
+        }
+    }
+    people
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(p, k)| k.then_some(p))
+        .collect()
+}
+
+/// Days since 1970-01-01 of an ISO 8601 date or date-time ("2025-03-01T10:00:00Z"), or of
+/// a Unix time in seconds or milliseconds.
+pub fn days_since_epoch(v: &Value) -> Option<i64> {
+    match v {
+        Value::String(s) => parse_date(s),
+        Value::Number(n) => {
+            let x = n.as_f64()?;
+            let secs = if x.abs() > 1e11 { x / 1000.0 } else { x };
+            Some((secs / 86400.0).floor() as i64)
+        }
+        _ => None,
+    }
+}
+
+/// `YYYY-MM-DD` at the start of the text.
+pub fn parse_date(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let b = s.as_bytes();
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    if b.len() > 10 && !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let y: i64 = s.get(0..4)?.parse().ok()?;
+    let m: u32 = s.get(5..7)?.parse().ok()?;
+    let d: u32 = s.get(8..10)?.parse().ok()?;
+    if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) {
+        return None;
+    }
+    Some(days_from_civil(y, m, d))
+}
+
+fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Howard Hinnant's days_from_civil.
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+/// Today, in days since 1970-01-01 (UTC).
+pub fn today() -> i64 {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    (secs / 86400) as i64
+}
+
+/// The civil date of a day number, as `YYYY-MM-DD`.
+pub fn format_date(days: i64) -> String {
+    let z = days + 719468;
+    let era = if z >= 0 { z } else { z - 146096 } / 146097;
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_round_trip_and_reject_nonsense() {
+        assert_eq!(parse_date("1970-01-01"), Some(0));
+        assert_eq!(
+            parse_date("2026-11-29T06:39:43.000Z"),
+            Some(days_from_civil(2026, 11, 29))
+        );
+        for d in [0, 1, 365, 10_000, 20_000, 20_500] {
+            assert_eq!(parse_date(&format_date(d)), Some(d));
+        }
+        assert_eq!(parse_date("2025-02-30"), None);
+        assert_eq!(parse_date("yesterday"), None);
+        assert_eq!(parse_date("2025-01-01x"), None);
+        // Unix time in milliseconds or seconds: 2023-11-14.
+        let day = Some(days_from_civil(2023, 11, 14));
+        assert_eq!(
+            days_since_epoch(&serde_json::json!(1_700_000_000_000u64)),
+            day
+        );
+        assert_eq!(days_since_epoch(&serde_json::json!(1_700_000_000u64)), day);
+    }
+}

@@ -1,0 +1,126 @@
+//! What `opentape inspect` reports: counts per stage and reason, owners and people per
+//! category, and the raw re-identification risk. Aggregates only.
+
+use crate::filter::Eligible;
+use crate::model::Tally;
+use crate::pipeline::Pipeline;
+use crate::risk::{self, Uniqueness};
+use std::collections::BTreeMap;
+use std::fmt;
+
+#[derive(Debug, serde::Serialize)]
+pub struct Summary {
+    pub pipeline: String,
+    pub format: String,
+    pub as_of: String,
+    pub inputs: Vec<String>,
+    pub records_read: u64,
+    pub users_read: u64,
+    pub dropped: Tally,
+    pub eligible_people: usize,
+    pub eligible_owners: usize,
+    /// Share of read records quarantined as malformed or implausible.
+    pub rejected_share: f64,
+    pub max_rejected: f64,
+    /// Category name -> value -> counts.
+    pub categories: BTreeMap<String, BTreeMap<String, GroupCount>>,
+    pub measurements: usize,
+    pub uniqueness: Vec<Uniqueness>,
+}
+
+#[derive(Debug, Default, serde::Serialize)]
+pub struct GroupCount {
+    pub people: usize,
+    pub owners: usize,
+}
+
+pub fn summarize(pl: &Pipeline, inputs: &[String], as_of: i64, e: &Eligible) -> Summary {
+    let mut categories: BTreeMap<String, BTreeMap<String, GroupCount>> = BTreeMap::new();
+    for (ci, c) in pl.categories.iter().enumerate() {
+        let mut owners: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+        for p in &e.people {
+            let v = p.categories[ci].clone().unwrap_or_default();
+            owners.entry(v).or_default().push(p.owner);
+        }
+        let m = categories.entry(c.name.clone()).or_default();
+        for (v, mut o) in owners {
+            let people = o.len();
+            o.sort_unstable();
+            o.dedup();
+            m.insert(
+                v,
+                GroupCount {
+                    people,
+                    owners: o.len(),
+                },
+            );
+        }
+    }
+    Summary {
+        pipeline: pl.path.display().to_string(),
+        format: format!("{:?}", pl.format),
+        as_of: crate::filter::format_date(as_of),
+        inputs: inputs.to_vec(),
+        records_read: e.records_read,
+        users_read: e.users_read,
+        dropped: e.tally.clone(),
+        eligible_people: e.people.len(),
+        eligible_owners: e.owners(),
+        rejected_share: e.rejected_share(),
+        max_rejected: pl.filters.plausibility.max_rejected,
+        categories,
+        measurements: pl.measurements.len(),
+        uniqueness: risk::uniqueness(e),
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "pipeline   {} ({})", self.pipeline, self.format)?;
+        writeln!(f, "input      {}", self.inputs.join(", "))?;
+        writeln!(f, "as of      {}", self.as_of)?;
+        writeln!(f)?;
+        writeln!(f, "read       {:>9} people records", self.records_read)?;
+        if self.users_read > 0 {
+            writeln!(f, "           {:>9} user records", self.users_read)?;
+        }
+        for (stage, reasons) in &self.dropped.0 {
+            for (reason, n) in reasons {
+                writeln!(f, "dropped    {n:>9} {}: {reason}", stage.name())?;
+            }
+        }
+        writeln!(
+            f,
+            "eligible   {:>9} people, {} owners, {} released measurements",
+            self.eligible_people, self.eligible_owners, self.measurements
+        )?;
+        writeln!(
+            f,
+            "quarantine {:>8.2}% of records (limit {:.2}%)",
+            self.rejected_share * 100.0,
+            self.max_rejected * 100.0
+        )?;
+        for (name, values) in &self.categories {
+            writeln!(f)?;
+            writeln!(f, "category {name}")?;
+            for (v, c) in values {
+                writeln!(f, "  {v:<12} {:>9} people {:>9} owners", c.people, c.owners)?;
+            }
+        }
+        writeln!(f)?;
+        writeln!(
+            f,
+            "raw risk (before anonymization): people unique on categories + measurements"
+        )?;
+        for u in &self.uniqueness {
+            writeln!(
+                f,
+                "  rounded to {:>3} mm: {:>9} unique ({:.1}%)",
+                u.rounding,
+                u.unique_people,
+                u.share * 100.0
+            )?;
+        }
+        Ok(())
+    }
+}

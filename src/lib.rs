@@ -1,0 +1,17 @@
+//! opentape: turns body-measurement exports into anonymized, versioned open datasets.
+//!
+//! Stages, each a module with typed values between them:
+//! [`read`] (roles applied, identifiers dropped) -> [`filter`] (consent, retention,
+//! plausibility, dedupe) -> anonymize -> write -> verify.
+
+pub mod catalog;
+pub mod error;
+pub mod filter;
+pub mod inspect;
+pub mod model;
+pub mod pipeline;
+pub mod read;
+pub mod risk;
+pub mod sample;
+
+pub use error::{Error, Result};

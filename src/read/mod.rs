@@ -1,0 +1,403 @@
+//! Readers: turn an export into people with roles applied. Identifier fields are dropped
+//! the moment they are seen; a field with no role stops the run (deny by default).
+
+mod freesewing;
+mod table;
+
+use crate::catalog::Lookup;
+use crate::error::{Error, Result};
+use crate::model::{Export, Person, Problem, Reason, RecordRef, SourceFile, Unit};
+use crate::pipeline::{CategorySource, Format, Pipeline, Role};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Reads every input with the pipeline's reader.
+pub fn read(pl: &Pipeline, inputs: &[PathBuf]) -> Result<Export> {
+    let mut r = Reader::new(pl);
+    for input in inputs {
+        let meta = std::fs::metadata(input).map_err(|e| Error::io(input, e))?;
+        if meta.is_dir() {
+            for file in list_dir(input)? {
+                r.read_file(&file)?;
+            }
+        } else {
+            r.read_file(input)?;
+        }
+    }
+    r.finish()
+}
+
+/// Files of an export folder, sorted so the result never depends on directory order.
+fn list_dir(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let path = entry.path();
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        let is_file = std::fs::metadata(&path)
+            .map(|m| m.is_file())
+            .unwrap_or(false);
+        if is_file && matches!(ext, "json" | "ndjson" | "jsonl" | "csv" | "parquet") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    if files.is_empty() {
+        return Err(Error::input(
+            dir,
+            "no .json, .ndjson, .csv or .parquet file in this folder",
+        ));
+    }
+    Ok(files)
+}
+
+/// The fields of one record, after roles were applied. Owns no identifier value.
+#[derive(Debug, Default)]
+pub(crate) struct Fields {
+    pub owner: Option<String>,
+    pub categories: Vec<Option<String>>,
+    pub values: Vec<f64>,
+    pub breasts_only_present: bool,
+    pub problem: Option<Problem>,
+    pub filters: Vec<Option<Value>>,
+}
+
+impl Fields {
+    pub(crate) fn problem(&mut self, field: impl Into<String>, reason: Reason) {
+        if self.problem.is_none() {
+            self.problem = Some(Problem {
+                field: field.into(),
+                reason,
+            });
+        }
+    }
+}
+
+pub(crate) struct Reader<'a> {
+    pub pl: &'a Pipeline,
+    /// Catalog index -> position among the released measurements.
+    pub(crate) release_pos: Vec<Option<usize>>,
+    /// Filter fields as (entity, path), in pipeline order.
+    filter_fields: Vec<(String, String)>,
+    /// Unknown fields: (entity, field) -> where first seen.
+    unknown: BTreeMap<(String, String), String>,
+    pub export: Export,
+    /// Users by owner: their filter values.
+    users: std::collections::HashMap<u32, Vec<Option<Value>>>,
+    owner_ids: std::collections::HashMap<String, u32>,
+}
+
+impl<'a> Reader<'a> {
+    fn new(pl: &'a Pipeline) -> Self {
+        let mut release_pos = vec![None; pl.catalog.measurements.len()];
+        for (pos, &i) in pl.measurements.iter().enumerate() {
+            release_pos[i] = Some(pos);
+        }
+        let filter_fields = pl
+            .filter_fields()
+            .into_iter()
+            .map(|q| {
+                let (e, p) = q.split_once('.').unwrap();
+                (e.to_string(), p.to_string())
+            })
+            .collect();
+        Reader {
+            pl,
+            release_pos,
+            filter_fields,
+            unknown: BTreeMap::new(),
+            export: Export::default(),
+            users: Default::default(),
+            owner_ids: Default::default(),
+        }
+    }
+
+    pub(crate) fn add_file(&mut self, path: &Path, unit: Unit) -> u32 {
+        self.export.files.push(SourceFile {
+            path: path.to_path_buf(),
+            unit,
+        });
+        (self.export.files.len() - 1) as u32
+    }
+
+    fn read_file(&mut self, path: &Path) -> Result<()> {
+        match self.pl.format {
+            Format::Table => table::read(self, path),
+            Format::FreesewingV3 | Format::FreesewingV2 => freesewing::read(self, path),
+        }
+    }
+
+    pub(crate) fn new_fields(&self) -> Fields {
+        Fields {
+            owner: None,
+            categories: vec![None; self.pl.categories.len()],
+            values: vec![f64::NAN; self.pl.measurements.len()],
+            breasts_only_present: false,
+            problem: None,
+            filters: vec![None; self.filter_fields.len()],
+        }
+    }
+
+    /// Applies roles to one JSON object of `entity`, recursing into objects whose children
+    /// carry roles. Fields listed in `structural` (e.g. `sets` of an account export) are
+    /// handled by the caller.
+    pub(crate) fn walk(
+        &mut self,
+        entity: &str,
+        obj: &serde_json::Map<String, Value>,
+        prefix: &str,
+        at: &str,
+        structural: &[&str],
+        out: &mut Fields,
+    ) {
+        for (key, value) in obj {
+            if prefix.is_empty() && structural.contains(&key.as_str()) {
+                continue;
+            }
+            let path = if prefix.is_empty() {
+                key.clone()
+            } else {
+                format!("{prefix}.{key}")
+            };
+            let role = self
+                .pl
+                .roles
+                .get(entity)
+                .and_then(|r| r.get(&path))
+                .copied();
+            match role {
+                Some(Role::Identifier) => {}
+                Some(Role::Owner) => match value {
+                    Value::String(s) if !s.is_empty() => out.owner = Some(s.clone()),
+                    Value::Number(n) => out.owner = Some(n.to_string()),
+                    _ => out.problem(&path, Reason::MissingOwner),
+                },
+                Some(Role::Filter) => {
+                    if let Some(i) = self.filter_index(entity, &path) {
+                        out.filters[i] = Some(value.clone());
+                    }
+                }
+                Some(Role::Category) => {
+                    if let Some(i) = self.category_index(entity, &path) {
+                        match scalar(value) {
+                            Some(s) => out.categories[i] = Some(s),
+                            None if value.is_null() => {}
+                            None => out.problem(&path, Reason::WrongType),
+                        }
+                    }
+                }
+                Some(Role::Measurement) => {
+                    self.measurement_container(entity, &path, value, at, out)
+                }
+                None => match value {
+                    Value::Object(child) if self.pl.has_declared_children(entity, &path) => {
+                        self.walk(entity, child, &path, at, &[], out)
+                    }
+                    _ => {
+                        self.unknown
+                            .entry((entity.to_string(), path))
+                            .or_insert_with(|| at.to_string());
+                    }
+                },
+            }
+        }
+    }
+
+    /// A field with the measurement role holding an object of measurements (v3 `measies`,
+    /// which may also come as a JSON string; v2 `measurements`).
+    fn measurement_container(
+        &mut self,
+        entity: &str,
+        path: &str,
+        value: &Value,
+        at: &str,
+        out: &mut Fields,
+    ) {
+        let parsed;
+        let value = match value {
+            Value::String(s) => match serde_json::from_str::<Value>(s) {
+                Ok(v) => {
+                    parsed = v;
+                    &parsed
+                }
+                Err(_) => return out.problem(path, Reason::WrongType),
+            },
+            v => v,
+        };
+        let obj = match value {
+            Value::Object(o) => o,
+            Value::Null => return,
+            _ => return out.problem(path, Reason::WrongType),
+        };
+        if obj.contains_key("iv") && obj.contains_key("ct") {
+            return out.problem(path, Reason::Encrypted);
+        }
+        for (name, v) in obj {
+            match self.pl.catalog.lookup(name) {
+                Lookup::Known(i) => {
+                    if self.pl.catalog.measurements[i].breasts_only && !v.is_null() {
+                        out.breasts_only_present = true;
+                    }
+                    let Some(pos) = self.release_pos[i] else {
+                        continue;
+                    };
+                    // The current name wins over a legacy alias given beside it.
+                    if !out.values[pos].is_nan() && *name != self.pl.catalog.measurements[i].name {
+                        continue;
+                    }
+                    match v {
+                        Value::Number(n) => match n.as_f64() {
+                            Some(x) if x.is_finite() => out.values[pos] = x,
+                            _ => out.problem(format!("{path}.{name}"), Reason::NonNumeric),
+                        },
+                        Value::Null => {}
+                        _ => out.problem(format!("{path}.{name}"), Reason::NonNumeric),
+                    }
+                }
+                Lookup::Retired => {}
+                Lookup::Unknown => {
+                    self.unknown_field(entity, &format!("{path}.{name}"), at.to_string())
+                }
+            }
+        }
+    }
+
+    pub(crate) fn filter_index(&self, entity: &str, path: &str) -> Option<usize> {
+        self.filter_fields
+            .iter()
+            .position(|(e, p)| e == entity && p == path)
+    }
+
+    fn category_index(&self, entity: &str, path: &str) -> Option<usize> {
+        self.pl.categories.iter().position(|c| {
+            matches!(&c.source, CategorySource::Field { entity: e, path: p } if e == entity && p == path)
+        })
+    }
+
+    /// Registers one user record (its filter values) under its owner.
+    pub(crate) fn add_user(&mut self, at: RecordRef, f: Fields) {
+        self.export.users_read += 1;
+        let Some(owner) = f.owner else {
+            return self.drop_record(at, None, Reason::MissingOwner);
+        };
+        let id = self.intern(owner);
+        if self.users.contains_key(&id) {
+            return self.drop_record(at, None, Reason::DuplicateUser);
+        }
+        self.users.insert(id, f.filters);
+    }
+
+    /// Registers one person record.
+    pub(crate) fn add_person(&mut self, at: RecordRef, mut f: Fields) {
+        self.export.records_read += 1;
+        let Some(owner) = f.owner.take() else {
+            return self.drop_record(at, None, Reason::MissingOwner);
+        };
+        if let Some(Problem { field, reason }) = &f.problem {
+            if reason.stage() == crate::model::Stage::Read {
+                return self.drop_record(at, Some(field.clone()), *reason);
+            }
+        }
+        for (i, c) in self.pl.categories.iter().enumerate() {
+            if c.source == CategorySource::BreastsOnlyPresent {
+                f.categories[i] = Some(f.breasts_only_present.to_string());
+            }
+        }
+        let owner = self.intern(owner);
+        self.export.people.push(Person {
+            at,
+            owner,
+            categories: f.categories,
+            values: f.values,
+            problem: f.problem,
+            filters: f.filters,
+            has_user: false,
+        });
+    }
+
+    pub(crate) fn drop_record(&mut self, at: RecordRef, field: Option<String>, reason: Reason) {
+        self.export
+            .dropped
+            .push(crate::model::Dropped { at, field, reason });
+    }
+
+    pub(crate) fn unknown_field(&mut self, entity: &str, field: &str, at: String) {
+        self.unknown
+            .entry((entity.to_string(), field.to_string()))
+            .or_insert(at);
+    }
+
+    fn intern(&mut self, key: String) -> u32 {
+        if let Some(&id) = self.owner_ids.get(&key) {
+            return id;
+        }
+        let id = self.export.owner_keys.len() as u32;
+        self.owner_ids.insert(key.clone(), id);
+        self.export.owner_keys.push(key);
+        id
+    }
+
+    fn finish(mut self) -> Result<Export> {
+        if let Some(((entity, field), at)) = self.unknown.iter().next() {
+            let others: Vec<String> = self
+                .unknown
+                .keys()
+                .skip(1)
+                .map(|(e, f)| format!("{e}.{f}"))
+                .collect();
+            let mut field = field.clone();
+            if !others.is_empty() {
+                field = format!("{field}` (and also: {})`", others.join(", "));
+            }
+            let (path, record) = at.split_once('\u{0}').unwrap_or((at.as_str(), "?"));
+            return Err(Error::UnknownField {
+                path: PathBuf::from(path),
+                record: record.to_string(),
+                field,
+                entity: entity.clone(),
+                pipeline: self.pl.path.clone(),
+            });
+        }
+        // Join each person with its owner's user record (single-entity formats have none).
+        let user_entity = self.pl.format.entities().get(1).copied();
+        for p in &mut self.export.people {
+            match user_entity {
+                None => p.has_user = true,
+                Some(ue) => {
+                    if let Some(filters) = self.users.get(&p.owner) {
+                        p.has_user = true;
+                        for (i, (e, _)) in self.filter_fields.iter().enumerate() {
+                            if e == ue {
+                                p.filters[i] = filters[i].clone();
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(self.export)
+    }
+
+    /// A location label for unknown-field reports: file and record, separated by NUL.
+    pub(crate) fn location(&self, at: RecordRef) -> String {
+        let full = self.export.describe(at);
+        let path = &self.export.files[at.file as usize].path;
+        let p = path.display().to_string();
+        let rest = full
+            .strip_prefix(&format!("{p}, "))
+            .unwrap_or(&full)
+            .to_string();
+        format!("{p}\u{0}{rest}")
+    }
+}
+
+/// A category value as text: strings, numbers and booleans.
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}

@@ -1,0 +1,189 @@
+//! Wide tables (CSV, Parquet, NDJSON): one row per person, columns mapped to roles by the
+//! pipeline. Read with polars. CSV files may be UTF-8 (with or without a byte order mark)
+//! or Windows-1252, as the ANSUR II male file is; CRLF and a missing final newline are fine.
+
+use super::Reader;
+use crate::catalog::Lookup;
+use crate::error::{Error, Result};
+use crate::model::{Reason, RecordRef, Unit};
+use crate::pipeline::{CategorySource, Role};
+use polars::prelude::*;
+use std::io::Cursor;
+use std::path::Path;
+
+pub(super) fn read(r: &mut Reader, path: &Path) -> Result<()> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let polars_err = |e: PolarsError| Error::input(path, format!("cannot read table: {e}"));
+    let df = match ext.as_str() {
+        "csv" => {
+            let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+            if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+                return Err(Error::input(path, "empty file: no header and no rows"));
+            }
+            let text = to_utf8(bytes);
+            // Every column as text: numbers are parsed here, so a bad cell is quarantined
+            // with its row and column instead of failing the whole file.
+            CsvReadOptions::default()
+                .with_has_header(true)
+                .with_infer_schema_length(Some(0))
+                .into_reader_with_file_handle(Cursor::new(text.into_bytes()))
+                .finish()
+                .map_err(polars_err)?
+        }
+        "parquet" => {
+            let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+            ParquetReader::new(file).finish().map_err(polars_err)?
+        }
+        "ndjson" | "jsonl" => {
+            let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+            JsonReader::new(file)
+                .with_json_format(JsonFormat::JsonLines)
+                .finish()
+                .map_err(polars_err)?
+        }
+        _ => {
+            return Err(Error::input(
+                path,
+                "a table must be .csv, .parquet, .ndjson or .jsonl",
+            ))
+        }
+    };
+    let id = r.add_file(path, Unit::Row);
+    let pl = r.pl;
+    let n = df.height();
+    let mut rows: Vec<_> = (0..n).map(|_| r.new_fields()).collect();
+    let loc = r.location(RecordRef {
+        file: id,
+        n: 0,
+        sub: None,
+    });
+
+    for col in df.columns() {
+        let name = col.name().to_string();
+        let role = pl.roles.get("row").and_then(|m| m.get(&name)).copied();
+        let s = col.as_materialized_series();
+        match role {
+            None => r.unknown_field("row", &name, loc.replace("row 0", "header")),
+            Some(Role::Identifier) => {}
+            Some(Role::Owner) => {
+                let s = as_text(s).map_err(polars_err)?;
+                for (f, v) in rows.iter_mut().zip(s.str().map_err(polars_err)?.iter()) {
+                    if let Some(v) = v.filter(|v| !v.trim().is_empty()) {
+                        f.owner = Some(v.trim().to_string());
+                    }
+                }
+            }
+            Some(Role::Category) => {
+                let Some(ci) = pl.categories.iter().position(
+                    |c| matches!(&c.source, CategorySource::Field { path, .. } if *path == name),
+                ) else {
+                    continue;
+                };
+                let s = as_text(s).map_err(polars_err)?;
+                for (f, v) in rows.iter_mut().zip(s.str().map_err(polars_err)?.iter()) {
+                    f.categories[ci] = v.map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+                }
+            }
+            Some(Role::Filter) => {
+                let Some(fi) = r.filter_index("row", &name) else {
+                    continue;
+                };
+                let s = as_text(s).map_err(polars_err)?;
+                for (f, v) in rows.iter_mut().zip(s.str().map_err(polars_err)?.iter()) {
+                    f.filters[fi] = v.map(|v| serde_json::Value::String(v.to_string()));
+                }
+            }
+            Some(Role::Measurement) => {
+                let pos = match pl.catalog.lookup(&name) {
+                    Lookup::Known(i) => r.release_pos[i],
+                    Lookup::Retired => None,
+                    Lookup::Unknown => {
+                        return Err(Error::Config {
+                            path: pl.path.clone(),
+                            message: format!(
+                                "column `{name}` has role measurement but is not in the catalog {}",
+                                pl.catalog_path.display()
+                            ),
+                        })
+                    }
+                };
+                let Some(pos) = pos else { continue };
+                if s.dtype().is_primitive_numeric() {
+                    let s = s.cast(&DataType::Float64).map_err(polars_err)?;
+                    for (f, v) in rows.iter_mut().zip(s.f64().map_err(polars_err)?.iter()) {
+                        match v {
+                            Some(x) if x.is_finite() => f.values[pos] = x,
+                            Some(_) => f.problem(&name, Reason::NonNumeric),
+                            None => {}
+                        }
+                    }
+                } else {
+                    let s = as_text(s).map_err(polars_err)?;
+                    for (f, v) in rows.iter_mut().zip(s.str().map_err(polars_err)?.iter()) {
+                        match v.map(str::trim).filter(|v| !v.is_empty()) {
+                            None => {}
+                            Some(t) => match t.parse::<f64>() {
+                                Ok(x) if x.is_finite() => f.values[pos] = x,
+                                _ => f.problem(&name, Reason::NonNumeric),
+                            },
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for (i, f) in rows.into_iter().enumerate() {
+        let at = RecordRef {
+            file: id,
+            n: i as u64 + 1,
+            sub: None,
+        };
+        r.add_person(at, f);
+    }
+    Ok(())
+}
+
+fn as_text(s: &Series) -> PolarsResult<Series> {
+    s.cast(&DataType::String)
+}
+
+/// UTF-8 as is (without a byte order mark); anything else is taken as Windows-1252, the
+/// encoding of Excel-made CSV files such as the ANSUR II male file. Every byte decodes.
+fn to_utf8(bytes: Vec<u8>) -> String {
+    let bytes = match bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        Some(rest) => rest.to_vec(),
+        None => bytes,
+    };
+    match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => e.into_bytes().iter().map(|&b| cp1252(b)).collect(),
+    }
+}
+
+fn cp1252(b: u8) -> char {
+    const HIGH: [char; 32] = [
+        '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8d}', 'Ž',
+        '\u{8f}', '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9d}',
+        'ž', 'Ÿ',
+    ];
+    match b {
+        0x80..=0x9f => HIGH[(b - 0x80) as usize],
+        _ => b as char,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_windows_1252_and_strips_bom() {
+        assert_eq!(to_utf8(b"M\xe9tis \x80".to_vec()), "Métis €");
+        assert_eq!(to_utf8("\u{feff}a,b".as_bytes().to_vec()), "a,b");
+        assert_eq!(to_utf8("Métis".as_bytes().to_vec()), "Métis");
+    }
+}
