@@ -1,7 +1,7 @@
 //! Filters: consent, retention, plausibility, dedupe, in that order. Every drop is counted
 //! by stage and reason; the dropped records themselves only ever go to the private folder.
 
-use crate::model::{Dropped, Export, Person, Problem, Reason, Tally};
+use crate::model::{Dropped, Export, Person, Problem, Reason, RecordRef, Tally};
 use crate::pipeline::Pipeline;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -15,6 +15,10 @@ pub struct Eligible {
     /// Person records read (sets, people, rows), including malformed ones.
     pub records_read: u64,
     pub users_read: u64,
+    /// Source files, to say where a dropped record was.
+    pub files: Vec<crate::model::SourceFile>,
+    /// Owner keys by interned id: count owners and key the noise; never released.
+    pub owner_keys: Vec<String>,
 }
 
 impl Eligible {
@@ -26,6 +30,11 @@ impl Eligible {
             .filter(|d| d.reason.is_rejection())
             .count() as u64;
         rejected as f64 / self.records_read.max(1) as f64
+    }
+
+    /// Where a record was: file and line or index. No values.
+    pub fn describe(&self, at: RecordRef) -> String {
+        crate::model::describe(&self.files, at)
     }
 
     pub fn owners(&self) -> usize {
@@ -106,6 +115,8 @@ pub fn apply(pl: &Pipeline, export: Export, as_of: i64) -> Eligible {
         dropped,
         records_read: export.records_read,
         users_read: export.users_read,
+        files: export.files,
+        owner_keys: export.owner_keys,
     }
 }
 

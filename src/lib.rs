@@ -4,13 +4,16 @@
 //! [`read`] (roles applied, identifiers dropped) -> [`filter`] (consent, retention,
 //! plausibility, dedupe) -> anonymize -> write -> verify.
 
+pub mod anonymize;
 pub mod catalog;
 pub mod error;
 pub mod filter;
 pub mod inspect;
 pub mod model;
+pub mod noise;
 pub mod pipeline;
 pub mod read;
+pub mod release;
 pub mod risk;
 pub mod sample;
 

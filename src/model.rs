@@ -165,7 +165,14 @@ pub struct Export {
 
 impl Export {
     pub fn describe(&self, at: RecordRef) -> String {
-        let Some(f) = self.files.get(at.file as usize) else {
+        describe(&self.files, at)
+    }
+}
+
+/// Where a record was: file and line or index. No values.
+pub fn describe(files: &[SourceFile], at: RecordRef) -> String {
+    {
+        let Some(f) = files.get(at.file as usize) else {
             return format!("record {}", at.n);
         };
         let unit = match f.unit {

@@ -135,6 +135,10 @@ pub struct Release {
     pub max_suppressed: f64,
     #[serde(default = "default_representation")]
     pub representation: Representation,
+    /// Scale of the discrete Laplace noise added to each class centroid, in units of each
+    /// measurement's resolution (mm). 0 = no noise.
+    #[serde(default)]
+    pub noise_scale: f64,
 }
 
 fn default_representation() -> Representation {
@@ -318,6 +322,11 @@ impl Pipeline {
         if !share(file.filters.plausibility.max_rejected) || !share(file.release.max_suppressed) {
             return Err(err(
                 "max_rejected and max_suppressed are shares between 0 and 1".into(),
+            ));
+        }
+        if !(0.0..=1000.0).contains(&file.release.noise_scale) {
+            return Err(err(
+                "[release] noise_scale must be between 0 and 1000".into()
             ));
         }
         if file.release.k < 2 {

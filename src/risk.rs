@@ -86,6 +86,8 @@ mod tests {
             dropped: vec![],
             records_read: 4,
             users_read: 0,
+            files: vec![],
+            owner_keys: vec![],
         };
         let u = uniqueness(&e);
         assert_eq!(u[0].unique_people, 2); // 101 and 180 at 1 mm

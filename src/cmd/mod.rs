@@ -1,6 +1,7 @@
 //! The command line: one module per subcommand, each with its arguments and `run`.
 
 pub mod inspect;
+pub mod release;
 pub mod sample;
 
 use clap::{Parser, Subcommand};
@@ -13,7 +14,8 @@ use std::path::PathBuf;
     about = "Turns body-measurement exports into anonymized, versioned open datasets.",
     long_about = None,
     after_help = "Exit codes: 0 ok; 1 a guarantee failed or a release was refused; 2 usage, input or I/O error.\n\n\
-Examples:\n  opentape inspect --pipeline pipelines/ansur2.toml\n  \
+Examples:\n  opentape release --pipeline pipelines/freesewing-v3.toml --version 1.0.0 --as-of 2026-11-29\n  \
+opentape inspect --pipeline pipelines/ansur2.toml\n  \
 opentape sample --format freesewing-v3 --people 2000 --seed 1 --out data-samples/freesewing-v3"
 )]
 pub struct Cli {
@@ -24,6 +26,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Inspect(inspect::Args),
+    Release(release::Args),
     Sample(sample::Args),
 }
 
@@ -69,6 +72,7 @@ pub mod crate_result {
 pub fn run(cli: Cli) -> crate_result::Result<i32> {
     match cli.command {
         Command::Inspect(a) => inspect::run(a),
+        Command::Release(a) => release::run(a),
         Command::Sample(a) => sample::run(a),
     }
 }

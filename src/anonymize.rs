@@ -1,0 +1,415 @@
+//! k-anonymity by strict multidimensional Mondrian (LeFevre et al. 2006), with k counted in
+//! distinct owners, inside each combination of category values; then generalization
+//! (class centroid or range) and keyed noise.
+
+use crate::filter::Eligible;
+use crate::model::Person;
+use crate::noise::{self, NoiseKey};
+use crate::pipeline::{Pipeline, Representation};
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+
+/// One equivalence class: rows (indices into `Eligible::people`) of one stratum.
+#[derive(Debug, Clone)]
+pub struct Class {
+    pub stratum: usize,
+    pub members: Vec<u32>,
+    pub owners: usize,
+}
+
+/// People of one category combination, standardized over the measurements that apply.
+struct Stratum {
+    categories: Vec<String>,
+    rows: Vec<u32>,
+    /// Release positions of the measurements that apply in this stratum.
+    dims: Vec<usize>,
+    /// Row-major, `rows.len() x dims.len()`, standardized (z-scores).
+    z: Vec<f64>,
+    owners: Vec<u32>,
+}
+
+#[derive(Debug)]
+pub struct Partition {
+    pub classes: Vec<Class>,
+    pub strata: Vec<Vec<String>>,
+    /// Rows of strata too small to hold one class of k owners.
+    pub suppressed: Vec<u32>,
+}
+
+impl Partition {
+    pub fn class_sizes(&self) -> Vec<usize> {
+        self.classes.iter().map(|c| c.members.len()).collect()
+    }
+}
+
+fn distinct(owners: impl Iterator<Item = u32>) -> usize {
+    let mut v: Vec<u32> = owners.collect();
+    v.sort_unstable();
+    v.dedup();
+    v.len()
+}
+
+pub fn partition(pl: &Pipeline, e: &Eligible) -> Partition {
+    let k = pl.release.k;
+    let mut by_cat: BTreeMap<Vec<String>, Vec<u32>> = BTreeMap::new();
+    for (i, p) in e.people.iter().enumerate() {
+        let cats = p
+            .categories
+            .iter()
+            .map(|c| c.clone().unwrap_or_default())
+            .collect();
+        by_cat.entry(cats).or_default().push(i as u32);
+    }
+    let strata: Vec<Stratum> = by_cat
+        .into_iter()
+        .map(|(categories, rows)| stratum(pl, &e.people, categories, rows))
+        .collect();
+    let mut classes = Vec::new();
+    let mut suppressed = Vec::new();
+    let results: Vec<Option<Vec<Vec<usize>>>> = strata
+        .par_iter()
+        .map(|s| {
+            if distinct(s.owners.iter().copied()) < k {
+                return None;
+            }
+            let mut local: Vec<usize> = (0..s.rows.len()).collect();
+            Some(mondrian(s, &mut local, k))
+        })
+        .collect();
+    for (si, (s, r)) in strata.iter().zip(results).enumerate() {
+        match r {
+            None => suppressed.extend_from_slice(&s.rows),
+            Some(leaves) => {
+                for leaf in leaves {
+                    let mut members: Vec<u32> = leaf.iter().map(|&l| s.rows[l]).collect();
+                    members.sort_unstable();
+                    let owners = distinct(leaf.iter().map(|&l| s.owners[l]));
+                    classes.push(Class {
+                        stratum: si,
+                        members,
+                        owners,
+                    });
+                }
+            }
+        }
+    }
+    Partition {
+        classes,
+        strata: strata.into_iter().map(|s| s.categories).collect(),
+        suppressed,
+    }
+}
+
+fn stratum(pl: &Pipeline, people: &[Person], categories: Vec<String>, rows: Vec<u32>) -> Stratum {
+    let dims: Vec<usize> = (0..pl.measurements.len())
+        .filter(|&pos| pl.applies(pl.measurements[pos], &categories))
+        .collect();
+    let n = rows.len();
+    let d = dims.len();
+    let mut z = vec![0.0; n * d];
+    for (j, &pos) in dims.iter().enumerate() {
+        let col: Vec<f64> = rows
+            .iter()
+            .map(|&r| people[r as usize].values[pos])
+            .collect();
+        let mean = col.iter().sum::<f64>() / n as f64;
+        let var = col.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
+        let sd = if var > 0.0 { var.sqrt() } else { 1.0 };
+        for (i, v) in col.iter().enumerate() {
+            z[i * d + j] = (v - mean) / sd;
+        }
+    }
+    let owners = rows.iter().map(|&r| people[r as usize].owner).collect();
+    Stratum {
+        categories,
+        rows,
+        dims,
+        z,
+        owners,
+    }
+}
+
+/// Strict Mondrian on `idx` (positions in the stratum): cut at the median of the widest
+/// dimension where both sides keep at least k distinct owners; otherwise try the next
+/// widest; a node with no allowed cut is a class. The two halves run in parallel; the
+/// result does not depend on the thread count (leaves are returned left before right).
+fn mondrian(s: &Stratum, idx: &mut [usize], k: usize) -> Vec<Vec<usize>> {
+    let d = s.dims.len();
+    if d == 0 || distinct(idx.iter().map(|&i| s.owners[i])) < 2 * k {
+        return vec![idx.to_vec()];
+    }
+    let mut ranges: Vec<(f64, usize)> = (0..d)
+        .map(|j| {
+            let (lo, hi) = idx
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &i| {
+                    let v = s.z[i * d + j];
+                    (lo.min(v), hi.max(v))
+                });
+            (hi - lo, j)
+        })
+        .collect();
+    ranges.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut vals: Vec<f64> = Vec::with_capacity(idx.len());
+    for &(range, j) in &ranges {
+        if range <= 0.0 {
+            break;
+        }
+        vals.clear();
+        vals.extend(idx.iter().map(|&i| s.z[i * d + j]));
+        let mid = vals.len() / 2;
+        let median = *vals.select_nth_unstable_by(mid, f64::total_cmp).1;
+        // Left: values below the median; right: the rest. With many ties at the median,
+        // move the median's block to the left instead when that balances better.
+        for left_takes_median in [false, true] {
+            let goes_left = |v: f64| v < median || (left_takes_median && v == median);
+            let left_owners = distinct(
+                idx.iter()
+                    .filter(|&&i| goes_left(s.z[i * d + j]))
+                    .map(|&i| s.owners[i]),
+            );
+            let right_owners = distinct(
+                idx.iter()
+                    .filter(|&&i| !goes_left(s.z[i * d + j]))
+                    .map(|&i| s.owners[i]),
+            );
+            if left_owners >= k && right_owners >= k {
+                let cut = partition_in_place(idx, |i| goes_left(s.z[i * d + j]));
+                let (l, r) = idx.split_at_mut(cut);
+                let (mut a, b) = rayon::join(|| mondrian(s, l, k), || mondrian(s, r, k));
+                a.extend(b);
+                return a;
+            }
+        }
+    }
+    vec![idx.to_vec()]
+}
+
+/// Stable partition: elements satisfying `f` first. Returns their count.
+fn partition_in_place(idx: &mut [usize], f: impl Fn(usize) -> bool) -> usize {
+    let (mut yes, no): (Vec<usize>, Vec<usize>) = idx.iter().partition(|&&i| f(i));
+    let cut = yes.len();
+    yes.extend(no);
+    idx.copy_from_slice(&yes);
+    cut
+}
+
+/// The released table, before it is written: one row per non-suppressed person.
+#[derive(Debug)]
+pub struct Table {
+    pub category_names: Vec<String>,
+    pub categories: Vec<Vec<String>>,
+    /// Column names (measurements, or `<name>_min`/`<name>_max` for ranges).
+    pub columns: Vec<String>,
+    /// Row-major values; `None` where the measurement does not apply.
+    pub values: Vec<Vec<Option<i64>>>,
+    pub clamped: u64,
+}
+
+/// Generalizes each class and adds noise (centroid only), then sorts the rows so their
+/// order carries no information about the input order.
+pub fn generalize(
+    pl: &Pipeline,
+    e: &Eligible,
+    part: &Partition,
+    key: &NoiseKey,
+    owner_keys: &[String],
+) -> Table {
+    let rep = pl.release.representation;
+    let mut columns = Vec::new();
+    for &m in &pl.measurements {
+        let name = &pl.catalog.measurements[m].name;
+        match rep {
+            Representation::Centroid => columns.push(name.clone()),
+            Representation::Range => {
+                columns.push(format!("{name}_min"));
+                columns.push(format!("{name}_max"));
+            }
+        }
+    }
+    let ratio = noise::scale_ratio(pl.release.noise_scale);
+    let pseudonyms: Vec<[u8; 32]> = owner_keys.iter().map(|o| key.pseudonym(o)).collect();
+    let per_class: Vec<(Vec<Option<i64>>, u64)> = part
+        .classes
+        .par_iter()
+        .map(|c| {
+            let cats = &part.strata[c.stratum];
+            let mut members: Vec<[u8; 32]> = c
+                .members
+                .iter()
+                .map(|&r| pseudonyms[e.people[r as usize].owner as usize])
+                .collect();
+            members.sort_unstable();
+            let mut row = Vec::with_capacity(columns.len());
+            let mut clamped = 0;
+            for (pos, &m) in pl.measurements.iter().enumerate() {
+                let def = &pl.catalog.measurements[m];
+                if !pl.applies(m, cats) {
+                    row.push(None);
+                    if rep == Representation::Range {
+                        row.push(None);
+                    }
+                    continue;
+                }
+                let vals = c.members.iter().map(|&r| e.people[r as usize].values[pos]);
+                let grid = |v: f64| (v / def.resolution).round() as i64;
+                let (lo, hi) = (grid(def.min), grid(def.max));
+                match rep {
+                    Representation::Centroid => {
+                        let mean = vals.sum::<f64>() / c.members.len() as f64;
+                        let mut v = grid(mean);
+                        if let Some((s, t)) = ratio {
+                            let mut rng = key.rng(&pl.dataset.name, &def.name, &members);
+                            v += noise::discrete_laplace(&mut rng, s, t);
+                        }
+                        if v < lo || v > hi {
+                            clamped += 1;
+                        }
+                        row.push(Some(v.clamp(lo, hi)));
+                    }
+                    Representation::Range => {
+                        let (mn, mx) = vals
+                            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                                (a.min(v), b.max(v))
+                            });
+                        row.push(Some((mn / def.resolution).floor() as i64));
+                        row.push(Some((mx / def.resolution).ceil() as i64));
+                    }
+                }
+            }
+            (row, clamped)
+        })
+        .collect();
+
+    let mut rows: Vec<(Vec<String>, Vec<Option<i64>>)> = Vec::new();
+    let mut clamped = 0;
+    for (c, (row, cl)) in part.classes.iter().zip(per_class) {
+        clamped += cl;
+        for _ in &c.members {
+            rows.push((part.strata[c.stratum].clone(), row.clone()));
+        }
+    }
+    rows.par_sort_unstable();
+    let (categories, values) = rows.into_iter().unzip();
+    Table {
+        category_names: pl.categories.iter().map(|c| c.name.clone()).collect(),
+        categories,
+        columns,
+        values,
+        clamped,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{RecordRef, Tally};
+    use proptest::prelude::*;
+
+    fn pipeline() -> Pipeline {
+        Pipeline::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/ansur2.toml"),
+        )
+        .unwrap()
+    }
+
+    fn eligible(pl: &Pipeline, people: &[(u32, &str, Vec<f64>)]) -> Eligible {
+        let n = pl.measurements.len();
+        Eligible {
+            people: people
+                .iter()
+                .enumerate()
+                .map(|(i, (owner, cat, vals))| Person {
+                    at: RecordRef {
+                        file: 0,
+                        n: i as u64,
+                        sub: None,
+                    },
+                    owner: *owner,
+                    categories: vec![Some(cat.to_string())],
+                    values: (0..n).map(|j| vals[j % vals.len()] + j as f64).collect(),
+                    problem: None,
+                    filters: vec![],
+                    has_user: true,
+                })
+                .collect(),
+            tally: Tally::default(),
+            dropped: vec![],
+            records_read: people.len() as u64,
+            users_read: 0,
+            files: vec![],
+            owner_keys: vec![],
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(40))]
+        /// Owners with several people, tiny strata, identical bodies: every class has at
+        /// least k distinct owners, and only whole strata below k are suppressed.
+        #[test]
+        fn every_class_has_k_distinct_owners(
+            people in prop::collection::vec((0u32..60, prop::bool::weighted(0.8), prop::collection::vec(100.0f64..200.0, 1..4), prop::bool::ANY), 0..300),
+            k in 2usize..12,
+        ) {
+            let mut pl = pipeline();
+            pl.release.k = k;
+            let rows: Vec<(u32, &str, Vec<f64>)> = people
+                .iter()
+                .map(|(o, male, v, same)| (*o, if *male { "Male" } else { "Female" }, if *same { vec![150.0] } else { v.clone() }))
+                .collect();
+            let e = eligible(&pl, &rows);
+            let part = partition(&pl, &e);
+            let mut seen = vec![false; e.people.len()];
+            for c in &part.classes {
+                let owners = distinct(c.members.iter().map(|&m| e.people[m as usize].owner));
+                prop_assert!(owners >= k, "class with {} owners < k={}", owners, k);
+                prop_assert_eq!(owners, c.owners);
+                let cat = &e.people[c.members[0] as usize].categories;
+                for &m in &c.members {
+                    prop_assert!(!seen[m as usize]);
+                    seen[m as usize] = true;
+                    prop_assert_eq!(&e.people[m as usize].categories, cat, "classes never mix categories");
+                }
+            }
+            for &s in &part.suppressed {
+                prop_assert!(!seen[s as usize]);
+                seen[s as usize] = true;
+                let cat = &e.people[s as usize].categories;
+                let owners = distinct(e.people.iter().filter(|p| &p.categories == cat).map(|p| p.owner));
+                prop_assert!(owners < k, "suppressed a stratum of {} owners", owners);
+            }
+            prop_assert!(seen.iter().all(|&s| s), "every person is in a class or suppressed");
+        }
+    }
+
+    #[test]
+    fn centroid_rows_of_a_class_are_identical_and_noise_is_keyed() {
+        let mut pl = pipeline();
+        pl.release.k = 3;
+        let rows: Vec<(u32, &str, Vec<f64>)> = (0..40)
+            .map(|i| (i, "Male", vec![300.0 + (i * 7 % 40) as f64]))
+            .collect();
+        let e = eligible(&pl, &rows);
+        let part = partition(&pl, &e);
+        assert!(part.classes.len() > 3);
+        let keys: Vec<String> = (0..40).map(|i| format!("o{i}")).collect();
+        let key = NoiseKey::from_bytes(vec![9; 32]).unwrap();
+        let t1 = generalize(&pl, &e, &part, &key, &keys);
+        let t2 = generalize(&pl, &e, &part, &key, &keys);
+        assert_eq!(t1.values, t2.values);
+        let other = generalize(
+            &pl,
+            &e,
+            &part,
+            &NoiseKey::from_bytes(vec![8; 32]).unwrap(),
+            &keys,
+        );
+        assert_ne!(t1.values, other.values);
+        // Every distinct row appears at least k times.
+        let mut counts = std::collections::HashMap::new();
+        for r in &t1.values {
+            *counts.entry(r.clone()).or_insert(0) += 1;
+        }
+        assert!(counts.values().all(|&n| n >= 3), "{counts:?}");
+    }
+}

@@ -1,0 +1,99 @@
+//! `opentape release`: the main job.
+
+use super::{crate_result::Result, InputArgs};
+use opentape::noise::NoiseKey;
+use opentape::pipeline::Pipeline;
+use opentape::Error;
+use std::path::PathBuf;
+
+pub const KEY_ENV: &str = "OPENTAPE_NOISE_KEY";
+
+#[derive(Debug, clap::Args)]
+#[command(
+    about = "Release an export as a k-anonymous, noised, versioned Parquet + CSV dataset with manifest and checksums.",
+    after_help = "Examples:\n  opentape release --pipeline pipelines/freesewing-v3.toml --version 1.0.0 --as-of 2026-11-29\n  \
+opentape release --pipeline pipelines/ansur2.toml --version 1.0.0 --out releases/ansur2 --noise-key-file ~/.opentape/key\n\n\
+The noise key comes from --noise-key-file or the OPENTAPE_NOISE_KEY environment variable (at least 16 bytes); \
+it is never written anywhere. Without a key a random one is used and the manifest says the release is not reproducible.\n\
+Exit codes: 0 published; 1 refused (version exists, too many suppressed or rejected records, a check failed); 2 usage, input or I/O error."
+)]
+pub struct Args {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Version of the dataset to publish (SemVer, e.g. 1.0.0).
+    #[arg(long)]
+    pub version: String,
+    /// Folder holding all versions of the dataset.
+    #[arg(long, default_value = "releases", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Folder for private outputs (where dropped records were, and why). Never inside --out.
+    #[arg(long, value_name = "DIR")]
+    pub private_dir: Option<PathBuf>,
+    /// File holding the secret noise key.
+    #[arg(long, value_name = "FILE")]
+    pub noise_key_file: Option<PathBuf>,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn load_key(file: Option<&PathBuf>) -> Result<NoiseKey> {
+    let bytes = match file {
+        Some(f) => {
+            let mut b = std::fs::read(f).map_err(|e| Error::io(f, e))?;
+            while b.last().is_some_and(|c| c.is_ascii_whitespace()) {
+                b.pop();
+            }
+            Some(b)
+        }
+        None => std::env::var_os(KEY_ENV).map(|v| v.into_encoded_bytes()),
+    };
+    match bytes {
+        None => Ok(NoiseKey::random()),
+        Some(b) => NoiseKey::from_bytes(b)
+            .ok_or_else(|| Error::Usage("the noise key must be at least 16 bytes long".into())),
+    }
+}
+
+pub fn run(a: Args) -> Result<i32> {
+    let pl = Pipeline::load(&a.input.pipeline)?;
+    let as_of = a.input.as_of()?;
+    let key = load_key(a.noise_key_file.as_ref())?;
+    if !key.reproducible {
+        eprintln!("opentape: no noise key given (--noise-key-file or {KEY_ENV}): using a random one; this release will not be reproducible");
+    }
+    let created = match std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+    {
+        Some(secs) => opentape::filter::format_date(secs.div_euclid(86400)),
+        None => opentape::filter::format_date(opentape::filter::today()),
+    };
+    let opts = opentape::release::Options {
+        version: a.version.clone(),
+        out: a.out.clone(),
+        private_dir: a.private_dir.clone(),
+        as_of,
+        created,
+        key,
+    };
+    let inputs = a.input.inputs(&pl);
+    let o = opentape::release::release(&pl, &inputs, &opts)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&o).expect("JSON"));
+    } else {
+        println!(
+            "published {}: {} rows in {} classes (k = {} distinct owners), {} of {} eligible people suppressed",
+            o.target.display(),
+            o.rows,
+            o.classes,
+            pl.release.k,
+            o.suppressed,
+            o.eligible
+        );
+        if let Some(p) = &o.private {
+            println!("private: {}", p.display());
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,444 @@
+//! Writing a release: staged in a hidden folder beside the target, checked, then renamed
+//! into place in one step. A version that exists is never touched; an interrupted run
+//! leaves no folder named after the version.
+
+use crate::anonymize::{Partition, Table};
+use crate::error::{Error, Result};
+use crate::filter::Eligible;
+use crate::noise::NoiseKey;
+use crate::pipeline::Pipeline;
+use polars::prelude::*;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub const PARQUET: &str = "measurements.parquet";
+pub const CSV: &str = "measurements.csv";
+pub const MANIFEST: &str = "manifest.json";
+pub const SUMS: &str = "SHA256SUMS";
+
+/// `MAJOR.MINOR.PATCH`, digits only.
+pub fn check_version(v: &str) -> Result<()> {
+    let parts: Vec<&str> = v.split('.').collect();
+    let ok = parts.len() == 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && (p.len() == 1 || !p.starts_with('0'))
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "--version `{v}` is not a SemVer version such as 1.0.0"
+        )))
+    }
+}
+
+/// Everything the manifest says about a run, except the files (added when written).
+pub struct Facts<'a> {
+    pub pl: &'a Pipeline,
+    pub version: &'a str,
+    pub created: &'a str,
+    pub as_of: &'a str,
+    pub eligible: &'a Eligible,
+    pub partition: &'a Partition,
+    pub table: &'a Table,
+    pub key: &'a NoiseKey,
+}
+
+pub fn dataframe(t: &Table) -> PolarsResult<DataFrame> {
+    let n = t.values.len();
+    let mut cols = Vec::new();
+    for (ci, name) in t.category_names.iter().enumerate() {
+        let v: Vec<&str> = t.categories.iter().map(|c| c[ci].as_str()).collect();
+        cols.push(Column::new(name.as_str().into(), v));
+    }
+    for (j, name) in t.columns.iter().enumerate() {
+        let v: Vec<Option<i64>> = t.values.iter().map(|r| r[j]).collect();
+        cols.push(Column::new(name.as_str().into(), v));
+    }
+    DataFrame::new(n, cols)
+}
+
+fn manifest(f: &Facts, files: &[(String, u64, String)]) -> Value {
+    let pl = f.pl;
+    let mut sizes = f.partition.class_sizes();
+    sizes.sort_unstable();
+    let owners_min = f
+        .partition
+        .classes
+        .iter()
+        .map(|c| c.owners)
+        .min()
+        .unwrap_or(0);
+    let median = if sizes.is_empty() {
+        0
+    } else {
+        sizes[sizes.len() / 2]
+    };
+    let c = &pl.filters.consent;
+    let r = &pl.filters.retention;
+    json!({
+        "tool": "opentape",
+        "tool_version": env!("CARGO_PKG_VERSION"),
+        "dataset": {
+            "name": pl.dataset.name,
+            "title": pl.dataset.title,
+            "description": pl.dataset.description,
+            "license": pl.dataset.license,
+            "version": f.version,
+            "created": f.created,
+        },
+        "parameters": {
+            "pipeline": pl.path.file_name().map(|p| p.to_string_lossy().into_owned()),
+            "format": format!("{:?}", pl.format),
+            "k": pl.release.k,
+            "k_counts": "distinct owners",
+            "partitioning": "strict multidimensional Mondrian over standardized measurements, within each category combination",
+            "representation": pl.release.representation,
+            "moments": "none",
+            "noise": {
+                "distribution": "discrete Laplace (exact sampler), once per class and column",
+                "scale": pl.release.noise_scale,
+                "unit": "measurement resolution",
+                "keyed": "HMAC-SHA256(key, series, column, class members' owner pseudonyms)",
+                "reproducible": f.key.reproducible,
+            },
+            "max_suppressed": pl.release.max_suppressed,
+            "max_rejected": pl.filters.plausibility.max_rejected,
+            "filters": {
+                "consent": match (&c.field, c.at_least, &c.equals, &c.waived) {
+                    (_, _, _, Some(w)) => json!({"waived": w}),
+                    (Some(f), Some(n), _, _) => json!({"field": f, "at_least": n}),
+                    (Some(f), _, Some(v), _) => json!({"field": f, "equals": v.to_string()}),
+                    _ => Value::Null,
+                },
+                "retention": match (&r.field, r.max_age_days, &r.waived) {
+                    (_, _, Some(w)) => json!({"waived": w}),
+                    (Some(field), Some(d), _) => json!({"field": field, "max_age_days": d, "as_of": f.as_of}),
+                    _ => Value::Null,
+                },
+                "dedupe_tolerance": pl.filters.dedupe.tolerance,
+            },
+        },
+        "counts": {
+            "records_read": f.eligible.records_read,
+            "users_read": f.eligible.users_read,
+            "dropped": f.eligible.tally,
+            "eligible_people": f.eligible.people.len(),
+            "eligible_owners": f.eligible.owners(),
+            "suppressed": f.partition.suppressed.len(),
+            "released_rows": f.table.values.len(),
+            "classes": f.partition.classes.len(),
+            "class_size": {"min": sizes.first(), "median": median, "max": sizes.last()},
+            "owners_per_class_min": owners_min,
+            "clamped_values": f.table.clamped,
+        },
+        "columns": {
+            "categories": f.table.category_names,
+            "measurements": f.table.columns,
+        },
+        "files": files.iter().map(|(name, bytes, sha)| json!({"name": name, "bytes": bytes, "sha256": sha})).collect::<Vec<_>>(),
+    })
+}
+
+pub fn sha256_file(path: &Path) -> Result<(u64, String)> {
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut h = Sha256::new();
+    let n = std::io::copy(&mut f, &mut h).map_err(|e| Error::io(path, e))?;
+    Ok((n, hex::encode(h.finalize())))
+}
+
+/// Writes the release files into `dir` (a staging folder).
+pub fn write(dir: &Path, f: &Facts) -> Result<()> {
+    let pl = f.pl;
+    let polars_err = |p: &Path| {
+        let p = p.to_path_buf();
+        move |e: PolarsError| Error::input(p, format!("cannot write: {e}"))
+    };
+    let mut df = dataframe(f.table).map_err(polars_err(dir))?;
+    let pq = dir.join(PARQUET);
+    let meta = KeyValueMetadata::from_static(vec![
+        (
+            "opentape.tool_version".into(),
+            env!("CARGO_PKG_VERSION").into(),
+        ),
+        ("opentape.dataset".into(), pl.dataset.name.clone()),
+        ("opentape.dataset_version".into(), f.version.into()),
+        ("opentape.k".into(), pl.release.k.to_string()),
+        (
+            "opentape.representation".into(),
+            format!("{:?}", pl.release.representation).to_lowercase(),
+        ),
+    ]);
+    let file = std::fs::File::create(&pq).map_err(|e| Error::io(&pq, e))?;
+    ParquetWriter::new(file)
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_statistics(StatisticsOptions::default())
+        .with_key_value_metadata(Some(meta))
+        .finish(&mut df)
+        .map_err(polars_err(&pq))?;
+    let csv = dir.join(CSV);
+    let mut file = std::fs::File::create(&csv).map_err(|e| Error::io(&csv, e))?;
+    CsvWriter::new(&mut file)
+        .include_header(true)
+        .finish(&mut df)
+        .map_err(polars_err(&csv))?;
+    file.sync_all().map_err(|e| Error::io(&csv, e))?;
+
+    let mut files = Vec::new();
+    for name in [PARQUET, CSV] {
+        let (bytes, sha) = sha256_file(&dir.join(name))?;
+        files.push((name.to_string(), bytes, sha));
+    }
+    let m = manifest(f, &files);
+    let mpath = dir.join(MANIFEST);
+    std::fs::write(
+        &mpath,
+        serde_json::to_string_pretty(&m).expect("JSON") + "\n",
+    )
+    .map_err(|e| Error::io(&mpath, e))?;
+    let mut sums = String::new();
+    for name in [PARQUET, CSV, MANIFEST] {
+        let (_, sha) = sha256_file(&dir.join(name))?;
+        sums.push_str(&format!("{sha}  {name}\n"));
+    }
+    let spath = dir.join(SUMS);
+    std::fs::write(&spath, sums).map_err(|e| Error::io(&spath, e))?;
+    Ok(())
+}
+
+/// A staging folder beside the target; removed on drop unless published.
+pub struct Staging {
+    pub dir: PathBuf,
+    published: bool,
+}
+
+impl Staging {
+    pub fn new(out: &Path, version: &str) -> Result<Staging> {
+        std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+        let dir = out.join(format!(".staging-{version}-{}", std::process::id()));
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        }
+        std::fs::create_dir(&dir).map_err(|e| Error::io(&dir, e))?;
+        Ok(Staging {
+            dir,
+            published: false,
+        })
+    }
+
+    /// Renames the staging folder to the version folder: one atomic step. Fails, touching
+    /// nothing, if the version folder exists.
+    pub fn publish(mut self, target: &Path) -> Result<()> {
+        if target.exists() {
+            return Err(Error::Refused(format!(
+                "{} exists: a published version is never overwritten",
+                target.display()
+            )));
+        }
+        for entry in std::fs::read_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))? {
+            let p = entry.map_err(|e| Error::io(&self.dir, e))?.path();
+            std::fs::File::open(&p)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| Error::io(&p, e))?;
+        }
+        std::fs::rename(&self.dir, target).map_err(|e| Error::io(target, e))?;
+        if let Some(parent) = target.parent() {
+            let _ = std::fs::File::open(parent).and_then(|f| f.sync_all());
+        }
+        self.published = true;
+        Ok(())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.published {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Adds an entry at the top of `<out>/CHANGELOG.md` (Keep a Changelog), written to a temp
+/// file and renamed so a crash never leaves half a changelog.
+pub fn changelog(out: &Path, f: &Facts) -> Result<()> {
+    let path = out.join("CHANGELOG.md");
+    let old = std::fs::read_to_string(&path).unwrap_or_default();
+    let head = "# Changelog\n\nAll releases of this dataset, newest first. Format: Keep a Changelog; versions: SemVer.\n";
+    let body = old.strip_prefix(head).unwrap_or(&old);
+    let entry = format!(
+        "\n## [{}] - {}\n\n### Added\n\n- {} rows ({} eligible people, {} suppressed) in {} classes of at least k = {} distinct owners; representation {:?}, discrete Laplace noise scale {}.\n",
+        f.version,
+        f.created,
+        f.table.values.len(),
+        f.eligible.people.len(),
+        f.partition.suppressed.len(),
+        f.partition.classes.len(),
+        f.pl.release.k,
+        f.pl.release.representation,
+        f.pl.release.noise_scale,
+    );
+    let tmp = out.join(".CHANGELOG.md.tmp");
+    let mut w = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    write!(w, "{head}{entry}{body}")
+        .and_then(|_| w.sync_all())
+        .map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
+}
+
+/// Refuses a private folder inside the release folder, lexically and, once both exist,
+/// after resolving symbolic links.
+fn check_private_dir(dir: &Path, out: &Path) -> Result<()> {
+    let lexical = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let resolved = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| lexical(p));
+    if lexical(dir).starts_with(lexical(out)) || resolved(dir).starts_with(resolved(out)) {
+        return Err(Error::Usage(format!(
+            "--private-dir {} is inside the release folder {}: private outputs never go next to a release",
+            dir.display(),
+            out.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Quarantined and dropped records (where they were and why; no values) for the private
+/// run folder. Never written next to a release.
+pub fn write_private(dir: &Path, out: &Path, e: &Eligible) -> Result<PathBuf> {
+    check_private_dir(dir, out)?;
+    std::fs::create_dir_all(dir).map_err(|er| Error::io(dir, er))?;
+    check_private_dir(dir, out)?;
+    let path = dir.join("dropped.csv");
+    let mut w =
+        std::io::BufWriter::new(std::fs::File::create(&path).map_err(|er| Error::io(&path, er))?);
+    let mut text = String::from("record,field,stage,reason\n");
+    for d in &e.dropped {
+        let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+        text.push_str(&format!(
+            "{},{},{},{}\n",
+            q(&e.describe(d.at)),
+            q(d.field.as_deref().unwrap_or("")),
+            d.reason.stage().name(),
+            d.reason.name()
+        ));
+    }
+    w.write_all(text.as_bytes())
+        .and_then(|_| w.flush())
+        .map_err(|er| Error::io(&path, er))?;
+    Ok(path)
+}
+
+/// What a release run produced, for the command's report.
+#[derive(Debug, serde::Serialize)]
+pub struct Outcome {
+    pub target: PathBuf,
+    pub rows: usize,
+    pub classes: usize,
+    pub suppressed: usize,
+    pub eligible: usize,
+    pub reproducible: bool,
+    pub private: Option<PathBuf>,
+}
+
+pub struct Options {
+    pub version: String,
+    pub out: PathBuf,
+    pub private_dir: Option<PathBuf>,
+    pub as_of: i64,
+    /// Release date (YYYY-MM-DD): an injectable clock, so tests are reproducible.
+    pub created: String,
+    pub key: NoiseKey,
+}
+
+/// The main job: read, filter, partition, generalize, write to staging, check, publish.
+pub fn release(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<Outcome> {
+    check_version(&o.version)?;
+    let target = o.out.join(&o.version);
+    if target.exists() {
+        return Err(Error::Refused(format!(
+            "{} exists: a published version is never overwritten; choose a new version",
+            target.display()
+        )));
+    }
+    if let Some(d) = &o.private_dir {
+        check_private_dir(d, &o.out)?;
+    }
+    let export = crate::read::read(pl, inputs)?;
+    let eligible = crate::filter::apply(pl, export, o.as_of);
+    let private = match &o.private_dir {
+        Some(d) => Some(write_private(d, &o.out, &eligible)?),
+        None => None,
+    };
+    let rejected = eligible.rejected_share();
+    if rejected > pl.filters.plausibility.max_rejected {
+        return Err(Error::Refused(format!(
+            "{:.2}% of {} records are malformed or implausible, more than max_rejected = {:.2}%: \
+             a release from this export could be biased (see --private-dir for where they are)",
+            rejected * 100.0,
+            eligible.records_read,
+            pl.filters.plausibility.max_rejected * 100.0
+        )));
+    }
+    if eligible.people.is_empty() {
+        return Err(Error::Refused(
+            "no eligible people: nothing to release".into(),
+        ));
+    }
+    let partition = crate::anonymize::partition(pl, &eligible);
+    let suppressed = partition.suppressed.len() as f64 / eligible.people.len() as f64;
+    if suppressed > pl.release.max_suppressed {
+        return Err(Error::Refused(format!(
+            "{} of {} eligible people ({:.2}%) cannot be placed in a class of k = {} distinct owners, more than max_suppressed = {:.2}%",
+            partition.suppressed.len(),
+            eligible.people.len(),
+            suppressed * 100.0,
+            pl.release.k,
+            pl.release.max_suppressed * 100.0
+        )));
+    }
+    let table =
+        crate::anonymize::generalize(pl, &eligible, &partition, &o.key, &eligible.owner_keys);
+    let facts = Facts {
+        pl,
+        version: &o.version,
+        created: &o.created,
+        as_of: &crate::filter::format_date(o.as_of),
+        eligible: &eligible,
+        partition: &partition,
+        table: &table,
+        key: &o.key,
+    };
+    let staging = Staging::new(&o.out, &o.version)?;
+    write(&staging.dir, &facts)?;
+    check_staged(&staging.dir, pl.release.k)?;
+    staging.publish(&target)?;
+    changelog(&o.out, &facts)?;
+    Ok(Outcome {
+        target,
+        rows: table.values.len(),
+        classes: partition.classes.len(),
+        suppressed: partition.suppressed.len(),
+        eligible: eligible.people.len(),
+        reproducible: o.key.reproducible,
+        private,
+    })
+}
+
+/// A last look at the staged files before publishing: every distinct CSV row appears at
+/// least k times. (The independent checker, `opentape verify`, re-reads everything.)
+fn check_staged(dir: &Path, k: usize) -> Result<()> {
+    let path = dir.join(CSV);
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let mut counts: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for line in text.lines().skip(1) {
+        *counts.entry(line).or_default() += 1;
+    }
+    if let Some(n) = counts.values().copied().filter(|&n| n < k).min() {
+        return Err(Error::Refused(format!(
+            "staged release has a row shared by only {n} < k = {k} people; not published"
+        )));
+    }
+    Ok(())
+}

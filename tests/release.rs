@@ -1,0 +1,391 @@
+//! `opentape release` end to end through the real binary.
+
+mod common;
+use common::*;
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const AS_OF: &str = "2026-11-29";
+const KEY: &str = "test-key-0123456789abcdef-not-secret";
+
+fn release(dir: &Path, args: &[&str], threads: Option<&str>) -> Run {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_opentape"));
+    c.current_dir(repo()).arg("release").args(args);
+    c.env("OPENTAPE_NOISE_KEY", KEY)
+        .env("SOURCE_DATE_EPOCH", "1796000000");
+    if let Some(t) = threads {
+        c.env("RAYON_NUM_THREADS", t);
+    }
+    let _ = dir;
+    let out = c.output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn manifest(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap()
+}
+
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Every distinct CSV row appears at least k times.
+fn assert_k(csv: &Path, k: usize) -> usize {
+    let text = fs::read_to_string(csv).unwrap();
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for l in text.lines().skip(1) {
+        *counts.entry(l).or_default() += 1;
+    }
+    let min = counts.values().copied().min().unwrap();
+    assert!(
+        min >= k,
+        "{}: a row appears only {min} times",
+        csv.display()
+    );
+    text.lines().count() - 1
+}
+
+#[test]
+fn releases_the_samples_with_k_10_and_little_suppression() {
+    let d = tmp();
+    for (p, extra) in [
+        ("freesewing-v3", true),
+        ("freesewing-v2", true),
+        ("ansur2", false),
+    ] {
+        let out = d.path().join(p);
+        let o = out.display().to_string();
+        let mut args = vec![
+            "--pipeline",
+            &*Box::leak(format!("pipelines/{p}.toml").into_boxed_str()),
+            "--version",
+            "1.0.0",
+            "--out",
+            &o,
+        ];
+        if extra {
+            args.extend(["--as-of", AS_OF]);
+        }
+        let r = release(d.path(), &args, None);
+        assert_eq!(r.code, 0, "{p}: {}", r.stderr);
+        let v = out.join("1.0.0");
+        let m = manifest(&v);
+        let eligible = m["counts"]["eligible_people"].as_u64().unwrap();
+        let suppressed = m["counts"]["suppressed"].as_u64().unwrap();
+        assert!(
+            (suppressed as f64) < 0.02 * eligible as f64,
+            "{p}: {suppressed} of {eligible}"
+        );
+        assert_eq!(m["parameters"]["k"], 10);
+        assert!(m["counts"]["owners_per_class_min"].as_u64().unwrap() >= 10);
+        let rows = assert_k(&v.join("measurements.csv"), 10);
+        assert_eq!(rows as u64, m["counts"]["released_rows"].as_u64().unwrap());
+        assert_eq!(rows as u64 + suppressed, eligible);
+        // SHA256SUMS passes `sha256sum -c`.
+        let s = Command::new("sha256sum")
+            .arg("-c")
+            .arg("SHA256SUMS")
+            .current_dir(&v)
+            .output()
+            .unwrap();
+        assert!(s.status.success(), "{}", String::from_utf8_lossy(&s.stdout));
+        assert!(fs::read_to_string(out.join("CHANGELOG.md"))
+            .unwrap()
+            .contains("## [1.0.0]"));
+        // Nothing but the release files, and no staging folder left behind.
+        let names: Vec<String> = files(&out)
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["1.0.0", "CHANGELOG.md"]);
+    }
+}
+
+/// Identifier values of a sample export: what must never appear in a release.
+fn identifier_strings(v2_dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut take = |v: &serde_json::Value| {
+        if let Some(s) = v.as_str() {
+            if s.len() >= 5 {
+                out.push(s.to_string());
+            }
+        }
+    };
+    let users: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(v2_dir.join("users.json")).unwrap()).unwrap();
+    for u in users.as_array().unwrap() {
+        for f in ["handle", "email", "username", "bio", "picture"] {
+            take(&u[f]);
+        }
+        for (_, s) in u["social"].as_object().unwrap() {
+            take(s);
+        }
+        take(&u["time"]["login"]);
+        take(&u["time"]["created"]);
+    }
+    let people: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(v2_dir.join("people.json")).unwrap()).unwrap();
+    for p in people.as_array().unwrap() {
+        for f in ["handle", "name", "picture", "notes", "createdAt"] {
+            take(&p[f]);
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[test]
+fn no_identifier_from_the_input_appears_in_any_release_file() {
+    let d = tmp();
+    let out = d.path().join("rel");
+    let o = out.display().to_string();
+    let r = release(
+        d.path(),
+        &[
+            "--pipeline",
+            "pipelines/freesewing-v2.toml",
+            "--version",
+            "1.0.0",
+            "--out",
+            &o,
+            "--as-of",
+            AS_OF,
+        ],
+        None,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let needles = identifier_strings(&repo().join("data-samples/freesewing-v2"));
+    assert!(needles.len() > 5000, "{}", needles.len());
+    // Raw bytes of every file (the CSV, manifest, sums, changelog)...
+    let mut haystacks: Vec<(String, String)> = Vec::new();
+    for f in files(&out.join("1.0.0"))
+        .into_iter()
+        .chain([out.join("CHANGELOG.md")])
+    {
+        haystacks.push((
+            f.display().to_string(),
+            String::from_utf8_lossy(&fs::read(&f).unwrap()).into_owned(),
+        ));
+    }
+    // ...and the decoded Parquet: every cell, column name and metadata value (its pages
+    // are compressed, so its raw bytes alone prove nothing).
+    use polars::prelude::*;
+    let pq = out.join("1.0.0/measurements.parquet");
+    let mut reader = ParquetReader::new(fs::File::open(&pq).unwrap());
+    let meta = format!("{:?}", reader.get_metadata().unwrap().key_value_metadata());
+    let df = reader.finish().unwrap();
+    let csv_of_parquet = format!("{:?} {meta}", df);
+    haystacks.push(("decoded parquet".into(), csv_of_parquet));
+    for (name, text) in &haystacks {
+        for n in &needles {
+            assert!(
+                !text.contains(n.as_str()),
+                "{name} contains an input identifier"
+            );
+        }
+    }
+    // The test can fail: the needles are in the input.
+    let input = fs::read_to_string(repo().join("data-samples/freesewing-v2/users.json")).unwrap();
+    assert!(needles.iter().any(|n| input.contains(n.as_str())));
+}
+
+#[test]
+fn same_input_and_key_give_byte_identical_releases_on_1_and_2_threads() {
+    let d = tmp();
+    let mut outs = Vec::new();
+    for t in ["1", "2"] {
+        let out = d.path().join(format!("t{t}"));
+        let o = out.display().to_string();
+        let r = release(
+            d.path(),
+            &[
+                "--pipeline",
+                "pipelines/freesewing-v3.toml",
+                "--version",
+                "1.0.0",
+                "--out",
+                &o,
+                "--as-of",
+                AS_OF,
+            ],
+            Some(t),
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        outs.push(out.join("1.0.0"));
+    }
+    for (a, b) in files(&outs[0]).iter().zip(files(&outs[1])) {
+        assert_eq!(
+            fs::read(a).unwrap(),
+            fs::read(&b).unwrap(),
+            "{}",
+            a.display()
+        );
+    }
+    assert_eq!(
+        manifest(&outs[0])["parameters"]["noise"]["reproducible"],
+        true
+    );
+}
+
+#[test]
+fn an_existing_version_is_refused_and_left_untouched() {
+    let d = tmp();
+    let o = d.path().join("rel").display().to_string();
+    let args = [
+        "--pipeline",
+        "pipelines/freesewing-v3.toml",
+        "--version",
+        "1.0.0",
+        "--out",
+        &o,
+        "--as-of",
+        AS_OF,
+    ];
+    assert_eq!(release(d.path(), &args, None).code, 0);
+    let v = d.path().join("rel/1.0.0");
+    let before: Vec<Vec<u8>> = files(&v).iter().map(|f| fs::read(f).unwrap()).collect();
+    let r = release(d.path(), &args, None);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("never overwritten"), "{}", r.stderr);
+    let after: Vec<Vec<u8>> = files(&v).iter().map(|f| fs::read(f).unwrap()).collect();
+    assert_eq!(before, after);
+    let bad = release(
+        d.path(),
+        &[
+            "--pipeline",
+            "pipelines/freesewing-v3.toml",
+            "--version",
+            "v1",
+            "--out",
+            &o,
+        ],
+        None,
+    );
+    assert_eq!(bad.code, 2);
+}
+
+#[test]
+fn too_much_suppression_is_refused_with_the_figures() {
+    // 30 owners without breasts and 4 with: the small stratum cannot hold k = 10 owners.
+    let d = tmp();
+    let sample = d.path().join("in");
+    fs::create_dir_all(&sample).unwrap();
+    let src = fs::read_to_string(repo().join("data-samples/freesewing-v3/sets.ndjson")).unwrap();
+    let mut sets = String::new();
+    let (mut with, mut without) = (0, 0);
+    let mut users = String::new();
+    for line in src.lines() {
+        let Ok(mut v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let m = match &v["measies"] {
+            serde_json::Value::String(s) => serde_json::from_str(s).unwrap(),
+            m => m.clone(),
+        };
+        if m.get("iv").is_some() || m.get("chest").is_none_or(|c| !c.is_number()) {
+            continue;
+        }
+        let breasts = m.get("underbust").is_some();
+        if (breasts && with >= 4) || (!breasts && without >= 30) {
+            continue;
+        }
+        let owner = with + without + 1;
+        if breasts {
+            with += 1
+        } else {
+            without += 1
+        }
+        v["userId"] = serde_json::json!(owner);
+        sets.push_str(&format!("{v}\n"));
+        users.push_str(&format!(
+            "{}\n",
+            serde_json::json!({"id": owner, "consent": 3, "lastSeen": "2026-11-01"})
+        ));
+    }
+    fs::write(sample.join("sets.ndjson"), sets).unwrap();
+    fs::write(sample.join("users.ndjson"), users).unwrap();
+    let o = d.path().join("rel").display().to_string();
+    let i = sample.display().to_string();
+    let r = release(
+        d.path(),
+        &[
+            "--pipeline",
+            "pipelines/freesewing-v3.toml",
+            "--version",
+            "1.0.0",
+            "--out",
+            &o,
+            "--input",
+            &i,
+            "--as-of",
+            AS_OF,
+        ],
+        None,
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("4 of 34 eligible people"), "{}", r.stderr);
+    assert!(!d.path().join("rel/1.0.0").exists());
+}
+
+#[test]
+fn private_outputs_never_go_inside_the_release_folder() {
+    let d = tmp();
+    let o = d.path().join("rel").display().to_string();
+    let p = d.path().join("rel/private").display().to_string();
+    let r = release(
+        d.path(),
+        &[
+            "--pipeline",
+            "pipelines/freesewing-v3.toml",
+            "--version",
+            "1.0.0",
+            "--out",
+            &o,
+            "--private-dir",
+            &p,
+            "--as-of",
+            AS_OF,
+        ],
+        None,
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(!d.path().join("rel/1.0.0").exists());
+    assert!(!d.path().join("rel/private").exists());
+
+    let p = d.path().join("private").display().to_string();
+    let r = release(
+        d.path(),
+        &[
+            "--pipeline",
+            "pipelines/freesewing-v3.toml",
+            "--version",
+            "1.0.0",
+            "--out",
+            &o,
+            "--private-dir",
+            &p,
+            "--as-of",
+            AS_OF,
+        ],
+        None,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let dropped = fs::read_to_string(d.path().join("private/dropped.csv")).unwrap();
+    assert!(
+        dropped.contains("sets.ndjson, line")
+            && dropped.contains("no-consent")
+            && dropped.contains("encrypted")
+    );
+}
