@@ -139,9 +139,35 @@ fn manifest(f: &Facts, files: &[(String, u64, String)]) -> Value {
         "columns": {
             "categories": f.table.category_names,
             "measurements": f.table.columns,
+            "constraints": constraints(pl),
         },
         "files": files.iter().map(|(name, bytes, sha)| json!({"name": name, "bytes": bytes, "sha256": sha})).collect::<Vec<_>>(),
     })
+}
+
+/// Per released column: unit and plausible range (in released units), from the catalog.
+fn constraints(pl: &Pipeline) -> serde_json::Map<String, Value> {
+    let mut m = serde_json::Map::new();
+    for &i in &pl.measurements {
+        let def = &pl.catalog.measurements[i];
+        let c = json!({
+            "unit": def.unit,
+            "resolution": def.resolution,
+            "minimum": (def.min / def.resolution).round() as i64,
+            "maximum": (def.max / def.resolution).round() as i64,
+            "breasts_only": def.breasts_only,
+        });
+        match pl.release.representation {
+            crate::pipeline::Representation::Centroid => {
+                m.insert(def.name.clone(), c);
+            }
+            crate::pipeline::Representation::Range => {
+                m.insert(format!("{}_min", def.name), c.clone());
+                m.insert(format!("{}_max", def.name), c);
+            }
+        }
+    }
+    m
 }
 
 pub fn sha256_file(path: &Path) -> Result<(u64, String)> {
@@ -412,7 +438,7 @@ pub fn release(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<Outcome
     };
     let staging = Staging::new(&o.out, &o.version)?;
     write(&staging.dir, &facts)?;
-    check_staged(&staging.dir, pl.release.k)?;
+    check_staged(&staging.dir, pl.release.k, &o.key)?;
     staging.publish(&target)?;
     changelog(&o.out, &facts)?;
     Ok(Outcome {
@@ -426,18 +452,19 @@ pub fn release(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<Outcome
     })
 }
 
-/// A last look at the staged files before publishing: every distinct CSV row appears at
-/// least k times. (The independent checker, `opentape verify`, re-reads everything.)
-fn check_staged(dir: &Path, k: usize) -> Result<()> {
-    let path = dir.join(CSV);
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    let mut counts: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    for line in text.lines().skip(1) {
-        *counts.entry(line).or_default() += 1;
-    }
-    if let Some(n) = counts.values().copied().filter(|&n| n < k).min() {
+/// The independent checker (`opentape-verify`) on the staged files: nothing is published
+/// unless every guarantee holds.
+fn check_staged(dir: &Path, k: usize, key: &NoiseKey) -> Result<()> {
+    let opts = opentape_verify::Options {
+        min_k: k,
+        key: Some(key.bytes().to_vec()),
+    };
+    let report =
+        opentape_verify::verify(dir, &opts).map_err(|e| Error::input(dir, e.to_string()))?;
+    if !report.ok {
         return Err(Error::Refused(format!(
-            "staged release has a row shared by only {n} < k = {k} people; not published"
+            "the staged release fails verification ({}); nothing was published:\n{report}",
+            report.failed().join(", ")
         )));
     }
     Ok(())

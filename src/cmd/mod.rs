@@ -3,6 +3,7 @@
 pub mod inspect;
 pub mod release;
 pub mod sample;
+pub mod verify;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -15,6 +16,7 @@ use std::path::PathBuf;
     long_about = None,
     after_help = "Exit codes: 0 ok; 1 a guarantee failed or a release was refused; 2 usage, input or I/O error.\n\n\
 Examples:\n  opentape release --pipeline pipelines/freesewing-v3.toml --version 1.0.0 --as-of 2026-11-29\n  \
+opentape verify releases/1.0.0 --json\n  \
 opentape inspect --pipeline pipelines/ansur2.toml\n  \
 opentape sample --format freesewing-v3 --people 2000 --seed 1 --out data-samples/freesewing-v3"
 )]
@@ -28,6 +30,7 @@ pub enum Command {
     Inspect(inspect::Args),
     Release(release::Args),
     Sample(sample::Args),
+    Verify(verify::Args),
 }
 
 /// Options shared by the commands that read an export.
@@ -74,5 +77,6 @@ pub fn run(cli: Cli) -> crate_result::Result<i32> {
         Command::Inspect(a) => inspect::run(a),
         Command::Release(a) => release::run(a),
         Command::Sample(a) => sample::run(a),
+        Command::Verify(a) => verify::run(a),
     }
 }
