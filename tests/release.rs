@@ -389,3 +389,43 @@ fn private_outputs_never_go_inside_the_release_folder() {
             && dropped.contains("encrypted")
     );
 }
+
+#[test]
+fn a_release_that_fails_verification_is_not_published() {
+    // A category released under a name that looks like an identifier: the independent
+    // checker's schema check fails on the staged files, so nothing is published.
+    let d = tmp();
+    let text = fs::read_to_string(repo().join("pipelines/ansur2.toml")).unwrap();
+    let root = repo().display().to_string();
+    let text = text
+        .replace(
+            "Gender = { field = \"row.Gender\" }",
+            "subject_name = { field = \"row.Gender\" }",
+        )
+        .replace("\"../schemas/", &format!("\"{root}/schemas/"))
+        .replace("\"../data-samples/", &format!("\"{root}/data-samples/"));
+    let p = d.path().join("bad.toml");
+    fs::write(&p, text).unwrap();
+    let o = d.path().join("rel").display().to_string();
+    let r = release(
+        d.path(),
+        &[
+            "--pipeline",
+            &p.display().to_string(),
+            "--version",
+            "1.0.0",
+            "--out",
+            &o,
+        ],
+        None,
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("fails verification (schema)"),
+        "{}",
+        r.stderr
+    );
+    assert!(!d.path().join("rel/1.0.0").exists());
+    let left: Vec<PathBuf> = files(&d.path().join("rel"));
+    assert!(left.is_empty(), "staging left behind: {left:?}");
+}

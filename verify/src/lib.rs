@@ -197,30 +197,67 @@ fn sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// Runs every check on the release folder `dir`.
+/// Runs every check on the release folder `dir`. A file that cannot be parsed (a changed
+/// byte can do that) fails the checks that need it; only a folder that cannot be listed or
+/// read is a `ReadError`.
 pub fn verify(dir: &Path, o: &Options) -> Result<Report, ReadError> {
-    let mpath = dir.join(MANIFEST);
-    let manifest: Value =
-        serde_json::from_slice(&std::fs::read(&mpath).map_err(|e| rerr(&mpath, e))?)
-            .map_err(|e| rerr(&mpath, e))?;
-    let table = read_parquet(&dir.join(PARQUET))?;
-    let (csv_header, csv_rows) = read_csv(&dir.join(CSV))?;
-    let files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
-        .map_err(|e| rerr(dir, e))?
-        .map(|e| {
-            let p = e.map_err(|e| rerr(dir, e))?.path();
+    if !dir.is_dir() {
+        return Err(rerr(dir, "not a release folder"));
+    }
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    for e in std::fs::read_dir(dir).map_err(|e| rerr(dir, e))? {
+        let p = e.map_err(|e| rerr(dir, e))?.path();
+        if p.is_file() {
             let bytes = std::fs::read(&p).map_err(|e| rerr(&p, e))?;
-            Ok((p.file_name().unwrap().to_string_lossy().into_owned(), bytes))
-        })
-        .collect::<Result<_, ReadError>>()?;
+            files.push((p.file_name().unwrap().to_string_lossy().into_owned(), bytes));
+        }
+    }
+    files.sort();
+    let manifest: Result<Value, String> = std::fs::read(dir.join(MANIFEST))
+        .map_err(|e| format!("{MANIFEST}: {e}"))
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| format!("{MANIFEST}: {e}")));
+    let table = read_parquet(&dir.join(PARQUET)).map_err(|e| e.0);
+    let csv = read_csv(&dir.join(CSV)).map_err(|e| e.0);
 
+    let unreadable = |id: &'static str, errs: Vec<&String>| Check {
+        id,
+        ok: false,
+        detail: format!(
+            "cannot check: {}",
+            errs.iter()
+                .map(|e| e.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        problems: vec![],
+    };
+    fn errs<'a>(parts: &[Option<&'a String>]) -> Vec<&'a String> {
+        parts.iter().flatten().copied().collect()
+    }
+    let (m_err, t_err, c_err) = (
+        manifest.as_ref().err(),
+        table.as_ref().err(),
+        csv.as_ref().err(),
+    );
     let checks = vec![
-        check_schema(&manifest, &table, &csv_header),
-        check_pii(&table, &csv_header, &csv_rows),
-        check_k(&manifest, &table, o.min_k),
-        check_integrity(&manifest, &table, &csv_header, &csv_rows, &files),
-        check_secrets(o.key.as_deref(), &table, &files),
-        check_plausible(&manifest, &table),
+        match (&manifest, &table, &csv) {
+            (Ok(m), Ok(t), Ok((h, _))) => check_schema(m, t, h),
+            _ => unreadable("schema", errs(&[m_err, t_err, c_err])),
+        },
+        match (&table, &csv) {
+            (Ok(t), Ok((h, rows))) => check_pii(t, h, rows),
+            _ => unreadable("pii", errs(&[t_err, c_err])),
+        },
+        match (&manifest, &table) {
+            (Ok(m), Ok(t)) => check_k(m, t, o.min_k),
+            _ => unreadable("k", errs(&[m_err, t_err])),
+        },
+        check_integrity(&manifest, &table, &csv, &files),
+        check_secrets(o.key.as_deref(), table.as_ref().ok(), &files),
+        match (&manifest, &table) {
+            (Ok(m), Ok(t)) => check_plausible(m, t),
+            _ => unreadable("plausible", errs(&[m_err, t_err])),
+        },
     ];
     let ok = checks.iter().all(|c| c.ok);
     Ok(Report {
@@ -364,14 +401,27 @@ fn check_k(manifest: &Value, t: &Table, min_k: usize) -> Check {
     )
 }
 
+type Csv = (Vec<String>, Vec<Vec<String>>);
+
 fn check_integrity(
-    manifest: &Value,
-    t: &Table,
-    csv_header: &[String],
-    csv_rows: &[Vec<String>],
+    manifest: &Result<Value, String>,
+    table: &Result<Table, String>,
+    csv: &Result<Csv, String>,
     files: &[(String, Vec<u8>)],
 ) -> Check {
     let mut problems = Vec::new();
+    for e in [
+        manifest.as_ref().err(),
+        table.as_ref().err(),
+        csv.as_ref().err(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        problems.push(format!("unreadable: {e}"));
+    }
+    let null = Value::Null;
+    let manifest = manifest.as_ref().unwrap_or(&null);
     let by_name: HashMap<&str, &[u8]> = files
         .iter()
         .map(|(n, b)| (n.as_str(), b.as_slice()))
@@ -434,43 +484,43 @@ fn check_integrity(
             problems.push(format!("unexpected file {name} in the release"));
         }
     }
-    if csv_header != t.columns.as_slice() {
-        problems.push("CSV and Parquet columns differ".into());
-    }
-    if csv_rows.len() != t.rows.len() {
-        problems.push(format!(
-            "CSV has {} rows, Parquet {}",
-            csv_rows.len(),
+    let rows = match (table, csv) {
+        (Ok(t), Ok((csv_header, csv_rows))) => {
+            if csv_header != &t.columns {
+                problems.push("CSV and Parquet columns differ".into());
+            }
+            if csv_rows.len() != t.rows.len() {
+                problems.push(format!(
+                    "CSV has {} rows, Parquet {}",
+                    csv_rows.len(),
+                    t.rows.len()
+                ));
+            } else if let Some(i) = (0..t.rows.len()).find(|&i| csv_rows[i] != t.rows[i]) {
+                problems.push(format!("CSV row {} differs from Parquet row {i}", i + 1));
+            }
+            let claimed = manifest["counts"]["released_rows"].as_u64();
+            if claimed != Some(t.rows.len() as u64) {
+                problems.push(format!(
+                    "manifest says {claimed:?} rows, Parquet holds {}",
+                    t.rows.len()
+                ));
+            }
+            let k = manifest["parameters"]["k"].as_u64().map(|k| k.to_string());
+            match t.metadata.iter().find(|(key, _)| key == "opentape.k") {
+                Some((_, v)) if Some(v) == k.as_ref() => {}
+                _ => problems
+                    .push("Parquet metadata k is missing or differs from the manifest".into()),
+            }
             t.rows.len()
-        ));
-    } else if let Some(i) = (0..t.rows.len()).find(|&i| csv_rows[i] != t.rows[i]) {
-        problems.push(format!("CSV row {} differs from Parquet row {i}", i + 1));
-    }
-    let claimed = manifest["counts"]["released_rows"].as_u64();
-    if claimed != Some(t.rows.len() as u64) {
-        problems.push(format!(
-            "manifest says {claimed:?} rows, Parquet holds {}",
-            t.rows.len()
-        ));
-    }
-    for (k, v) in &t.metadata {
-        if k == "opentape.k"
-            && Some(v.as_str())
-                != manifest["parameters"]["k"]
-                    .as_u64()
-                    .map(|k| k.to_string())
-                    .as_deref()
-        {
-            problems.push("Parquet metadata k differs from the manifest".into());
         }
-    }
+        _ => 0,
+    };
     check(
         "integrity",
         problems,
         format!(
-            "{} files hashed; CSV and Parquet hold the same {} rows",
-            listed.len() + 1,
-            t.rows.len()
+            "{} files hashed; CSV and Parquet hold the same {rows} rows",
+            listed.len() + 1
         ),
     )
 }
@@ -496,7 +546,7 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
 }
 
-fn check_secrets(key: Option<&[u8]>, t: &Table, files: &[(String, Vec<u8>)]) -> Check {
+fn check_secrets(key: Option<&[u8]>, t: Option<&Table>, files: &[(String, Vec<u8>)]) -> Check {
     let Some(key) = key else {
         return check(
             "secrets",
@@ -512,17 +562,24 @@ fn check_secrets(key: Option<&[u8]>, t: &Table, files: &[(String, Vec<u8>)]) -> 
         }
     }
     // Parquet pages are compressed: look in the decoded cells and metadata too.
-    let decoded = t
-        .rows
-        .iter()
-        .flatten()
-        .chain(t.metadata.iter().map(|(_, v)| v))
-        .chain(t.metadata.iter().map(|(k, _)| k));
-    if decoded
-        .into_iter()
-        .any(|s| forms.iter().any(|f| contains(s.as_bytes(), f)))
-    {
-        problems.push("a decoded Parquet cell or metadata entry contains the noise key".into());
+    match t {
+        Some(t) => {
+            let decoded = t
+                .rows
+                .iter()
+                .flatten()
+                .chain(t.metadata.iter().map(|(_, v)| v))
+                .chain(t.metadata.iter().map(|(k, _)| k));
+            if decoded
+                .into_iter()
+                .any(|s| forms.iter().any(|f| contains(s.as_bytes(), f)))
+            {
+                problems
+                    .push("a decoded Parquet cell or metadata entry contains the noise key".into());
+            }
+        }
+        None => problems
+            .push("the Parquet file cannot be decoded, so its cells cannot be searched".into()),
     }
     check(
         "secrets",

@@ -1,0 +1,362 @@
+//! Leak injection: a good release passes `opentape verify`; each bad copy (one leak each)
+//! fails with exit 1, naming the check that must catch it. Where a leak comes with
+//! recomputed checksums, only the privacy check can catch it.
+
+mod common;
+use common::*;
+use polars::prelude::*;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+const KEY: &str = "leak-test-key-0123456789abcdef";
+
+/// One good release, made once for all tests.
+fn good() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = tmp().keep();
+        let out = d.join("rel");
+        let s = Command::new(env!("CARGO_BIN_EXE_opentape"))
+            .current_dir(repo())
+            .args([
+                "release",
+                "--pipeline",
+                "pipelines/freesewing-v3.toml",
+                "--version",
+                "1.0.0",
+                "--as-of",
+                "2026-11-29",
+                "--out",
+            ])
+            .arg(&out)
+            .env("OPENTAPE_NOISE_KEY", KEY)
+            .output()
+            .unwrap();
+        assert!(s.status.success(), "{}", String::from_utf8_lossy(&s.stderr));
+        out.join("1.0.0")
+    })
+}
+
+fn copy() -> tempfile::TempDir {
+    let d = tmp();
+    for e in fs::read_dir(good()).unwrap() {
+        let p = e.unwrap().path();
+        fs::copy(&p, d.path().join(p.file_name().unwrap())).unwrap();
+    }
+    d
+}
+
+/// (exit code, failed check ids)
+fn verify(dir: &Path, extra: &[&str]) -> (i32, Vec<String>) {
+    let out = Command::new(env!("CARGO_BIN_EXE_opentape"))
+        .arg("verify")
+        .arg(dir)
+        .arg("--json")
+        .args(extra)
+        .env("OPENTAPE_NOISE_KEY", KEY)
+        .output()
+        .unwrap();
+    let code = out.status.code().unwrap_or(-1);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("exit {code}: {}", String::from_utf8_lossy(&out.stderr)));
+    let failed = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["ok"] == false)
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
+    (code, failed)
+}
+
+fn assert_caught(dir: &Path, check: &str) {
+    let (code, failed) = verify(dir, &[]);
+    assert_eq!(code, 1, "exit code for a {check} leak; failed: {failed:?}");
+    assert!(
+        failed.iter().any(|f| f == check),
+        "{check} not among the failed checks {failed:?}"
+    );
+}
+
+type Rows = Vec<Vec<String>>;
+
+fn load(dir: &Path) -> (Vec<String>, Rows) {
+    let text = fs::read_to_string(dir.join("measurements.csv")).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap().split(',').map(String::from).collect();
+    (
+        header,
+        lines
+            .map(|l| l.split(',').map(String::from).collect())
+            .collect(),
+    )
+}
+
+fn manifest(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap()
+}
+
+/// Rewrites both data files from `rows`, keeps (and extends) the Parquet metadata, then
+/// recomputes the manifest's files and row count and SHA256SUMS: only content checks can
+/// tell.
+fn save(dir: &Path, header: &[String], rows: &Rows, extra_meta: &[(&str, &str)]) {
+    let csv: String = std::iter::once(header.join(","))
+        .chain(rows.iter().map(|r| r.join(",")))
+        .map(|l| l + "\n")
+        .collect();
+    fs::write(dir.join("measurements.csv"), csv).unwrap();
+    let mut reader = ParquetReader::new(fs::File::open(dir.join("measurements.parquet")).unwrap());
+    let mut meta: Vec<(String, String)> = reader
+        .get_metadata()
+        .unwrap()
+        .key_value_metadata()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|kv| kv.key != "ARROW:schema")
+        .map(|kv| (kv.key, kv.value.unwrap_or_default()))
+        .collect();
+    meta.extend(
+        extra_meta
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    let cols: Vec<Column> = header
+        .iter()
+        .enumerate()
+        .map(|(j, name)| {
+            let cells: Vec<&str> = rows.iter().map(|r| r[j].as_str()).collect();
+            if cells
+                .iter()
+                .all(|c| c.is_empty() || c.parse::<i64>().is_ok())
+            {
+                let v: Vec<Option<i64>> = cells.iter().map(|c| c.parse().ok()).collect();
+                Column::new(name.as_str().into(), v)
+            } else {
+                Column::new(name.as_str().into(), cells)
+            }
+        })
+        .collect();
+    let mut df = DataFrame::new(rows.len(), cols).unwrap();
+    ParquetWriter::new(fs::File::create(dir.join("measurements.parquet")).unwrap())
+        .with_key_value_metadata(Some(KeyValueMetadata::from_static(meta)))
+        .finish(&mut df)
+        .unwrap();
+    let mut m = manifest(dir);
+    m["counts"]["released_rows"] = rows.len().into();
+    reseal(dir, m);
+}
+
+fn sha(p: &Path) -> (u64, String) {
+    let out = Command::new("sha256sum").arg(p).output().unwrap();
+    let s = String::from_utf8(out.stdout).unwrap();
+    (
+        fs::metadata(p).unwrap().len(),
+        s.split_whitespace().next().unwrap().to_string(),
+    )
+}
+
+/// Writes the manifest with fresh file hashes, then SHA256SUMS.
+fn reseal(dir: &Path, mut m: serde_json::Value) {
+    for f in m["files"].as_array_mut().unwrap() {
+        let (bytes, h) = sha(&dir.join(f["name"].as_str().unwrap()));
+        f["bytes"] = bytes.into();
+        f["sha256"] = h.into();
+    }
+    fs::write(
+        dir.join("manifest.json"),
+        serde_json::to_string_pretty(&m).unwrap(),
+    )
+    .unwrap();
+    let sums: String = ["measurements.parquet", "measurements.csv", "manifest.json"]
+        .iter()
+        .map(|n| format!("{}  {n}\n", sha(&dir.join(n)).1))
+        .collect();
+    fs::write(dir.join("SHA256SUMS"), sums).unwrap();
+}
+
+/// Row indices of the smallest group of identical rows.
+fn smallest_group(rows: &Rows) -> Vec<usize> {
+    let mut groups: std::collections::BTreeMap<&Vec<String>, Vec<usize>> = Default::default();
+    for (i, r) in rows.iter().enumerate() {
+        groups.entry(r).or_default().push(i);
+    }
+    groups.into_values().min_by_key(|g| g.len()).unwrap()
+}
+
+#[test]
+fn the_good_release_passes() {
+    assert_eq!(verify(good(), &[]), (0, vec![]));
+    assert_eq!(verify(good(), &["--min-k", "10"]), (0, vec![]));
+    // Asking for more than the release gives fails on k.
+    assert_eq!(
+        verify(good(), &["--min-k", "11"]),
+        (1, vec!["k".to_string()])
+    );
+}
+
+#[test]
+fn an_identifier_column_is_caught_even_with_checksums_recomputed() {
+    let d = copy();
+    let (mut header, mut rows) = load(d.path());
+    header.push("email".into());
+    for (i, r) in rows.iter_mut().enumerate() {
+        r.push(format!("person{i}@example.com"));
+    }
+    save(d.path(), &header, &rows, &[]);
+    assert_caught(d.path(), "schema");
+    assert_caught(d.path(), "pii");
+}
+
+#[test]
+fn one_email_in_a_cell_is_caught() {
+    let d = copy();
+    let (header, mut rows) = load(d.path());
+    rows[0][0] = "maria.schmidt84@example.net".into();
+    save(d.path(), &header, &rows, &[]);
+    assert_caught(d.path(), "pii");
+}
+
+#[test]
+fn a_class_cut_to_k_minus_1_rows_is_caught() {
+    let d = copy();
+    let (header, mut rows) = load(d.path());
+    let g = smallest_group(&rows);
+    let k = manifest(d.path())["parameters"]["k"].as_u64().unwrap() as usize;
+    let drop: Vec<usize> = g[k - 1..].to_vec();
+    let mut i = 0;
+    rows.retain(|_| {
+        i += 1;
+        !drop.contains(&(i - 1))
+    });
+    save(d.path(), &header, &rows, &[]);
+    let (code, failed) = verify(d.path(), &[]);
+    assert_eq!(
+        (code, failed),
+        (1, vec!["k".to_string()]),
+        "only k can catch it"
+    );
+}
+
+#[test]
+fn a_row_replaced_by_a_real_source_record_is_caught() {
+    let d = copy();
+    let (header, mut rows) = load(d.path());
+    // A real input record (a set without breasts-only measurements), as released columns.
+    let sets = fs::read_to_string(repo().join("data-samples/freesewing-v3/sets.ndjson")).unwrap();
+    let m = sets
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .map(|v| v["measies"].clone())
+        .find(|m| {
+            m.is_object()
+                && m.get("underbust").is_none()
+                && m.get("chest").is_some_and(|c| c.is_number())
+        })
+        .unwrap();
+    let row: Vec<String> = header
+        .iter()
+        .map(|h| match h.as_str() {
+            "has_breasts" => "false".into(),
+            h => m
+                .get(h)
+                .and_then(|v| v.as_f64())
+                .map(|v| (v as i64).to_string())
+                .unwrap_or_default(),
+        })
+        .collect();
+    rows[0] = row;
+    save(d.path(), &header, &rows, &[]);
+    assert_caught(d.path(), "k");
+}
+
+#[test]
+fn a_changed_byte_in_each_file_is_caught() {
+    for name in [
+        "measurements.parquet",
+        "measurements.csv",
+        "manifest.json",
+        "SHA256SUMS",
+    ] {
+        let d = copy();
+        let p = d.path().join(name);
+        let mut b = fs::read(&p).unwrap();
+        // A digit in a text file (stays parseable); a byte in the middle of the Parquet.
+        let i = if name.ends_with(".parquet") {
+            b.len() / 2
+        } else {
+            b.iter().rposition(|c| c.is_ascii_digit()).unwrap()
+        };
+        b[i] = if b[i] == b'1' {
+            b'2'
+        } else if b[i].is_ascii_digit() {
+            b'1'
+        } else {
+            b[i] ^ 0x01
+        };
+        fs::write(&p, b).unwrap();
+        let (code, failed) = verify(d.path(), &[]);
+        assert_eq!(code, 1, "{name}");
+        assert!(
+            failed.contains(&"integrity".to_string()),
+            "{name}: {failed:?}"
+        );
+    }
+}
+
+#[test]
+fn a_row_dropped_from_the_csv_only_is_caught() {
+    let d = copy();
+    let p = d.path().join("measurements.csv");
+    let text = fs::read_to_string(&p).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.pop();
+    fs::write(&p, lines.join("\n") + "\n").unwrap();
+    reseal(d.path(), manifest(d.path()));
+    assert_caught(d.path(), "integrity");
+}
+
+#[test]
+fn the_key_in_parquet_metadata_is_caught() {
+    let d = copy();
+    let (header, rows) = load(d.path());
+    save(d.path(), &header, &rows, &[("opentape.debug", KEY)]);
+    assert_eq!(verify(d.path(), &[]), (1, vec!["secrets".to_string()]));
+    // Hex-encoded, in a metadata value.
+    let d = copy();
+    let hexkey: String = KEY.bytes().map(|b| format!("{b:02x}")).collect();
+    save(d.path(), &header, &rows, &[("opentape.seed", &hexkey)]);
+    assert_caught(d.path(), "secrets");
+}
+
+#[test]
+fn a_value_outside_the_catalog_range_is_caught() {
+    let d = copy();
+    let (header, mut rows) = load(d.path());
+    let chest = header.iter().position(|h| h == "chest").unwrap();
+    for i in smallest_group(&rows) {
+        rows[i][chest] = "9999".into(); // the whole class moves: k still holds
+    }
+    save(d.path(), &header, &rows, &[]);
+    assert_eq!(verify(d.path(), &[]), (1, vec!["plausible".to_string()]));
+}
+
+#[test]
+fn a_manifest_claiming_a_larger_k_is_caught() {
+    let d = copy();
+    let mut m = manifest(d.path());
+    m["parameters"]["k"] = 20.into();
+    reseal(d.path(), m);
+    assert_caught(d.path(), "k");
+}
+
+#[test]
+fn unreadable_release_is_a_usage_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_opentape"))
+        .args(["verify", "/nonexistent/1.0.0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
