@@ -204,6 +204,9 @@ pub struct Table {
     /// Row-major values; `None` where the measurement does not apply.
     pub values: Vec<Vec<Option<i64>>>,
     pub clamped: u64,
+    /// For each class (partition order), the index of one of its rows. Private: it links
+    /// people to rows, so it only ever goes to the private run folder.
+    pub class_rows: Vec<usize>,
 }
 
 /// Generalizes each class and adds noise (centroid only), then sorts the rows so their
@@ -281,22 +284,33 @@ pub fn generalize(
         })
         .collect();
 
-    let mut rows: Vec<(Vec<String>, Vec<Option<i64>>)> = Vec::new();
+    let mut rows: Vec<(Vec<String>, Vec<Option<i64>>, usize)> = Vec::new();
     let mut clamped = 0;
-    for (c, (row, cl)) in part.classes.iter().zip(per_class) {
+    for (ci, (c, (row, cl))) in part.classes.iter().zip(per_class).enumerate() {
         clamped += cl;
         for _ in &c.members {
-            rows.push((part.strata[c.stratum].clone(), row.clone()));
+            rows.push((part.strata[c.stratum].clone(), row.clone(), ci));
         }
     }
+    // Identical rows stay identical whatever their class: the class id only breaks ties.
     rows.par_sort_unstable();
-    let (categories, values) = rows.into_iter().unzip();
+    let mut class_rows = vec![usize::MAX; part.classes.len()];
+    let mut categories = Vec::with_capacity(rows.len());
+    let mut values = Vec::with_capacity(rows.len());
+    for (i, (cats, vals, ci)) in rows.into_iter().enumerate() {
+        if class_rows[ci] == usize::MAX {
+            class_rows[ci] = i;
+        }
+        categories.push(cats);
+        values.push(vals);
+    }
     Table {
         category_names: pl.categories.iter().map(|c| c.name.clone()).collect(),
         categories,
         columns,
         values,
         clamped,
+        class_rows,
     }
 }
 

@@ -37,6 +37,21 @@ impl Eligible {
         crate::model::describe(&self.files, at)
     }
 
+    /// A stable key for a record, independent of how its file's path was spelled: file
+    /// name and position. Used by the private membership file.
+    pub fn record_key(&self, at: RecordRef) -> String {
+        let name = self
+            .files
+            .get(at.file as usize)
+            .and_then(|f| f.path.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match at.sub {
+            Some(s) => format!("{name}#{}#{s}", at.n),
+            None => format!("{name}#{}", at.n),
+        }
+    }
+
     pub fn owners(&self) -> usize {
         let mut o: Vec<u32> = self.people.iter().map(|p| p.owner).collect();
         o.sort_unstable();

@@ -356,6 +356,30 @@ pub fn write_private(dir: &Path, out: &Path, e: &Eligible) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// Which released row each eligible person's class got (`membership.csv` in the private
+/// folder): what `opentape verify --source` needs to recompute owners per class and to
+/// score nearest-neighbour linkage against the true classes. Private: it links records
+/// to rows.
+fn write_membership(dir: &Path, e: &Eligible, part: &Partition, t: &Table) -> Result<()> {
+    let mut rows: Vec<(u32, String)> = Vec::with_capacity(e.people.len());
+    for (ci, c) in part.classes.iter().enumerate() {
+        for &m in &c.members {
+            rows.push((m, format!("{ci},{}", t.class_rows[ci])));
+        }
+    }
+    for &m in &part.suppressed {
+        rows.push((m, ",".into()));
+    }
+    rows.sort_unstable();
+    let mut text = String::from("record,class,row\n");
+    for (m, rest) in rows {
+        let rec = e.record_key(e.people[m as usize].at).replace('"', "\"\"");
+        text.push_str(&format!("\"{rec}\",{rest}\n"));
+    }
+    let path = dir.join("membership.csv");
+    std::fs::write(&path, text).map_err(|er| Error::io(&path, er))
+}
+
 /// What a release run produced, for the command's report.
 #[derive(Debug, serde::Serialize)]
 pub struct Outcome {
@@ -436,6 +460,9 @@ pub fn release(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<Outcome
         table: &table,
         key: &o.key,
     };
+    if let Some(d) = &o.private_dir {
+        write_membership(d, &eligible, &partition, &table)?;
+    }
     let staging = Staging::new(&o.out, &o.version)?;
     write(&staging.dir, &facts)?;
     check_staged(&staging.dir, pl.release.k, &o.key)?;
@@ -458,6 +485,7 @@ fn check_staged(dir: &Path, k: usize, key: &NoiseKey) -> Result<()> {
     let opts = opentape_verify::Options {
         min_k: k,
         key: Some(key.bytes().to_vec()),
+        source: None,
     };
     let report =
         opentape_verify::verify(dir, &opts).map_err(|e| Error::input(dir, e.to_string()))?;

@@ -31,6 +31,8 @@ fn good() -> &'static Path {
                 "--out",
             ])
             .arg(&out)
+            .arg("--private-dir")
+            .arg(d.join("private"))
             .env("OPENTAPE_NOISE_KEY", KEY)
             .output()
             .unwrap();
@@ -359,4 +361,111 @@ fn unreadable_release_is_a_usage_error() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+fn private() -> PathBuf {
+    good().parent().unwrap().parent().unwrap().join("private")
+}
+
+fn with_source(private: &Path) -> Vec<String> {
+    let src = repo()
+        .join("data-samples/freesewing-v3")
+        .display()
+        .to_string();
+    let pl = repo()
+        .join("pipelines/freesewing-v3.toml")
+        .display()
+        .to_string();
+    vec![
+        "--source".into(),
+        src,
+        "--pipeline".into(),
+        pl,
+        "--private-dir".into(),
+        private.display().to_string(),
+        "--as-of".into(),
+        "2026-11-29".into(),
+    ]
+}
+
+#[test]
+fn the_good_release_passes_linkage_against_its_source() {
+    let args = with_source(&private());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert_eq!(verify(good(), &args), (0, vec![]));
+}
+
+#[test]
+fn linkage_catches_a_reproduced_source_record_and_a_class_short_of_owners() {
+    let args = with_source(&private());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+
+    // A released row equal to a real, unique source record.
+    let d = copy();
+    let (header, mut rows) = load(d.path());
+    let sets = fs::read_to_string(repo().join("data-samples/freesewing-v3/sets.ndjson")).unwrap();
+    let users = fs::read_to_string(repo().join("data-samples/freesewing-v3/users.ndjson")).unwrap();
+    let eligible_owner = |id: &serde_json::Value| {
+        users
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .any(|u| {
+                &u["id"] == id
+                    && u["consent"] == 3
+                    && u["lastSeen"].as_str().unwrap() > "2026-01-01"
+            })
+    };
+    let m = sets
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| eligible_owner(&v["userId"]))
+        .map(|v| v["measies"].clone())
+        .find(|m| {
+            m.is_object()
+                && m.get("underbust").is_none()
+                && m.get("chest").is_some_and(|c| c.is_number())
+        })
+        .unwrap();
+    rows[0] = header
+        .iter()
+        .map(|h| match h.as_str() {
+            "has_breasts" => "false".into(),
+            h => m
+                .get(h)
+                .and_then(|v| v.as_f64())
+                .map(|v| (v as i64).to_string())
+                .unwrap_or_default(),
+        })
+        .collect();
+    save(d.path(), &header, &rows, &[]);
+    let (code, failed) = verify(d.path(), &args);
+    assert_eq!(code, 1);
+    assert!(failed.contains(&"linkage".to_string()), "{failed:?}");
+
+    // A membership file (as a buggy anonymizer would make it) whose class has 5 owners.
+    let p = tmp();
+    let text = fs::read_to_string(private().join("membership.csv")).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let row_of = |l: &str| l.rsplit(',').next().unwrap().to_string();
+    let target = row_of(&lines[1]);
+    let members: Vec<usize> = (1..lines.len())
+        .filter(|&i| row_of(&lines[i]) == target)
+        .collect();
+    let (rows_csv, released) = load(good());
+    let _ = rows_csv;
+    let cat = &released[target.parse::<usize>().unwrap()][0];
+    // Move all but 5 members to another class row of the same category.
+    let other = (1..lines.len())
+        .map(|i| row_of(&lines[i]))
+        .find(|r| r != &target && !r.is_empty() && &released[r.parse::<usize>().unwrap()][0] == cat)
+        .unwrap();
+    for &i in &members[5..] {
+        let (head, _) = lines[i].rsplit_once(',').unwrap();
+        lines[i] = format!("{head},{other}");
+    }
+    fs::write(p.path().join("membership.csv"), lines.join("\n") + "\n").unwrap();
+    let args = with_source(p.path());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, failed) = verify(good(), &args);
+    assert_eq!((code, failed), (1, vec!["linkage".to_string()]));
 }

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 #[derive(Debug, clap::Args)]
 #[command(
     about = "Check every anonymization guarantee of a release: schema, pii, k, integrity, secrets, plausible.",
-    after_help = "Examples:\n  opentape verify releases/1.0.0\n  opentape verify releases/1.0.0 --min-k 10 --json\n\n\
+    after_help = "Examples:\n  opentape verify releases/1.0.0\n  opentape verify releases/1.0.0 --min-k 10 --json\n  \
+opentape verify releases/1.0.0 --source data-samples/freesewing-v3 --pipeline pipelines/freesewing-v3.toml --private-dir private --as-of 2026-11-29\n\n\
 The checker is its own crate (opentape-verify: arrow-rs only, no polars, no code shared with the writer); \
 `cargo install --path verify` installs it alone.\n\
 Exit codes: 0 all guarantees hold; 1 a guarantee fails; 2 usage or I/O error."
@@ -21,9 +22,67 @@ pub struct Args {
     /// File holding the noise key (else OPENTAPE_NOISE_KEY): no file may contain it.
     #[arg(long, value_name = "FILE")]
     pub noise_key_file: Option<PathBuf>,
+    /// Eligible source records to check linkage against (read with --pipeline).
+    #[arg(long, value_name = "PATH", num_args = 1.., requires_all = ["pipeline", "private_dir"])]
+    pub source: Vec<PathBuf>,
+    /// Pipeline the release was made with (reads --source).
+    #[arg(long, value_name = "FILE", requires = "source")]
+    pub pipeline: Option<PathBuf>,
+    /// The release's private run folder (holds membership.csv, written by `release --private-dir`).
+    #[arg(long, value_name = "DIR")]
+    pub private_dir: Option<PathBuf>,
+    /// Retention reference date the release used (YYYY-MM-DD); default: today.
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Reads and filters the source as the release did, and hands the checker plain values.
+fn source(a: &Args) -> Result<Option<(opentape_verify::Source, PathBuf)>> {
+    let (Some(pipeline), Some(private)) = (&a.pipeline, &a.private_dir) else {
+        return Ok(None);
+    };
+    let pl = opentape::pipeline::Pipeline::load(pipeline)?;
+    let as_of = match &a.as_of {
+        None => opentape::filter::today(),
+        Some(s) => opentape::filter::parse_date(s).ok_or_else(|| {
+            Error::Usage(format!(
+                "--as-of `{s}` is not a date of the form YYYY-MM-DD"
+            ))
+        })?,
+    };
+    let export = opentape::read::read(&pl, &a.source)?;
+    let e = opentape::filter::apply(&pl, export, as_of);
+    let people = e
+        .people
+        .iter()
+        .map(|p| opentape_verify::SourcePerson {
+            record: e.record_key(p.at),
+            owner: p.owner,
+            categories: p
+                .categories
+                .iter()
+                .map(|c| c.clone().unwrap_or_default())
+                .collect(),
+            values: p
+                .values
+                .iter()
+                .map(|v| (!v.is_nan()).then_some(*v))
+                .collect(),
+        })
+        .collect();
+    let src = opentape_verify::Source {
+        categories: pl.categories.iter().map(|c| c.name.clone()).collect(),
+        measurements: pl
+            .measurements
+            .iter()
+            .map(|&m| pl.catalog.measurements[m].name.clone())
+            .collect(),
+        people,
+    };
+    Ok(Some((src, private.join("membership.csv"))))
 }
 
 pub fn run(a: Args) -> Result<i32> {
@@ -32,6 +91,7 @@ pub fn run(a: Args) -> Result<i32> {
     let opts = opentape_verify::Options {
         min_k: a.min_k,
         key,
+        source: source(&a)?,
     };
     let r = opentape_verify::verify(&a.release, &opts).map_err(|e| Error::Usage(e.to_string()))?;
     if a.json {

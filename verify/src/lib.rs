@@ -5,7 +5,10 @@
 //! polars or on the `opentape` crate: the compiler keeps it independent). It reads the
 //! manifest only to learn what is claimed (k, files, columns, ranges), then checks it.
 
+mod linkage;
 mod pii;
+
+pub use linkage::{Source, SourcePerson, MAX_SCORED};
 
 use arrow::array::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
@@ -102,6 +105,9 @@ pub struct Options {
     pub min_k: usize,
     /// The noise key, if known: no file may contain it.
     pub key: Option<Vec<u8>>,
+    /// The eligible source records and the release's private `membership.csv`: adds the
+    /// `linkage` check.
+    pub source: Option<(Source, PathBuf)>,
 }
 
 /// The released table as read by this crate: column names and every cell as text
@@ -259,6 +265,18 @@ pub fn verify(dir: &Path, o: &Options) -> Result<Report, ReadError> {
             _ => unreadable("plausible", errs(&[m_err, t_err])),
         },
     ];
+    let mut checks = checks;
+    if let Some((source, membership)) = &o.source {
+        checks.push(match (&manifest, &table) {
+            (Ok(m), Ok(t)) => {
+                let k = (m["parameters"]["k"].as_u64().unwrap_or(0) as usize)
+                    .max(o.min_k)
+                    .max(2);
+                linkage::check_linkage(&t.columns, &t.rows, source, membership, k)?
+            }
+            _ => unreadable("linkage", errs(&[m_err, t_err])),
+        });
+    }
     let ok = checks.iter().all(|c| c.ok);
     Ok(Report {
         release: dir.to_path_buf(),

@@ -37,6 +37,8 @@ fn main() {
     let opts = opentape_verify::Options {
         min_k: a.min_k,
         key,
+        // The linkage check reads the source with the pipeline reader: `opentape verify --source`.
+        source: None,
     };
     match opentape_verify::verify(&a.release, &opts) {
         Ok(r) => {
