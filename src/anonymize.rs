@@ -4,8 +4,9 @@
 
 use crate::filter::Eligible;
 use crate::model::Person;
+use crate::moments;
 use crate::noise::{self, NoiseKey};
-use crate::pipeline::{Pipeline, Representation};
+use crate::pipeline::{Moments, Pipeline, Representation};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 
@@ -194,6 +195,77 @@ fn partition_in_place(idx: &mut [usize], f: impl Fn(usize) -> bool) -> usize {
     cut
 }
 
+/// Each class's point (release measurement order; NaN where a measurement does not
+/// apply): the class mean, moved by the stratum's moment-restoring map when the pipeline
+/// asks for one. Rows of a class share their point, so they stay identical.
+pub fn class_centers(pl: &Pipeline, e: &Eligible, part: &Partition) -> Vec<Vec<f64>> {
+    let dm = pl.measurements.len();
+    let mut centers: Vec<Vec<f64>> = part
+        .classes
+        .par_iter()
+        .map(|c| {
+            (0..dm)
+                .map(|pos| {
+                    c.members
+                        .iter()
+                        .map(|&r| e.people[r as usize].values[pos])
+                        .sum::<f64>()
+                        / c.members.len() as f64
+                })
+                .collect()
+        })
+        .collect();
+    let Moments::Restore = pl.release.moments else {
+        return centers;
+    };
+    for (si, cats) in part.strata.iter().enumerate() {
+        let dims: Vec<usize> = (0..dm)
+            .filter(|&pos| pl.applies(pl.measurements[pos], cats))
+            .collect();
+        let d = dims.len();
+        let in_stratum: Vec<usize> = (0..part.classes.len())
+            .filter(|&ci| part.classes[ci].stratum == si)
+            .collect();
+        if d == 0 || in_stratum.len() < 2 {
+            continue;
+        }
+        // Original moments: the released people's own values.
+        let mut y = Vec::new();
+        for &ci in &in_stratum {
+            for &r in &part.classes[ci].members {
+                let v = &e.people[r as usize].values;
+                y.extend(dims.iter().map(|&p| v[p]));
+            }
+        }
+        let (_, mut s_y) = moments::moments(&y, &vec![1.0; y.len() / d], d);
+        // Rounding and noise come after and add their own variance: aim below the
+        // original covariance by that much, so the released table ends up on it.
+        for (j, &p) in dims.iter().enumerate() {
+            let res = pl.catalog.measurements[pl.measurements[p]].resolution;
+            let added = (noise::variance(pl.release.noise_scale) + 1.0 / 12.0) * res * res;
+            s_y[j * d + j] = (s_y[j * d + j] - added).max(0.0);
+        }
+        let x: Vec<f64> = in_stratum
+            .iter()
+            .flat_map(|&ci| dims.iter().map(move |&p| (ci, p)))
+            .map(|(ci, p)| centers[ci][p])
+            .collect();
+        let w: Vec<f64> = in_stratum
+            .iter()
+            .map(|&ci| part.classes[ci].members.len() as f64)
+            .collect();
+        let (mu_x, s_x) = moments::moments(&x, &w, d);
+        let a = moments::restoring_map(&s_x, &s_y, d, pl.release.moments_strength);
+        for (k, &ci) in in_stratum.iter().enumerate() {
+            let mapped = moments::apply(&a, &mu_x, &x[k * d..(k + 1) * d]);
+            for (j, &p) in dims.iter().enumerate() {
+                centers[ci][p] = mapped[j];
+            }
+        }
+    }
+    centers
+}
+
 /// The released table, before it is written: one row per non-suppressed person.
 #[derive(Debug)]
 pub struct Table {
@@ -232,10 +304,12 @@ pub fn generalize(
     }
     let ratio = noise::scale_ratio(pl.release.noise_scale);
     let pseudonyms: Vec<[u8; 32]> = owner_keys.iter().map(|o| key.pseudonym(o)).collect();
+    let centers = class_centers(pl, e, part);
     let per_class: Vec<(Vec<Option<i64>>, u64)> = part
         .classes
         .par_iter()
-        .map(|c| {
+        .zip(&centers)
+        .map(|(c, center)| {
             let cats = &part.strata[c.stratum];
             let mut members: Vec<[u8; 32]> = c
                 .members
@@ -259,8 +333,7 @@ pub fn generalize(
                 let (lo, hi) = (grid(def.min), grid(def.max));
                 match rep {
                     Representation::Centroid => {
-                        let mean = vals.sum::<f64>() / c.members.len() as f64;
-                        let mut v = grid(mean);
+                        let mut v = grid(center[pos]);
                         if let Some((s, t)) = ratio {
                             let mut rng = key.rng(&pl.dataset.name, &def.name, &members);
                             v += noise::discrete_laplace(&mut rng, s, t);
@@ -394,6 +467,129 @@ mod tests {
             }
             prop_assert!(seen.iter().all(|&s| s), "every person is in a class or suppressed");
         }
+    }
+
+    /// 60 people in two strata with plausible, correlated values (catalog mid-range plus
+    /// offsets).
+    fn classes_of(pl: &Pipeline) -> (Eligible, Partition, Vec<String>) {
+        let rows: Vec<(u32, &str, Vec<f64>)> = (0..60)
+            .map(|i| (i, if i % 3 == 0 { "Female" } else { "Male" }, vec![0.0]))
+            .collect();
+        let mut e = eligible(pl, &rows);
+        for (i, p) in e.people.iter_mut().enumerate() {
+            for (pos, &m) in pl.measurements.iter().enumerate() {
+                let def = &pl.catalog.measurements[m];
+                let mid = (def.min + def.max) / 2.0;
+                let spread = (def.max - def.min) / 20.0;
+                p.values[pos] = (mid
+                    + spread * (((i * 7 + pos * 3) % 11) as f64 / 11.0 - 0.5)
+                    + (i % 5) as f64)
+                    .round();
+            }
+        }
+        let part = partition(pl, &e);
+        let keys = (0..60).map(|i| format!("o{i}")).collect();
+        (e, part, keys)
+    }
+
+    #[test]
+    fn every_method_keeps_the_rows_of_a_class_identical() {
+        for moments in [Moments::None, Moments::Restore] {
+            for strength in [1.0, 0.5] {
+                let mut pl = pipeline();
+                pl.release.k = 4;
+                pl.release.moments = moments;
+                pl.release.moments_strength = strength;
+                let (e, part, keys) = classes_of(&pl);
+                let t = generalize(
+                    &pl,
+                    &e,
+                    &part,
+                    &NoiseKey::from_bytes(vec![3; 32]).unwrap(),
+                    &keys,
+                );
+                let mut row_of = vec![None; e.people.len()];
+                for (ci, c) in part.classes.iter().enumerate() {
+                    for &m in &c.members {
+                        row_of[m as usize] = Some(&t.values[t.class_rows[ci]]);
+                    }
+                    // Every row of the class is in the table as often as the class has members.
+                    let n = t
+                        .values
+                        .iter()
+                        .filter(|r| *r == &t.values[t.class_rows[ci]])
+                        .count();
+                    assert!(n >= c.members.len(), "{moments:?}");
+                }
+                let mut counts = std::collections::HashMap::new();
+                for r in &t.values {
+                    *counts.entry(r).or_insert(0) += 1;
+                }
+                assert!(counts.values().all(|&n| n >= 4), "{moments:?} {strength}");
+            }
+        }
+    }
+
+    #[test]
+    fn none_without_noise_is_plain_rounded_class_means() {
+        let mut pl = pipeline();
+        pl.release.k = 4;
+        pl.release.noise_scale = 0.0;
+        pl.release.moments = Moments::None;
+        let (e, part, keys) = classes_of(&pl);
+        let t = generalize(
+            &pl,
+            &e,
+            &part,
+            &NoiseKey::from_bytes(vec![3; 32]).unwrap(),
+            &keys,
+        );
+        for (ci, c) in part.classes.iter().enumerate() {
+            let row = &t.values[t.class_rows[ci]];
+            for (pos, v) in row.iter().enumerate() {
+                let mean = c
+                    .members
+                    .iter()
+                    .map(|&m| e.people[m as usize].values[pos])
+                    .sum::<f64>()
+                    / c.members.len() as f64;
+                assert_eq!(*v, Some(mean.round() as i64));
+            }
+        }
+        assert_eq!(t.clamped, 0);
+    }
+
+    #[test]
+    fn values_pushed_outside_the_catalog_range_are_clamped_and_counted() {
+        let mut pl = pipeline();
+        pl.release.k = 4;
+        pl.release.noise_scale = 0.0;
+        let (e, part, keys) = classes_of(&pl);
+        // Narrow the first measurement's plausible range below some class means.
+        let m0 = pl.measurements[0];
+        let means: Vec<f64> = part
+            .classes
+            .iter()
+            .map(|c| {
+                c.members
+                    .iter()
+                    .map(|&m| e.people[m as usize].values[0])
+                    .sum::<f64>()
+                    / c.members.len() as f64
+            })
+            .collect();
+        let cap = means.iter().cloned().fold(f64::INFINITY, f64::min).ceil();
+        pl.catalog.measurements[m0].max = cap;
+        let t = generalize(
+            &pl,
+            &e,
+            &part,
+            &NoiseKey::from_bytes(vec![3; 32]).unwrap(),
+            &keys,
+        );
+        assert!(t.clamped > 0);
+        assert!(t.values.iter().all(|r| r[0].unwrap() <= cap as i64));
+        assert!(t.values.iter().any(|r| r[0] == Some(cap as i64)));
     }
 
     #[test]

@@ -10,11 +10,13 @@ pub mod error;
 pub mod filter;
 pub mod inspect;
 pub mod model;
+pub mod moments;
 pub mod noise;
 pub mod pipeline;
 pub mod read;
 pub mod release;
 pub mod risk;
 pub mod sample;
+pub mod utility;
 
 pub use error::{Error, Result};

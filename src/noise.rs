@@ -126,6 +126,18 @@ pub fn discrete_laplace<R: Rng>(rng: &mut R, s: u64, t: u64) -> i64 {
     }
 }
 
+/// Variance of the discrete Laplace with this scale (0 for no noise), in grid units:
+/// 2q / (1 - q)^2 with q = exp(-1/scale).
+pub fn variance(scale: f64) -> f64 {
+    match scale_ratio(scale) {
+        None => 0.0,
+        Some((s, t)) => {
+            let q = (-(s as f64) / t as f64).exp();
+            2.0 * q / (1.0 - q).powi(2)
+        }
+    }
+}
+
 /// Scale as a ratio t/s with s = 10: one decimal place of precision.
 pub fn scale_ratio(scale: f64) -> Option<(u64, u64)> {
     let t = (scale * 10.0).round();

@@ -135,10 +135,37 @@ pub struct Release {
     pub max_suppressed: f64,
     #[serde(default = "default_representation")]
     pub representation: Representation,
+    /// How class means are moved before rounding and noise (centroid only): `none` (plain
+    /// class means) or `restore` (one linear map per stratum toward the eligible data's
+    /// covariance, with strength `moments_strength` between 0 = none and 1 = full).
+    /// Default: `restore` for centroid releases (at the default strength), `none` for ranges.
+    #[serde(default, rename = "moments")]
+    moments_setting: Option<Moments>,
+    /// The method in force, resolved from the setting and the representation.
+    #[serde(skip)]
+    pub moments: Moments,
+    #[serde(default = "default_strength")]
+    pub moments_strength: f64,
     /// Scale of the discrete Laplace noise added to each class centroid, in units of each
     /// measurement's resolution (mm). 0 = no noise.
     #[serde(default)]
     pub noise_scale: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Moments {
+    #[default]
+    None,
+    Restore,
+}
+
+/// The default restoration strength: the strongest map whose anonymeter singling-out and
+/// linkability risks stay at or below 0.03 on ANSUR II at k = 10 (BENCHMARKS.md, issue 5).
+pub const DEFAULT_STRENGTH: f64 = 0.8;
+
+fn default_strength() -> f64 {
+    DEFAULT_STRENGTH
 }
 
 fn default_representation() -> Representation {
@@ -329,6 +356,22 @@ impl Pipeline {
                 "[release] noise_scale must be between 0 and 1000".into()
             ));
         }
+        if !(0.0..=1.0).contains(&file.release.moments_strength) {
+            return Err(err(
+                "[release] moments_strength must be between 0 and 1".into()
+            ));
+        }
+        let mut file = file;
+        file.release.moments =
+            match (file.release.moments_setting, file.release.representation) {
+                (Some(Moments::Restore), Representation::Range) => return Err(err(
+                    "[release] moments = \"restore\" applies to the centroid representation only"
+                        .into(),
+                )),
+                (Some(m), _) => m,
+                (None, Representation::Centroid) => Moments::Restore,
+                (None, Representation::Range) => Moments::None,
+            };
         if file.release.k < 2 {
             return Err(err("[release] k must be at least 2".into()));
         }

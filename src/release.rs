@@ -98,7 +98,10 @@ fn manifest(f: &Facts, files: &[(String, u64, String)]) -> Value {
             "k_counts": "distinct owners",
             "partitioning": "strict multidimensional Mondrian over standardized measurements, within each category combination",
             "representation": pl.release.representation,
-            "moments": "none",
+            "moments": {
+                "method": pl.release.moments,
+                "strength": pl.release.moments_strength,
+            },
             "noise": {
                 "distribution": "discrete Laplace (exact sampler), once per class and column",
                 "scale": pl.release.noise_scale,
@@ -136,6 +139,7 @@ fn manifest(f: &Facts, files: &[(String, u64, String)]) -> Value {
             "owners_per_class_min": owners_min,
             "clamped_values": f.table.clamped,
         },
+        "utility": crate::utility::utility(pl, f.eligible, f.partition, f.table),
         "columns": {
             "categories": f.table.category_names,
             "measurements": f.table.columns,

@@ -1,0 +1,180 @@
+//! Utility kept by a release, computed from the eligible data and the released table and
+//! written to the manifest: per category stratum and measurement, errors of the mean,
+//! standard deviation and 5/50/95th percentiles; the largest and median absolute change of
+//! the correlation matrix; the normalized root mean squared distance from each person's
+//! released row to their own values. Aggregates over whole strata only.
+
+use crate::anonymize::{Partition, Table};
+use crate::filter::Eligible;
+use crate::pipeline::{Pipeline, Representation};
+use serde_json::{json, Map, Value};
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len().max(1) as f64
+}
+
+fn std(v: &[f64]) -> f64 {
+    let m = mean(v);
+    (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / v.len().max(1) as f64).sqrt()
+}
+
+/// Nearest-rank percentile of sorted values.
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[i.clamp(1, sorted.len()) - 1]
+}
+
+fn corr(cols: &[Vec<f64>]) -> Vec<f64> {
+    let d = cols.len();
+    let sd: Vec<f64> = cols.iter().map(|c| std(c)).collect();
+    let mu: Vec<f64> = cols.iter().map(|c| mean(c)).collect();
+    let n = cols.first().map_or(0, Vec::len) as f64;
+    let mut r = vec![0.0; d * d];
+    for i in 0..d {
+        for j in i..d {
+            let cov = cols[i]
+                .iter()
+                .zip(&cols[j])
+                .map(|(a, b)| (a - mu[i]) * (b - mu[j]))
+                .sum::<f64>()
+                / n;
+            let v = if sd[i] > 0.0 && sd[j] > 0.0 {
+                cov / (sd[i] * sd[j])
+            } else {
+                0.0
+            };
+            r[i * d + j] = v;
+            r[j * d + i] = v;
+        }
+    }
+    r
+}
+
+fn round(x: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (x * f).round() / f
+}
+
+pub fn utility(pl: &Pipeline, e: &Eligible, part: &Partition, t: &Table) -> Value {
+    let range = pl.release.representation == Representation::Range;
+    let mut strata = Vec::new();
+    let (mut worst_mean, mut worst_std, mut worst_corr) = (0.0f64, 0.0f64, 0.0f64);
+    for (si, cats) in part.strata.iter().enumerate() {
+        let classes: Vec<usize> = (0..part.classes.len())
+            .filter(|&c| part.classes[c].stratum == si)
+            .collect();
+        if classes.is_empty() {
+            continue;
+        }
+        let dims: Vec<usize> = (0..pl.measurements.len())
+            .filter(|&p| pl.applies(pl.measurements[p], cats))
+            .collect();
+        let mut orig: Vec<Vec<f64>> = vec![Vec::new(); dims.len()];
+        let mut rel: Vec<Vec<f64>> = vec![Vec::new(); dims.len()];
+        for &c in &classes {
+            let row = &t.values[t.class_rows[c]];
+            for &m in &part.classes[c].members {
+                let v = &e.people[m as usize].values;
+                for (j, &p) in dims.iter().enumerate() {
+                    let res = pl.catalog.measurements[pl.measurements[p]].resolution;
+                    let released = if range {
+                        (row[2 * p].unwrap_or(0) + row[2 * p + 1].unwrap_or(0)) as f64 / 2.0
+                    } else {
+                        row[p].unwrap_or(0) as f64
+                    };
+                    orig[j].push(v[p]);
+                    rel[j].push(released * res);
+                }
+            }
+        }
+        let mut per = Map::new();
+        let mut sq = 0.0;
+        for (j, &p) in dims.iter().enumerate() {
+            let name = &pl.catalog.measurements[pl.measurements[p]].name;
+            let (mo, mr) = (mean(&orig[j]), mean(&rel[j]));
+            let (so, sr) = (std(&orig[j]), std(&rel[j]));
+            let mut o = orig[j].clone();
+            let mut r = rel[j].clone();
+            o.sort_by(f64::total_cmp);
+            r.sort_by(f64::total_cmp);
+            let mean_err = 100.0 * (mr - mo) / mo.abs().max(1e-9);
+            let std_err = 100.0 * (sr - so) / so.max(1e-9);
+            worst_mean = worst_mean.max(mean_err.abs());
+            worst_std = worst_std.max(std_err.abs());
+            if so > 0.0 {
+                sq += orig[j]
+                    .iter()
+                    .zip(&rel[j])
+                    .map(|(a, b)| ((a - b) / so).powi(2))
+                    .sum::<f64>();
+            }
+            per.insert(
+                name.clone(),
+                json!({
+                    "mean": [round(mo, 2), round(mr, 2)],
+                    "mean_error_pct": round(mean_err, 3),
+                    "std": [round(so, 2), round(sr, 2)],
+                    "std_error_pct": round(std_err, 2),
+                    "p5_error": round(pct(&r, 5.0) - pct(&o, 5.0), 1),
+                    "p50_error": round(pct(&r, 50.0) - pct(&o, 50.0), 1),
+                    "p95_error": round(pct(&r, 95.0) - pct(&o, 95.0), 1),
+                }),
+            );
+        }
+        let (co, cr) = (corr(&orig), corr(&rel));
+        let d = dims.len();
+        let mut diffs: Vec<f64> = (0..d)
+            .flat_map(|i| (i + 1..d).map(move |j| (i, j)))
+            .map(|(i, j)| (co[i * d + j] - cr[i * d + j]).abs())
+            .collect();
+        diffs.sort_by(f64::total_cmp);
+        let max_corr = diffs.last().copied().unwrap_or(0.0);
+        worst_corr = worst_corr.max(max_corr);
+        let n = orig.first().map_or(0, Vec::len);
+        let names: Map<String, Value> = pl
+            .categories
+            .iter()
+            .zip(cats)
+            .map(|(c, v)| (c.name.clone(), json!(v)))
+            .collect();
+        strata.push(json!({
+            "categories": names,
+            "people": n,
+            "correlation_change": {
+                "max": round(max_corr, 4),
+                "median": round(diffs.get(diffs.len() / 2).copied().unwrap_or(0.0), 4),
+            },
+            "nrmsd": round((sq / (n * d).max(1) as f64).sqrt(), 4),
+            "measurements": per,
+        }));
+    }
+    json!({
+        "compared_with": "the eligible people placed in classes (suppressed people excluded)",
+        "worst": {
+            "mean_error_pct": round(worst_mean, 3),
+            "std_error_pct": round(worst_std, 2),
+            "correlation_change": round(worst_corr, 4),
+        },
+        "strata": strata,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_and_correlation() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(pct(&v, 5.0), 5.0);
+        assert_eq!(pct(&v, 50.0), 50.0);
+        assert_eq!(pct(&v, 95.0), 95.0);
+        let a: Vec<f64> = (0..50).map(f64::from).collect();
+        let b: Vec<f64> = a.iter().map(|x| 3.0 - 2.0 * x).collect();
+        let r = corr(&[a, b]);
+        assert!((r[1] + 1.0).abs() < 1e-12);
+    }
+}
