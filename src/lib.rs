@@ -6,6 +6,7 @@
 
 pub mod anonymize;
 pub mod catalog;
+pub mod docs;
 pub mod error;
 pub mod filter;
 pub mod inspect;
@@ -18,5 +19,6 @@ pub mod release;
 pub mod risk;
 pub mod sample;
 pub mod utility;
+pub mod versions;
 
 pub use error::{Error, Result};

@@ -3,6 +3,7 @@
 //! leaves no folder named after the version.
 
 use crate::anonymize::{Partition, Table};
+use crate::docs;
 use crate::error::{Error, Result};
 use crate::filter::Eligible;
 use crate::noise::NoiseKey;
@@ -218,8 +219,29 @@ pub fn write(dir: &Path, f: &Facts) -> Result<()> {
         .map_err(polars_err(&csv))?;
     file.sync_all().map_err(|e| Error::io(&csv, e))?;
 
-    let mut files = Vec::new();
-    for name in [PARQUET, CSV] {
+    let (pq_bytes, pq_sha) = sha256_file(&dir.join(PARQUET))?;
+    let (csv_bytes, csv_sha) = sha256_file(&dir.join(CSV))?;
+    let docs = [
+        (
+            docs::DATAPACKAGE,
+            pretty(&docs::datapackage(f, (csv_bytes, &csv_sha))),
+        ),
+        (
+            docs::CROISSANT,
+            pretty(&docs::croissant(f, &pq_sha, &csv_sha)),
+        ),
+        (docs::CITATION, docs::citation_cff(f)),
+        (docs::DATASHEET, docs::datasheet(f)),
+    ];
+    for (name, text) in &docs {
+        let p = dir.join(name);
+        std::fs::write(&p, text).map_err(|e| Error::io(&p, e))?;
+    }
+    let mut files = vec![
+        (PARQUET.to_string(), pq_bytes, pq_sha),
+        (CSV.to_string(), csv_bytes, csv_sha),
+    ];
+    for (name, _) in &docs {
         let (bytes, sha) = sha256_file(&dir.join(name))?;
         files.push((name.to_string(), bytes, sha));
     }
@@ -231,13 +253,17 @@ pub fn write(dir: &Path, f: &Facts) -> Result<()> {
     )
     .map_err(|e| Error::io(&mpath, e))?;
     let mut sums = String::new();
-    for name in [PARQUET, CSV, MANIFEST] {
+    for name in files.iter().map(|f| f.0.as_str()).chain([MANIFEST]) {
         let (_, sha) = sha256_file(&dir.join(name))?;
         sums.push_str(&format!("{sha}  {name}\n"));
     }
     let spath = dir.join(SUMS);
     std::fs::write(&spath, sums).map_err(|e| Error::io(&spath, e))?;
     Ok(())
+}
+
+fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).expect("JSON") + "\n"
 }
 
 /// A staging folder beside the target; removed on drop unless published.
@@ -294,23 +320,28 @@ impl Drop for Staging {
 
 /// Adds an entry at the top of `<out>/CHANGELOG.md` (Keep a Changelog), written to a temp
 /// file and renamed so a crash never leaves half a changelog.
-pub fn changelog(out: &Path, f: &Facts) -> Result<()> {
+pub fn changelog(out: &Path, f: &Facts, change: Option<&crate::versions::Change>) -> Result<()> {
     let path = out.join("CHANGELOG.md");
     let old = std::fs::read_to_string(&path).unwrap_or_default();
     let head = "# Changelog\n\nAll releases of this dataset, newest first. Format: Keep a Changelog; versions: SemVer.\n";
     let body = old.strip_prefix(head).unwrap_or(&old);
-    let entry = format!(
-        "\n## [{}] - {}\n\n### Added\n\n- {} rows ({} eligible people, {} suppressed) in {} classes of at least k = {} distinct owners; representation {:?}, discrete Laplace noise scale {}.\n",
-        f.version,
-        f.created,
+    let summary = format!(
+        "{} rows ({} eligible people, {} suppressed) in {} classes of at least k = {} distinct owners; representation {:?}, moments {:?} (strength {}), discrete Laplace noise scale {}.",
         f.table.values.len(),
         f.eligible.people.len(),
         f.partition.suppressed.len(),
         f.partition.classes.len(),
         f.pl.release.k,
         f.pl.release.representation,
+        f.pl.release.moments,
+        f.pl.release.moments_strength,
         f.pl.release.noise_scale,
     );
+    let sections = match change {
+        None => format!("\n### Added\n\n- First release: {summary}\n"),
+        Some(c) => format!("\n{summary}\n{}", crate::versions::changelog_lines(c)),
+    };
+    let entry = format!("\n## [{}] - {}\n{sections}", f.version, f.created);
     let tmp = out.join(".CHANGELOG.md.tmp");
     let mut w = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
     write!(w, "{head}{entry}{body}")
@@ -332,6 +363,17 @@ fn check_private_dir(dir: &Path, out: &Path) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// `<out>/latest` names the newest published version (a file, so it works everywhere).
+fn write_latest(out: &Path) -> Result<()> {
+    let Some((v, _)) = crate::versions::published(out).pop() else {
+        return Ok(());
+    };
+    let tmp = out.join(".latest.tmp");
+    std::fs::write(&tmp, format!("{v}\n")).map_err(|e| Error::io(&tmp, e))?;
+    let path = out.join("latest");
+    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
 }
 
 /// Quarantined and dropped records (where they were and why; no values) for the private
@@ -470,8 +512,20 @@ pub fn release(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<Outcome
     let staging = Staging::new(&o.out, &o.version)?;
     write(&staging.dir, &facts)?;
     check_staged(&staging.dir, pl.release.k, &o.key)?;
+    let change = match crate::versions::published(&o.out).last() {
+        Some((latest, dir)) => {
+            let before = crate::versions::read_manifest(dir)?;
+            let after = crate::versions::read_manifest(&staging.dir)?;
+            let c = crate::versions::compare(&before, &after);
+            let new = crate::versions::Version::parse(&o.version).expect("checked above");
+            crate::versions::check_bump(*latest, new, &c)?;
+            Some(c)
+        }
+        None => None,
+    };
     staging.publish(&target)?;
-    changelog(&o.out, &facts)?;
+    changelog(&o.out, &facts, change.as_ref())?;
+    write_latest(&o.out)?;
     Ok(Outcome {
         target,
         rows: table.values.len(),

@@ -108,7 +108,8 @@ fn releases_the_samples_with_k_10_and_little_suppression() {
             .iter()
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(names, ["1.0.0", "CHANGELOG.md"]);
+        assert_eq!(names, ["1.0.0", "CHANGELOG.md", "latest"]);
+        assert_eq!(fs::read_to_string(out.join("latest")).unwrap(), "1.0.0\n");
     }
 }
 
@@ -428,4 +429,136 @@ fn a_release_that_fails_verification_is_not_published() {
     assert!(!d.path().join("rel/1.0.0").exists());
     let left: Vec<PathBuf> = files(&d.path().join("rel"));
     assert!(left.is_empty(), "staging left behind: {left:?}");
+}
+
+#[test]
+fn versions_must_not_understate_the_change() {
+    let d = tmp();
+    let o = d.path().join("rel").display().to_string();
+    // 1.0.0 on a smaller export (the first 1,200 lines of the sample), then 1.1.0 on all of it.
+    let part = d.path().join("part");
+    fs::create_dir_all(&part).unwrap();
+    let sets = fs::read_to_string(repo().join("data-samples/freesewing-v3/sets.ndjson")).unwrap();
+    let first: String = sets.lines().take(1200).map(|l| format!("{l}\n")).collect();
+    fs::write(part.join("sets.ndjson"), first).unwrap();
+    fs::copy(
+        repo().join("data-samples/freesewing-v3/users.ndjson"),
+        part.join("users.ndjson"),
+    )
+    .unwrap();
+    let p = part.display().to_string();
+    let base = [
+        "--pipeline",
+        "pipelines/freesewing-v3.toml",
+        "--out",
+        &o,
+        "--as-of",
+        AS_OF,
+    ];
+    let run = |v: &str, input: Option<&str>| {
+        let mut a: Vec<&str> = base.to_vec();
+        a.extend(["--version", v]);
+        if let Some(i) = input {
+            a.extend(["--input", i]);
+        }
+        release(d.path(), &a, None)
+    };
+    assert_eq!(run("1.0.0", Some(&p)).code, 0);
+    // More rows: a patch number understates it.
+    let r = run("1.0.1", None);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("needs a minor bump (1.1.0 or later)"),
+        "{}",
+        r.stderr
+    );
+    assert!(!d.path().join("rel/1.0.1").exists());
+    let r = run("1.1.0", None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        fs::read_to_string(d.path().join("rel/latest")).unwrap(),
+        "1.1.0\n"
+    );
+    let log = fs::read_to_string(d.path().join("rel/CHANGELOG.md")).unwrap();
+    assert!(
+        log.find("## [1.1.0]").unwrap() < log.find("## [1.0.0]").unwrap(),
+        "newest first"
+    );
+    assert!(log.contains("rows ("), "{log}");
+
+    // A column added (a pipeline that also releases breasts-only columns under another
+    // category name would be a major change; here: drop one measurement from the release).
+    let text = fs::read_to_string(repo().join("pipelines/freesewing-v3.toml")).unwrap();
+    let root = repo().display().to_string();
+    let names: Vec<String> =
+        fs::read_to_string(repo().join("schemas/freesewing-measurements.toml"))
+            .unwrap()
+            .lines()
+            .filter_map(|l| {
+                l.strip_prefix("name = \"")
+                    .map(|n| n.trim_end_matches('"').to_string())
+            })
+            .filter(|n| n != "freesewing" && n != "wrist")
+            .collect();
+    let list = names
+        .iter()
+        .map(|n| format!("\"{n}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let text = text
+        .replace(
+            "[release]\n",
+            &format!("[release]\nmeasurements = [{list}]\n"),
+        )
+        .replace("\"../schemas/", &format!("\"{root}/schemas/"))
+        .replace("\"../data-samples/", &format!("\"{root}/data-samples/"));
+    let pl = d.path().join("fewer.toml");
+    fs::write(&pl, text).unwrap();
+    let pls = pl.display().to_string();
+    let r = release(
+        d.path(),
+        &[
+            "--pipeline",
+            &pls,
+            "--out",
+            &o,
+            "--as-of",
+            AS_OF,
+            "--version",
+            "1.2.0",
+        ],
+        None,
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("needs a major bump (2.0.0 or later)"),
+        "{}",
+        r.stderr
+    );
+    let r = release(
+        d.path(),
+        &[
+            "--pipeline",
+            &pls,
+            "--out",
+            &o,
+            "--as-of",
+            AS_OF,
+            "--version",
+            "2.0.0",
+        ],
+        None,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    // diff names the removed column and the row change.
+    let a = d.path().join("rel/1.0.0").display().to_string();
+    let b = d.path().join("rel/2.0.0").display().to_string();
+    let out = opentape(&repo(), &["diff", &a, &b, "--json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let j = out.json();
+    assert_eq!(j["columns_removed"], serde_json::json!(["wrist"]));
+    assert_eq!(j["needed_bump"], "major");
+    assert!(j["rows"][1].as_u64() > j["rows"][0].as_u64());
+    assert!(!j["measurement_shifts"].as_array().unwrap().is_empty());
 }

@@ -160,8 +160,19 @@ fn sha(p: &Path) -> (u64, String) {
     )
 }
 
-/// Writes the manifest with fresh file hashes, then SHA256SUMS.
+/// Writes the datapackage's CSV hash, the manifest with fresh file hashes, then SHA256SUMS.
 fn reseal(dir: &Path, mut m: serde_json::Value) {
+    let dp_path = dir.join("datapackage.json");
+    let mut dp: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&dp_path).unwrap()).unwrap();
+    for r in dp["resources"].as_array_mut().unwrap() {
+        if r.get("hash").is_some() {
+            let (bytes, h) = sha(&dir.join(r["path"].as_str().unwrap()));
+            r["bytes"] = bytes.into();
+            r["hash"] = format!("sha256:{h}").into();
+        }
+    }
+    fs::write(&dp_path, serde_json::to_string_pretty(&dp).unwrap()).unwrap();
     for f in m["files"].as_array_mut().unwrap() {
         let (bytes, h) = sha(&dir.join(f["name"].as_str().unwrap()));
         f["bytes"] = bytes.into();
@@ -172,10 +183,18 @@ fn reseal(dir: &Path, mut m: serde_json::Value) {
         serde_json::to_string_pretty(&m).unwrap(),
     )
     .unwrap();
-    let sums: String = ["measurements.parquet", "measurements.csv", "manifest.json"]
-        .iter()
-        .map(|n| format!("{}  {n}\n", sha(&dir.join(n)).1))
-        .collect();
+    let sums: String = [
+        "measurements.parquet",
+        "measurements.csv",
+        "datapackage.json",
+        "croissant.json",
+        "CITATION.cff",
+        "DATASHEET.md",
+        "manifest.json",
+    ]
+    .iter()
+    .map(|n| format!("{}  {n}\n", sha(&dir.join(n)).1))
+    .collect();
     fs::write(dir.join("SHA256SUMS"), sums).unwrap();
 }
 

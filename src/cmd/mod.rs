@@ -1,5 +1,6 @@
 //! The command line: one module per subcommand, each with its arguments and `run`.
 
+pub mod diff;
 pub mod inspect;
 pub mod release;
 pub mod sample;
@@ -28,6 +29,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Inspect(inspect::Args),
+    Diff(diff::Args),
     Release(release::Args),
     Sample(sample::Args),
     Verify(verify::Args),
@@ -75,6 +77,7 @@ pub mod crate_result {
 pub fn run(cli: Cli) -> crate_result::Result<i32> {
     match cli.command {
         Command::Inspect(a) => inspect::run(a),
+        Command::Diff(a) => diff::run(a),
         Command::Release(a) => release::run(a),
         Command::Sample(a) => sample::run(a),
         Command::Verify(a) => verify::run(a),

@@ -223,6 +223,10 @@ pub fn verify(dir: &Path, o: &Options) -> Result<Report, ReadError> {
         .map_err(|e| format!("{MANIFEST}: {e}"))
         .and_then(|b| serde_json::from_slice(&b).map_err(|e| format!("{MANIFEST}: {e}")));
     let table = read_parquet(&dir.join(PARQUET)).map_err(|e| e.0);
+    let datapackage: Option<Value> = files
+        .iter()
+        .find(|(n, _)| n == "datapackage.json")
+        .and_then(|(_, b)| serde_json::from_slice(b).ok());
     let csv = read_csv(&dir.join(CSV)).map_err(|e| e.0);
 
     let unreadable = |id: &'static str, errs: Vec<&String>| Check {
@@ -247,7 +251,7 @@ pub fn verify(dir: &Path, o: &Options) -> Result<Report, ReadError> {
     );
     let checks = vec![
         match (&manifest, &table, &csv) {
-            (Ok(m), Ok(t), Ok((h, _))) => check_schema(m, t, h),
+            (Ok(m), Ok(t), Ok((h, _))) => check_schema(m, datapackage.as_ref(), t, h),
             _ => unreadable("schema", errs(&[m_err, t_err, c_err])),
         },
         match (&table, &csv) {
@@ -311,7 +315,12 @@ fn claimed_columns(manifest: &Value) -> (Vec<String>, Vec<String>) {
     )
 }
 
-fn check_schema(manifest: &Value, t: &Table, csv_header: &[String]) -> Check {
+fn check_schema(
+    manifest: &Value,
+    datapackage: Option<&Value>,
+    t: &Table,
+    csv_header: &[String],
+) -> Check {
     let (cats, meas) = claimed_columns(manifest);
     let claimed: Vec<String> = cats.iter().chain(&meas).cloned().collect();
     let mut problems = Vec::new();
@@ -333,6 +342,22 @@ fn check_schema(manifest: &Value, t: &Table, csv_header: &[String]) -> Check {
             problems.push(format!(
                 "measurement column `{name}` has type {ty}, not an integer"
             ));
+        }
+    }
+    if let Some(dp) = datapackage {
+        for r in dp["resources"].as_array().into_iter().flatten() {
+            let names: Vec<String> = r["schema"]["fields"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|f| f["name"].as_str().map(String::from))
+                .collect();
+            if names != t.columns {
+                problems.push(format!(
+                    "datapackage.json resource `{}` declares other columns than the Parquet file holds",
+                    r["name"].as_str().unwrap_or("?")
+                ));
+            }
         }
     }
     let detail = format!(
@@ -462,6 +487,33 @@ fn check_integrity(
                 }
                 if f["sha256"].as_str() != Some(sha256(b).as_str()) {
                     problems.push(format!("{name}: sha256 differs from the manifest"));
+                }
+            }
+        }
+    }
+    if let Some(dp) = by_name.get("datapackage.json") {
+        match serde_json::from_slice::<Value>(dp) {
+            Err(_) => problems.push("datapackage.json is not valid JSON".into()),
+            Ok(dp) => {
+                for r in dp["resources"].as_array().into_iter().flatten() {
+                    let (Some(path), Some(hash)) = (r["path"].as_str(), r["hash"].as_str()) else {
+                        continue;
+                    };
+                    match by_name.get(path) {
+                        None => problems
+                            .push(format!("datapackage.json lists {path}, which is missing")),
+                        Some(b) => {
+                            if hash.strip_prefix("sha256:") != Some(sha256(b).as_str()) {
+                                problems
+                                    .push(format!("{path}: sha256 differs from datapackage.json"));
+                            }
+                            if r["bytes"].as_u64().is_some_and(|n| n != b.len() as u64) {
+                                problems.push(format!(
+                                    "{path}: byte count differs from datapackage.json"
+                                ));
+                            }
+                        }
+                    }
                 }
             }
         }

@@ -1,0 +1,370 @@
+//! The documents that travel with a release: a Frictionless Data Package (v2), Croissant
+//! 1.1 metadata, a CITATION.cff and a datasheet ("Datasheets for Datasets", Gebru et al.).
+//! Column descriptions and units come from the measurement catalog.
+
+use crate::release::Facts;
+use serde_json::{json, Value};
+use std::fmt::Write;
+
+pub const DATAPACKAGE: &str = "datapackage.json";
+pub const CROISSANT: &str = "croissant.json";
+pub const CITATION: &str = "CITATION.cff";
+pub const DATASHEET: &str = "DATASHEET.md";
+
+fn license_url(id: &str) -> String {
+    match id {
+        "CC0-1.0" => "https://creativecommons.org/publicdomain/zero/1.0/".into(),
+        "CC-BY-4.0" => "https://creativecommons.org/licenses/by/4.0/".into(),
+        "ODbL-1.0" => "https://opendatacommons.org/licenses/odbl/1-0/".into(),
+        other => format!("https://spdx.org/licenses/{other}.html"),
+    }
+}
+
+/// One released column: name, type, description, unit, constraints.
+struct Col {
+    name: String,
+    integer: bool,
+    description: String,
+    unit: Option<String>,
+    min: Option<i64>,
+    max: Option<i64>,
+    values: Vec<String>,
+}
+
+fn columns(f: &Facts) -> Vec<Col> {
+    let pl = f.pl;
+    let mut out = Vec::new();
+    for (ci, c) in pl.categories.iter().enumerate() {
+        let mut values: Vec<String> = f.table.categories.iter().map(|r| r[ci].clone()).collect();
+        values.sort();
+        values.dedup();
+        let description = if c.name == "has_breasts" {
+            "Whether the person has breasts (\"true\"/\"false\"); breasts-only measurements are empty where \"false\". A category: classes never mix its values.".to_string()
+        } else {
+            format!("Category `{}`, released as recorded in the source. A category: classes never mix its values.", c.name)
+        };
+        out.push(Col {
+            name: c.name.clone(),
+            integer: false,
+            description,
+            unit: None,
+            min: None,
+            max: None,
+            values,
+        });
+    }
+    let range = pl.release.representation == crate::pipeline::Representation::Range;
+    for &m in &pl.measurements {
+        let def = &pl.catalog.measurements[m];
+        let res = def.resolution;
+        let unit = if res == 1.0 {
+            def.unit.clone()
+        } else {
+            format!("{res} {}", def.unit)
+        };
+        let lo = (def.min / res).round() as i64;
+        let hi = (def.max / res).round() as i64;
+        let what = match pl.release.representation {
+            crate::pipeline::Representation::Centroid => {
+                "class value (k-anonymous class mean, moment-restored and noised)"
+            }
+            crate::pipeline::Representation::Range => "",
+        };
+        let suffix = if def.breasts_only {
+            " Empty for people without breasts."
+        } else {
+            ""
+        };
+        if range {
+            for (end, word) in [("min", "lower"), ("max", "upper")] {
+                out.push(Col {
+                    name: format!("{}_{end}", def.name),
+                    integer: true,
+                    description: format!(
+                        "{} The {word} bound of the person's k-anonymous class, in {unit}.{suffix}",
+                        def.description
+                    ),
+                    unit: Some(unit.clone()),
+                    min: Some(lo),
+                    max: Some(hi),
+                    values: vec![],
+                });
+            }
+        } else {
+            out.push(Col {
+                name: def.name.clone(),
+                integer: true,
+                description: format!(
+                    "{} Released as the {what}, in {unit}.{suffix}",
+                    def.description
+                ),
+                unit: Some(unit),
+                min: Some(lo),
+                max: Some(hi),
+                values: vec![],
+            });
+        }
+    }
+    out
+}
+
+pub fn datapackage(f: &Facts, csv: (u64, &str)) -> Value {
+    let pl = f.pl;
+    let fields: Vec<Value> = columns(f)
+        .into_iter()
+        .map(|c| {
+            let mut v = json!({
+                "name": c.name,
+                "type": if c.integer { "integer" } else { "string" },
+                "description": c.description,
+            });
+            if let Some(u) = c.unit {
+                v["unit"] = json!(u);
+            }
+            let mut cons = serde_json::Map::new();
+            if let (Some(lo), Some(hi)) = (c.min, c.max) {
+                cons.insert("minimum".into(), json!(lo));
+                cons.insert("maximum".into(), json!(hi));
+            } else {
+                cons.insert("required".into(), json!(true));
+                cons.insert("enum".into(), json!(c.values));
+            }
+            v["constraints"] = Value::Object(cons);
+            v
+        })
+        .collect();
+    let schema = json!({"fields": fields, "missingValues": [""]});
+    // Readers that go through pandas (frictionless's Parquet plugin) see absent integers
+    // as NaN: declare that spelling missing too for the Parquet resource.
+    let mut pq_schema = schema.clone();
+    pq_schema["missingValues"] = json!(["", "nan"]);
+    json!({
+        "$schema": "https://datapackage.org/profiles/2.0/datapackage.json",
+        "name": pl.dataset.name,
+        "title": pl.dataset.title,
+        "description": pl.dataset.description,
+        "version": f.version,
+        "created": format!("{}T00:00:00Z", f.created),
+        "licenses": [{"name": pl.dataset.license, "path": license_url(&pl.dataset.license)}],
+        "sources": [{"title": format!("{} export, read by opentape pipeline {} ({:?})",
+            pl.dataset.name, pl.path.file_name().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default(), pl.format)}],
+        "contributors": [{"title": "opentape", "roles": ["producer"], "path": "https://crates.io/crates/opentape"}],
+        "keywords": ["anthropometry", "body measurements", "k-anonymity", "open data"],
+        "resources": [
+            {
+                "name": "measurements-csv",
+                "path": crate::release::CSV,
+                "type": "table",
+                "format": "csv",
+                "mediatype": "text/csv",
+                "encoding": "utf-8",
+                "bytes": csv.0,
+                "hash": format!("sha256:{}", csv.1),
+                "dialect": {"header": true, "delimiter": ","},
+                "schema": schema,
+            },
+            {
+                "name": "measurements-parquet",
+                "path": crate::release::PARQUET,
+                "type": "table",
+                "format": "parquet",
+                "mediatype": "application/vnd.apache.parquet",
+                "description": "The same rows as measurements.csv, in the same order. Its sha256 is in SHA256SUMS and manifest.json.",
+                "schema": pq_schema,
+            },
+        ],
+    })
+}
+
+pub fn croissant(f: &Facts, parquet_sha: &str, csv_sha: &str) -> Value {
+    let pl = f.pl;
+    let context = json!({
+        "@language": "en",
+        "@vocab": "https://schema.org/",
+        "citeAs": "cr:citeAs",
+        "column": "cr:column",
+        "conformsTo": "dct:conformsTo",
+        "cr": "http://mlcommons.org/croissant/",
+        "rai": "http://mlcommons.org/croissant/RAI/",
+        "data": {"@id": "cr:data", "@type": "@json"},
+        "dataType": {"@id": "cr:dataType", "@type": "@vocab"},
+        "dct": "http://purl.org/dc/terms/",
+        "equivalentProperty": "cr:equivalentProperty",
+        "examples": {"@id": "cr:examples", "@type": "@json"},
+        "extract": "cr:extract",
+        "field": "cr:field",
+        "fileProperty": "cr:fileProperty",
+        "fileObject": "cr:fileObject",
+        "fileSet": "cr:fileSet",
+        "format": "cr:format",
+        "includes": "cr:includes",
+        "isLiveDataset": "cr:isLiveDataset",
+        "jsonPath": "cr:jsonPath",
+        "key": "cr:key",
+        "md5": "cr:md5",
+        "parentField": "cr:parentField",
+        "path": "cr:path",
+        "recordSet": "cr:recordSet",
+        "references": "cr:references",
+        "regex": "cr:regex",
+        "repeated": "cr:repeated",
+        "replace": "cr:replace",
+        "samplingRate": "cr:samplingRate",
+        "sc": "https://schema.org/",
+        "separator": "cr:separator",
+        "source": "cr:source",
+        "subField": "cr:subField",
+        "transform": "cr:transform",
+    });
+    let fields: Vec<Value> = columns(f)
+        .into_iter()
+        .map(|c| {
+            json!({
+                "@type": "cr:Field",
+                "@id": format!("measurements/{}", c.name),
+                "name": c.name,
+                "description": c.description,
+                "dataType": if c.integer { "sc:Integer" } else { "sc:Text" },
+                "source": {"fileObject": {"@id": "parquet"}, "extract": {"column": c.name}},
+            })
+        })
+        .collect();
+    json!({
+        "@context": context,
+        "@type": "sc:Dataset",
+        "conformsTo": "http://mlcommons.org/croissant/1.1",
+        "name": pl.dataset.name,
+        "description": pl.dataset.description,
+        "license": license_url(&pl.dataset.license),
+        "url": "https://crates.io/crates/opentape",
+        "version": f.version,
+        "datePublished": f.created,
+        "citeAs": citation_text(f),
+        "distribution": [
+            {
+                "@type": "cr:FileObject",
+                "@id": "parquet",
+                "name": "parquet",
+                "contentUrl": crate::release::PARQUET,
+                "encodingFormat": "application/x-parquet",
+                "sha256": parquet_sha,
+            },
+            {
+                "@type": "cr:FileObject",
+                "@id": "csv",
+                "name": "csv",
+                "contentUrl": crate::release::CSV,
+                "encodingFormat": "text/csv",
+                "sha256": csv_sha,
+            },
+        ],
+        "recordSet": [{
+            "@type": "cr:RecordSet",
+            "@id": "measurements",
+            "name": "measurements",
+            "description": "One row per released person; the rows of a k-anonymous class are identical.",
+            "field": fields,
+        }],
+    })
+}
+
+fn citation_text(f: &Facts) -> String {
+    format!(
+        "{}, version {} ({}). {}. Anonymized with opentape {}.",
+        f.pl.dataset.title,
+        f.version,
+        &f.created[..4],
+        f.pl.dataset.license,
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+fn yaml_str(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+pub fn citation_cff(f: &Facts) -> String {
+    let pl = f.pl;
+    format!(
+        "cff-version: 1.2.0\nmessage: {}\ntype: dataset\ntitle: {}\nabstract: {}\nversion: {}\ndate-released: {}\nlicense: {}\nauthors:\n  - name: {}\nkeywords:\n  - anthropometry\n  - body measurements\n  - k-anonymity\n",
+        yaml_str("If you use this dataset, please cite it as below."),
+        yaml_str(&pl.dataset.title),
+        yaml_str(&pl.dataset.description),
+        yaml_str(f.version),
+        f.created,
+        pl.dataset.license,
+        yaml_str(&format!("{} maintainers", pl.dataset.title)),
+    )
+}
+
+pub fn datasheet(f: &Facts) -> String {
+    let pl = f.pl;
+    let c = &f.eligible;
+    let mut s = String::new();
+    let k = pl.release.k;
+    let rows = f.table.values.len();
+    let dropped: Vec<String> = c
+        .tally
+        .0
+        .iter()
+        .flat_map(|(stage, reasons)| {
+            reasons
+                .iter()
+                .map(move |(r, n)| format!("{n} ({}: {r})", stage.name()))
+        })
+        .collect();
+    let _ = writeln!(s, "# Datasheet: {} {}\n", pl.dataset.title, f.version);
+    let _ = writeln!(s, "Generated by opentape {} on {} from pipeline `{}`. Structure after Gebru et al., \"Datasheets for Datasets\" (2021).\n",
+        env!("CARGO_PKG_VERSION"), f.created, pl.path.file_name().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default());
+    let _ = writeln!(s, "## 1. Motivation\n\n{} It exists so that body measurements can be studied (sizing, ergonomics, regression on body dimensions) without exposing the people who shared them.\n", pl.dataset.description);
+    let _ = writeln!(s, "## 2. Composition\n\n- {rows} rows, one per released person; {} columns: categories {:?} and {} measurements (integers, in the unit of each column; see datapackage.json).", f.table.category_names.len() + f.table.columns.len(), f.table.category_names, f.table.columns.len());
+    let _ = writeln!(s, "- Rows come in {} classes of at least k = {k} distinct owners (accounts); all rows of a class are identical. There are no identifiers, no row ids, no class ids, no dates.", f.partition.classes.len());
+    let _ = writeln!(
+        s,
+        "- Row order carries no meaning (rows are sorted by value).\n"
+    );
+    let _ = writeln!(s, "## 3. Collection process\n\nRecords were read from a {:?} export. {} person records and {} user records were read.\n", pl.format, c.records_read, c.users_read);
+    let consent = match (
+        &pl.filters.consent.field,
+        pl.filters.consent.at_least,
+        &pl.filters.consent.equals,
+        &pl.filters.consent.waived,
+    ) {
+        (_, _, _, Some(w)) => format!("waived: {w}"),
+        (Some(field), Some(n), _, _) => format!("kept only owners with `{field}` >= {n}"),
+        (Some(field), _, Some(v), _) => format!("kept only owners with `{field}` = {v}"),
+        _ => "none".into(),
+    };
+    let retention = match (
+        &pl.filters.retention.field,
+        pl.filters.retention.max_age_days,
+        &pl.filters.retention.waived,
+    ) {
+        (_, _, Some(w)) => format!("waived: {w}"),
+        (Some(field), Some(d), _) => format!(
+            "dropped owners whose `{field}` is more than {d} days before {}",
+            f.as_of
+        ),
+        _ => "none".into(),
+    };
+    let _ = writeln!(s, "## 4. Preprocessing and anonymization\n\n- Consent: {consent}.\n- Retention: {retention}.\n- Plausibility: values outside the catalog ranges, negative, non-numeric or missing sent records to quarantine (not published); malformed and encrypted records too.\n- Dedupe: records of one owner within {} of each other on every measurement count once.", pl.filters.dedupe.tolerance);
+    let _ = writeln!(
+        s,
+        "- Dropped: {}.",
+        if dropped.is_empty() {
+            "none".to_string()
+        } else {
+            dropped.join(", ")
+        }
+    );
+    let _ = writeln!(s, "- Every field of the input had a declared role; identifiers (ids, names, emails, notes, images, handles, timestamps) were dropped when read.");
+    let _ = writeln!(s, "- {} eligible people; partitioned by strict multidimensional Mondrian over standardized measurements within each category combination, every class holding at least k = {k} distinct owners; {} people suppressed.", c.people.len(), f.partition.suppressed.len());
+    let _ = writeln!(s, "- Representation: {:?}; moments: {:?} (strength {}); discrete Laplace noise of scale {} (in each column's unit), drawn once per class and column from a keyed generator; values clamped to the plausible range: {}.\n",
+        pl.release.representation, pl.release.moments, pl.release.moments_strength, pl.release.noise_scale, f.table.clamped);
+    let _ = writeln!(s, "### Guarantees that hold (checked by `opentape verify` before publishing)\n\n- Every combination of released values appears at least {k} times; classes hold at least {k} distinct owners.\n- No column or cell looks like an identifier (email, URL, IP, UUID, phone, handle, date, free text).\n- Files match their sha256 (SHA256SUMS, manifest.json); CSV and Parquet hold the same rows.\n- The noise key appears in no file; values lie in the declared ranges.\n");
+    let _ = writeln!(s, "### Known limits\n\n- k-anonymity protects against re-identification by matching released rows; it does not stop inference about a whole class (everyone in a class shares its values).\n- Class values are moved toward the original covariance (moments = restore) to keep the data useful: this raises measured singling-out risk a little (see the project's BENCHMARKS.md frontier).\n- Small categories with fewer than k owners are suppressed entirely, so rare bodies are under-represented.\n- Statistics of the released table differ from the eligible data: see `utility` in manifest.json (per-measurement mean, standard deviation and percentile errors; correlation change).\n");
+    let _ = writeln!(s, "## 5. Uses\n\nSizing studies, anthropometric statistics, ergonomics, teaching. Not for: identifying, contacting or profiling anyone; individual-level medical conclusions.\n");
+    let _ = writeln!(s, "## 6. Distribution\n\nFiles: measurements.parquet, measurements.csv (same rows), datapackage.json (Frictionless), croissant.json, CITATION.cff, manifest.json, SHA256SUMS. License: {}. Cite as: {}\n", pl.dataset.license, citation_text(f));
+    let _ = writeln!(s, "## 7. Maintenance\n\nVersions follow SemVer: a column added, removed or renamed is a major version; new rows a minor one; corrected values a patch. A published version is never changed; CHANGELOG.md beside the versions lists what changed.");
+    s
+}
