@@ -16,6 +16,7 @@ pub mod noise;
 pub mod pipeline;
 pub mod read;
 pub mod release;
+pub mod report;
 pub mod risk;
 pub mod sample;
 pub mod utility;

@@ -221,7 +221,10 @@ pub fn write(dir: &Path, f: &Facts) -> Result<()> {
 
     let (pq_bytes, pq_sha) = sha256_file(&dir.join(PARQUET))?;
     let (csv_bytes, csv_sha) = sha256_file(&dir.join(CSV))?;
+    let report = crate::report::build(f, &crate::risk::uniqueness(f.eligible));
     let docs = [
+        (crate::report::JSON, pretty(&report)),
+        (crate::report::HTML, crate::report::html(&report)),
         (
             docs::DATAPACKAGE,
             pretty(&docs::datapackage(f, (csv_bytes, &csv_sha))),

@@ -9,25 +9,36 @@ use crate::filter::Eligible;
 use crate::pipeline::{Pipeline, Representation};
 use serde_json::{json, Map, Value};
 
-fn mean(v: &[f64]) -> f64 {
+pub fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len().max(1) as f64
 }
 
-fn std(v: &[f64]) -> f64 {
+pub fn std(v: &[f64]) -> f64 {
     let m = mean(v);
     (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / v.len().max(1) as f64).sqrt()
 }
 
 /// Nearest-rank percentile of sorted values.
+#[cfg(test)]
 fn pct(sorted: &[f64], p: f64) -> f64 {
+    smoothed_pct(sorted, p, 1)
+}
+
+/// A percentile that is an aggregate of `k` people: the mean of the `k` sorted values
+/// around the nearest rank. A plain percentile of the original data is one person's
+/// value, which a public report must not show.
+pub fn smoothed_pct(sorted: &[f64], p: f64, k: usize) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
-    let i = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[i.clamp(1, sorted.len()) - 1]
+    let n = sorted.len();
+    let k = k.clamp(1, n);
+    let rank = (((p / 100.0) * n as f64).ceil() as usize).clamp(1, n) - 1;
+    let start = rank.saturating_sub(k / 2).min(n - k);
+    sorted[start..start + k].iter().sum::<f64>() / k as f64
 }
 
-fn corr(cols: &[Vec<f64>]) -> Vec<f64> {
+pub fn corr(cols: &[Vec<f64>]) -> Vec<f64> {
     let d = cols.len();
     let sd: Vec<f64> = cols.iter().map(|c| std(c)).collect();
     let mu: Vec<f64> = cols.iter().map(|c| mean(c)).collect();
@@ -60,6 +71,7 @@ fn round(x: f64, digits: i32) -> f64 {
 
 pub fn utility(pl: &Pipeline, e: &Eligible, part: &Partition, t: &Table) -> Value {
     let range = pl.release.representation == Representation::Range;
+    let k = pl.release.k;
     let mut strata = Vec::new();
     let (mut worst_mean, mut worst_std, mut worst_corr) = (0.0f64, 0.0f64, 0.0f64);
     for (si, cats) in part.strata.iter().enumerate() {
@@ -118,9 +130,9 @@ pub fn utility(pl: &Pipeline, e: &Eligible, part: &Partition, t: &Table) -> Valu
                     "mean_error_pct": round(mean_err, 3),
                     "std": [round(so, 2), round(sr, 2)],
                     "std_error_pct": round(std_err, 2),
-                    "p5_error": round(pct(&r, 5.0) - pct(&o, 5.0), 1),
-                    "p50_error": round(pct(&r, 50.0) - pct(&o, 50.0), 1),
-                    "p95_error": round(pct(&r, 95.0) - pct(&o, 95.0), 1),
+                    "p5_error": round(smoothed_pct(&r, 5.0, k) - smoothed_pct(&o, 5.0, k), 1),
+                    "p50_error": round(smoothed_pct(&r, 50.0, k) - smoothed_pct(&o, 50.0, k), 1),
+                    "p95_error": round(smoothed_pct(&r, 95.0, k) - smoothed_pct(&o, 95.0, k), 1),
                 }),
             );
         }
@@ -153,6 +165,7 @@ pub fn utility(pl: &Pipeline, e: &Eligible, part: &Partition, t: &Table) -> Valu
     }
     json!({
         "compared_with": "the eligible people placed in classes (suppressed people excluded)",
+        "percentiles": format!("each the mean of the {k} values around the nearest rank, so no figure is one person's value"),
         "worst": {
             "mean_error_pct": round(worst_mean, 3),
             "std_error_pct": round(worst_std, 2),
@@ -172,6 +185,9 @@ mod tests {
         assert_eq!(pct(&v, 5.0), 5.0);
         assert_eq!(pct(&v, 50.0), 50.0);
         assert_eq!(pct(&v, 95.0), 95.0);
+        // k-smoothed: the mean of 10 values around rank 5 (values 1..=10).
+        assert_eq!(smoothed_pct(&v, 5.0, 10), 5.5);
+        assert_eq!(smoothed_pct(&v, 100.0, 10), 95.5);
         let a: Vec<f64> = (0..50).map(f64::from).collect();
         let b: Vec<f64> = a.iter().map(|x| 3.0 - 2.0 * x).collect();
         let r = corr(&[a, b]);

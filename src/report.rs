@@ -1,0 +1,396 @@
+//! The privacy and utility report of a release: `report.json` (the figures) and
+//! `report.html` (the same figures as inline SVG charts, no scripts, opens offline).
+//!
+//! Only aggregates over at least k people go in: every bin and cell carries the number of
+//! people `n` it was computed from, bins of fewer than k people are hidden (null),
+//! histogram edges and percentiles are means of k values, never one person's value.
+
+use crate::release::Facts;
+use crate::utility::{corr, mean, smoothed_pct, std};
+use serde_json::{json, Value};
+use std::fmt::Write;
+
+pub const JSON: &str = "report.json";
+pub const HTML: &str = "report.html";
+const BINS: usize = 16;
+
+fn r2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// Counts per bin over `edges` (values outside go to the end bins); bins with fewer than
+/// k people become null.
+fn histogram(values: &[f64], lo: f64, hi: f64, k: usize) -> Vec<Value> {
+    let mut counts = vec![0usize; BINS];
+    let w = (hi - lo) / BINS as f64;
+    for &v in values {
+        let b = if w > 0.0 {
+            ((v - lo) / w).floor() as isize
+        } else {
+            0
+        };
+        counts[b.clamp(0, BINS as isize - 1) as usize] += 1;
+    }
+    counts
+        .into_iter()
+        .map(|c| if c >= k { json!(c) } else { Value::Null })
+        .collect()
+}
+
+pub fn build(f: &Facts, uniqueness: &[crate::risk::Uniqueness]) -> Value {
+    let pl = f.pl;
+    let k = pl.release.k;
+    let e = f.eligible;
+    let part = f.partition;
+    let t = f.table;
+
+    // Counts of records per stage and reason (published in the manifest too): they count
+    // records, they are not computed from anyone's values, so they are not held to k.
+    let mut counts = vec![json!({"label": "read", "records": e.records_read})];
+    for (stage, reasons) in &e.tally.0 {
+        for (reason, n) in reasons {
+            counts.push(json!({"label": format!("{}: {reason}", stage.name()), "records": n}));
+        }
+    }
+    counts.push(json!({"label": "suppressed", "records": part.suppressed.len()}));
+    counts.push(json!({"label": "released", "records": t.values.len()}));
+
+    let mut by_size = std::collections::BTreeMap::<usize, usize>::new();
+    let mut by_owners = std::collections::BTreeMap::<usize, usize>::new();
+    for c in &part.classes {
+        *by_size.entry(c.members.len()).or_default() += 1;
+        *by_owners.entry(c.owners).or_default() += 1;
+    }
+    let class_sizes: Vec<Value> = by_size
+        .iter()
+        .map(|(s, n)| json!({"size": s, "classes": n, "n": s * n}))
+        .collect();
+    let owners: Vec<Value> = by_owners
+        .iter()
+        .map(|(o, n)| json!({"owners": o, "classes": n, "n": o * n}))
+        .collect();
+
+    let range = pl.release.representation == crate::pipeline::Representation::Range;
+    let mut strata = Vec::new();
+    for (si, cats) in part.strata.iter().enumerate() {
+        let classes: Vec<usize> = (0..part.classes.len())
+            .filter(|&c| part.classes[c].stratum == si)
+            .collect();
+        if classes.is_empty() {
+            continue;
+        }
+        let dims: Vec<usize> = (0..pl.measurements.len())
+            .filter(|&p| pl.applies(pl.measurements[p], cats))
+            .collect();
+        let mut orig: Vec<Vec<f64>> = vec![Vec::new(); dims.len()];
+        let mut rel: Vec<Vec<f64>> = vec![Vec::new(); dims.len()];
+        for &c in &classes {
+            let row = &t.values[t.class_rows[c]];
+            for &m in &part.classes[c].members {
+                let v = &e.people[m as usize].values;
+                for (j, &p) in dims.iter().enumerate() {
+                    let res = pl.catalog.measurements[pl.measurements[p]].resolution;
+                    let x = if range {
+                        (row[2 * p].unwrap_or(0) + row[2 * p + 1].unwrap_or(0)) as f64 / 2.0
+                    } else {
+                        row[p].unwrap_or(0) as f64
+                    };
+                    orig[j].push(v[p]);
+                    rel[j].push(x * res);
+                }
+            }
+        }
+        let n = orig.first().map_or(0, Vec::len);
+        let mut measurements = Vec::new();
+        for (j, &p) in dims.iter().enumerate() {
+            let def = &pl.catalog.measurements[pl.measurements[p]];
+            let mut o = orig[j].clone();
+            let mut r = rel[j].clone();
+            o.sort_by(f64::total_cmp);
+            r.sort_by(f64::total_cmp);
+            let summary = |s: &[f64], raw: &[f64]| {
+                json!({"mean": r2(mean(raw)), "std": r2(std(raw)),
+                       "p5": r2(smoothed_pct(s, 5.0, k)), "p50": r2(smoothed_pct(s, 50.0, k)), "p95": r2(smoothed_pct(s, 95.0, k))})
+            };
+            // Edges at k-smoothed 1st and 99th percentiles: no edge is one person's value.
+            let lo = smoothed_pct(&o, 1.0, k);
+            let hi = smoothed_pct(&o, 99.0, k);
+            let mae = orig[j]
+                .iter()
+                .zip(&rel[j])
+                .map(|(a, b)| (a - b).abs())
+                .sum::<f64>()
+                / n.max(1) as f64;
+            measurements.push(json!({
+                "name": def.name, "unit": def.unit, "n": n,
+                "original": summary(&o, &orig[j]),
+                "released": summary(&r, &rel[j]),
+                "mean_abs_change": r2(mae),
+                "hist": {"lo": r2(lo), "hi": r2(hi), "original": histogram(&orig[j], lo, hi, k), "released": histogram(&rel[j], lo, hi, k)},
+            }));
+        }
+        let (co, cr) = (corr(&orig), corr(&rel));
+        let d = dims.len();
+        let drift: Vec<Vec<f64>> = (0..d)
+            .map(|i| {
+                (0..d)
+                    .map(|j| r2((co[i * d + j] - cr[i * d + j]).abs()))
+                    .collect()
+            })
+            .collect();
+        let names: serde_json::Map<String, Value> = pl
+            .categories
+            .iter()
+            .zip(cats)
+            .map(|(c, v)| (c.name.clone(), json!(v)))
+            .collect();
+        strata.push(json!({
+            "categories": names, "n": n, "classes": classes.len(),
+            "measurements": measurements,
+            "correlation_drift": {"n": n, "names": dims.iter().map(|&p| pl.catalog.measurements[pl.measurements[p]].name.clone()).collect::<Vec<_>>(), "abs_change": drift},
+        }));
+    }
+    let info_loss = if range {
+        "normalized certainty penalty: see utility in manifest.json"
+    } else {
+        "mean absolute change per measurement (released value vs the person's own), in the measurement's unit"
+    };
+    json!({
+        "dataset": pl.dataset.name,
+        "version": f.version,
+        "k": k,
+        "rule": format!("every figure is an aggregate over at least k = {k} people; bins of fewer are hidden (null); percentiles and histogram edges are means of {k} values"),
+        "counts": counts,
+        "class_sizes": class_sizes,
+        "owners_per_class": owners,
+        "information_loss": info_loss,
+        "strata": strata,
+        "risk": {
+            "raw_uniqueness": uniqueness,
+            "k_achieved": part.classes.iter().map(|c| c.owners).min(),
+        },
+    })
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn bar_chart(items: &[(String, f64)], width: f64) -> String {
+    let max = items.iter().map(|i| i.1).fold(1.0, f64::max);
+    let h = 22.0;
+    let mut s = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" role="img">"#,
+        width + 260.0,
+        h * items.len() as f64 + 4.0
+    );
+    for (i, (label, v)) in items.iter().enumerate() {
+        let y = i as f64 * h + 2.0;
+        let w = (v / max * width).max(1.0);
+        let _ = write!(
+            s,
+            r##"<text x="0" y="{}" font-size="12">{}</text><rect x="200" y="{}" width="{w:.1}" height="16" fill="#4a7ab5"/><text x="{:.1}" y="{}" font-size="12">{v}</text>"##,
+            y + 13.0,
+            esc(label),
+            y,
+            205.0 + w,
+            y + 13.0
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
+fn small_histogram(m: &Value) -> String {
+    let h = &m["hist"];
+    let (o, r) = (
+        h["original"].as_array().cloned().unwrap_or_default(),
+        h["released"].as_array().cloned().unwrap_or_default(),
+    );
+    let max = o
+        .iter()
+        .chain(&r)
+        .filter_map(|v| v.as_f64())
+        .fold(1.0, f64::max);
+    let (w, ht) = (180.0, 60.0);
+    let bw = w / BINS as f64;
+    let mut s = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{}" role="img"><text x="0" y="10" font-size="10">{}</text>"#,
+        ht + 26.0,
+        esc(m["name"].as_str().unwrap_or(""))
+    );
+    for (i, (a, b)) in o.iter().zip(&r).enumerate() {
+        let x = i as f64 * bw;
+        if let Some(a) = a.as_f64() {
+            let hh = a / max * ht;
+            let _ = write!(
+                s,
+                r##"<rect x="{x:.1}" y="{:.1}" width="{:.1}" height="{hh:.1}" fill="#999" opacity="0.6"/>"##,
+                14.0 + ht - hh,
+                bw - 1.0
+            );
+        }
+        if let Some(b) = b.as_f64() {
+            let hh = b / max * ht;
+            let _ = write!(
+                s,
+                r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{hh:.1}" fill="none" stroke="#c0392b"/>"##,
+                x + 1.0,
+                14.0 + ht - hh,
+                bw - 3.0
+            );
+        }
+    }
+    let _ = write!(
+        s,
+        r#"<text x="0" y="{}" font-size="9">{} - {} {}</text></svg>"#,
+        ht + 24.0,
+        h["lo"],
+        h["hi"],
+        esc(m["unit"].as_str().unwrap_or(""))
+    );
+    s
+}
+
+fn heatmap(drift: &Value) -> String {
+    let rows = drift["abs_change"].as_array().cloned().unwrap_or_default();
+    let d = rows.len();
+    let c = if d > 50 { 5.0 } else { 10.0 };
+    let mut s = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" role="img">"#,
+        d as f64 * c + 2.0,
+        d as f64 * c + 2.0
+    );
+    for (i, row) in rows.iter().enumerate() {
+        for (j, v) in row.as_array().into_iter().flatten().enumerate() {
+            let v = v.as_f64().unwrap_or(0.0).min(0.5) / 0.5;
+            let shade = (255.0 * (1.0 - v)) as u8;
+            let _ = write!(
+                s,
+                r#"<rect x="{:.0}" y="{:.0}" width="{c}" height="{c}" fill="rgb(255,{shade},{shade})"/>"#,
+                j as f64 * c,
+                i as f64 * c
+            );
+        }
+    }
+    s.push_str("</svg>");
+    s
+}
+
+pub fn html(r: &Value) -> String {
+    let mut s = String::new();
+    let title = format!(
+        "{} {}: privacy and utility report",
+        r["dataset"].as_str().unwrap_or(""),
+        r["version"].as_str().unwrap_or("")
+    );
+    let _ = write!(
+        s,
+        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{}</title><style>body{{font-family:sans-serif;margin:2em;max-width:1200px}}table{{border-collapse:collapse;font-size:12px}}td,th{{border:1px solid #ccc;padding:2px 6px;text-align:right}}th{{background:#eee}}.grid{{display:flex;flex-wrap:wrap;gap:8px}}section{{margin-bottom:2em}}</style></head><body>"#,
+        esc(&title)
+    );
+    let _ = write!(
+        s,
+        "<h1>{}</h1><p>{}</p>",
+        esc(&title),
+        esc(r["rule"].as_str().unwrap_or(""))
+    );
+
+    let counts: Vec<(String, f64)> = r["counts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            (
+                c["label"].as_str().unwrap_or("").to_string(),
+                c["records"].as_f64().unwrap_or(0.0),
+            )
+        })
+        .collect();
+    let _ = write!(
+        s,
+        r#"<section id="counts"><h2>Records per stage and reason</h2>{}</section>"#,
+        bar_chart(&counts, 500.0)
+    );
+
+    let sizes: Vec<(String, f64)> = r["class_sizes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            (
+                format!("{} people", c["size"]),
+                c["classes"].as_f64().unwrap_or(0.0),
+            )
+        })
+        .collect();
+    let owners: Vec<(String, f64)> = r["owners_per_class"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            (
+                format!("{} owners", c["owners"]),
+                c["classes"].as_f64().unwrap_or(0.0),
+            )
+        })
+        .collect();
+    let _ = write!(
+        s,
+        r#"<section id="classes"><h2>Classes</h2><h3>Class size (people per class): number of classes</h3>{}<h3>Distinct owners per class: number of classes</h3>{}</section>"#,
+        bar_chart(&sizes, 400.0),
+        bar_chart(&owners, 400.0)
+    );
+
+    let risk = &r["risk"];
+    let _ = write!(
+        s,
+        r#"<section id="risk"><h2>Risk</h2><p>k achieved (fewest distinct owners in a class): <b>{}</b> (required: {}).</p><table><tr><th>rounding before anonymization</th><th>people unique on categories + measurements</th><th>share</th></tr>"#,
+        risk["k_achieved"], r["k"]
+    );
+    for u in risk["raw_uniqueness"].as_array().into_iter().flatten() {
+        let _ = write!(
+            s,
+            "<tr><td>{} mm</td><td>{}</td><td>{:.1}%</td></tr>",
+            u["rounding"],
+            u["unique_people"],
+            u["share"].as_f64().unwrap_or(0.0) * 100.0
+        );
+    }
+    let _ = write!(s, "</table><p>After anonymization every released row is shared by at least k people; nearest-neighbour record linkage against the source is scored by <code>opentape verify --source</code>.</p></section>");
+
+    for st in r["strata"].as_array().into_iter().flatten() {
+        let name = st["categories"]
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .map(|(k, v)| format!("{k} = {}", v.as_str().unwrap_or("")))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
+        let _ = write!(
+            s,
+            r#"<section class="stratum"><h2>Utility: {} ({} people, {} classes)</h2><p>Information loss: {}.</p><table><tr><th>measurement</th><th>unit</th><th>mean orig</th><th>mean rel</th><th>std orig</th><th>std rel</th><th>p5 orig</th><th>p5 rel</th><th>p50 orig</th><th>p50 rel</th><th>p95 orig</th><th>p95 rel</th><th>mean abs change</th></tr>"#,
+            esc(&name),
+            st["n"],
+            st["classes"],
+            esc(r["information_loss"].as_str().unwrap_or(""))
+        );
+        for m in st["measurements"].as_array().into_iter().flatten() {
+            let (o, rl) = (&m["original"], &m["released"]);
+            let _ = write!(s, "<tr><td style=\"text-align:left\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(m["name"].as_str().unwrap_or("")), esc(m["unit"].as_str().unwrap_or("")), o["mean"], rl["mean"], o["std"], rl["std"], o["p5"], rl["p5"], o["p50"], rl["p50"], o["p95"], rl["p95"], m["mean_abs_change"]);
+        }
+        let _ = write!(s, "</table><h3>Distributions (grey: eligible data, red outline: released; bins of fewer than k people hidden)</h3><div class=\"grid\">");
+        for m in st["measurements"].as_array().into_iter().flatten() {
+            s.push_str(&small_histogram(m));
+        }
+        let _ = write!(s, "</div><h3>Correlation drift |r(released) - r(eligible)| (white 0, red 0.5 or more)</h3>{}</section>", heatmap(&st["correlation_drift"]));
+    }
+    s.push_str("</body></html>\n");
+    s
+}
