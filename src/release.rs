@@ -441,7 +441,10 @@ pub struct Outcome {
     pub private: Option<PathBuf>,
 }
 
-pub struct Options {
+/// Called with the name of each stage as it starts.
+pub type StageHook<'a> = Box<dyn Fn(&str) + 'a>;
+
+pub struct Options<'a> {
     pub version: String,
     pub out: PathBuf,
     pub private_dir: Option<PathBuf>,
@@ -449,10 +452,17 @@ pub struct Options {
     /// Release date (YYYY-MM-DD): an injectable clock, so tests are reproducible.
     pub created: String,
     pub key: NoiseKey,
+    /// Told the name of each stage as it starts (progress display).
+    pub on_stage: Option<StageHook<'a>>,
 }
 
 /// The main job: read, filter, partition, generalize, write to staging, check, publish.
 pub fn release(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<Outcome> {
+    let stage = |s: &str| {
+        if let Some(f) = &o.on_stage {
+            f(s)
+        }
+    };
     check_version(&o.version)?;
     let target = o.out.join(&o.version);
     if target.exists() {
@@ -464,7 +474,9 @@ pub fn release(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<Outcome
     if let Some(d) = &o.private_dir {
         check_private_dir(d, &o.out)?;
     }
+    stage("reading the export");
     let export = crate::read::read(pl, inputs)?;
+    stage("filtering");
     let eligible = crate::filter::apply(pl, export, o.as_of);
     let private = match &o.private_dir {
         Some(d) => Some(write_private(d, &o.out, &eligible)?),
@@ -485,6 +497,7 @@ pub fn release(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<Outcome
             "no eligible people: nothing to release".into(),
         ));
     }
+    stage("partitioning into k-anonymous classes");
     let partition = crate::anonymize::partition(pl, &eligible);
     let suppressed = partition.suppressed.len() as f64 / eligible.people.len() as f64;
     if suppressed > pl.release.max_suppressed {
@@ -513,7 +526,9 @@ pub fn release(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<Outcome
         write_membership(d, &eligible, &partition, &table)?;
     }
     let staging = Staging::new(&o.out, &o.version)?;
+    stage("writing the staged release");
     write(&staging.dir, &facts)?;
+    stage("verifying the staged release");
     check_staged(&staging.dir, pl.release.k, &o.key)?;
     let change = match crate::versions::published(&o.out).last() {
         Some((latest, dir)) => {
@@ -526,6 +541,7 @@ pub fn release(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<Outcome
         }
         None => None,
     };
+    stage("publishing");
     staging.publish(&target)?;
     changelog(&o.out, &facts, change.as_ref())?;
     write_latest(&o.out)?;

@@ -134,3 +134,47 @@ fn report_shows_only_aggregates_of_k_people_even_with_outliers() {
         first["original"]["mean"], first["released"]["mean"]
     )));
 }
+
+#[test]
+fn report_command_rebuilds_the_same_page_and_json_output_stays_clean() {
+    let d = tmp();
+    let out = d.path().join("rel");
+    let r = Command::new(env!("CARGO_BIN_EXE_opentape"))
+        .current_dir(repo())
+        .args([
+            "release",
+            "--pipeline",
+            "pipelines/freesewing-v3.toml",
+            "--version",
+            "1.0.0",
+            "--as-of",
+            "2026-11-29",
+            "--json",
+            "--out",
+        ])
+        .arg(&out)
+        .env("OPENTAPE_NOISE_KEY", "report-test-key-0123456789")
+        .output()
+        .unwrap();
+    assert!(r.status.success());
+    // stdout is JSON only: progress and notes go to stderr.
+    let outcome: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(outcome["rows"], 1237);
+    let page = d.path().join("page.html");
+    let rel = out.join("1.0.0");
+    let run = opentape(
+        &repo(),
+        &[
+            "report",
+            &rel.display().to_string(),
+            "--out",
+            &page.display().to_string(),
+            "--quiet",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        fs::read(&page).unwrap(),
+        fs::read(rel.join("report.html")).unwrap()
+    );
+}

@@ -2,7 +2,9 @@
 
 pub mod diff;
 pub mod inspect;
+pub mod progress;
 pub mod release;
+pub mod report;
 pub mod sample;
 pub mod verify;
 
@@ -22,6 +24,9 @@ opentape inspect --pipeline pipelines/ansur2.toml\n  \
 opentape sample --format freesewing-v3 --people 2000 --seed 1 --out data-samples/freesewing-v3"
 )]
 pub struct Cli {
+    /// No progress display on stderr (it only appears on a terminal, after a second).
+    #[arg(long, global = true)]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -30,6 +35,7 @@ pub struct Cli {
 pub enum Command {
     Inspect(inspect::Args),
     Diff(diff::Args),
+    Report(report::Args),
     Release(release::Args),
     Sample(sample::Args),
     Verify(verify::Args),
@@ -75,10 +81,12 @@ pub mod crate_result {
 }
 
 pub fn run(cli: Cli) -> crate_result::Result<i32> {
+    let progress = progress::Progress::new(cli.quiet);
     match cli.command {
         Command::Inspect(a) => inspect::run(a),
         Command::Diff(a) => diff::run(a),
-        Command::Release(a) => release::run(a),
+        Command::Report(a) => report::run(a),
+        Command::Release(a) => release::run(a, &progress),
         Command::Sample(a) => sample::run(a),
         Command::Verify(a) => verify::run(a),
     }

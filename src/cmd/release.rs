@@ -55,7 +55,7 @@ pub fn load_key(file: Option<&PathBuf>) -> Result<NoiseKey> {
     }
 }
 
-pub fn run(a: Args) -> Result<i32> {
+pub fn run(a: Args, progress: &super::progress::Progress) -> Result<i32> {
     let pl = Pipeline::load(&a.input.pipeline)?;
     let as_of = a.input.as_of()?;
     let key = load_key(a.noise_key_file.as_ref())?;
@@ -76,9 +76,12 @@ pub fn run(a: Args) -> Result<i32> {
         as_of,
         created,
         key,
+        on_stage: Some(Box::new(|s: &str| progress.stage(s))),
     };
     let inputs = a.input.inputs(&pl);
-    let o = opentape::release::release(&pl, &inputs, &opts)?;
+    let result = opentape::release::release(&pl, &inputs, &opts);
+    progress.clear();
+    let o = result?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&o).expect("JSON"));
     } else {
