@@ -278,6 +278,19 @@ pub struct Staging {
 impl Staging {
     pub fn new(out: &Path, version: &str) -> Result<Staging> {
         std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+        // Staging folders of runs that were killed (their process is gone) are removed.
+        let prefix = format!(".staging-{version}-");
+        for entry in std::fs::read_dir(out)
+            .map_err(|e| Error::io(out, e))?
+            .flatten()
+        {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = name.strip_prefix(&prefix) {
+                if !Path::new("/proc").join(pid).exists() {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
         let dir = out.join(format!(".staging-{version}-{}", std::process::id()));
         if dir.exists() {
             std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;

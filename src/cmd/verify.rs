@@ -14,8 +14,12 @@ The checker is its own crate (opentape-verify: arrow-rs only, no polars, no code
 Exit codes: 0 all guarantees hold; 1 a guarantee fails; 2 usage or I/O error."
 )]
 pub struct Args {
-    /// Release folder, e.g. releases/1.0.0.
+    /// Release folder, e.g. releases/1.0.0 (with --all: the folder holding all versions).
     pub release: PathBuf,
+    /// Check every version in the folder against its SHA256SUMS and manifest, and all
+    /// guarantees; exit 1 if any fails.
+    #[arg(long, conflicts_with = "source")]
+    pub all: bool,
     /// Demand at least this k, whatever the manifest claims.
     #[arg(long, default_value_t = 0)]
     pub min_k: usize,
@@ -93,6 +97,30 @@ pub fn run(a: Args) -> Result<i32> {
         key,
         source: source(&a)?,
     };
+    if a.all {
+        let versions = opentape::versions::published(&a.release);
+        if versions.is_empty() {
+            return Err(Error::Usage(format!(
+                "{}: no published version in this folder",
+                a.release.display()
+            )));
+        }
+        let mut reports = Vec::new();
+        for (_, dir) in versions {
+            reports.push(
+                opentape_verify::verify(&dir, &opts).map_err(|e| Error::Usage(e.to_string()))?,
+            );
+        }
+        let ok = reports.iter().all(|r| r.ok);
+        if a.json {
+            println!("{}", serde_json::to_string_pretty(&reports).expect("JSON"));
+        } else {
+            for r in &reports {
+                println!("{r}\n");
+            }
+        }
+        return Ok(if ok { 0 } else { 1 });
+    }
     let r = opentape_verify::verify(&a.release, &opts).map_err(|e| Error::Usage(e.to_string()))?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r).expect("JSON"));
