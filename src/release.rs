@@ -467,6 +467,7 @@ pub struct Options<'a> {
     pub key: NoiseKey,
     /// Told the name of each stage as it starts (progress display).
     pub on_stage: Option<StageHook<'a>>,
+    pub limits: crate::read::Limits,
 }
 
 /// The main job: read, filter, partition, generalize, write to staging, check, publish.
@@ -488,7 +489,7 @@ pub fn release(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<Outcome
         check_private_dir(d, &o.out)?;
     }
     stage("reading the export");
-    let export = crate::read::read(pl, inputs)?;
+    let export = crate::read::read_limited(pl, inputs, o.limits)?;
     stage("filtering");
     let eligible = crate::filter::apply(pl, export, o.as_of);
     let private = match &o.private_dir {

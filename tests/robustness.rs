@@ -168,3 +168,23 @@ fn broken_tables_never_crash() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("`email`"), "{}", r.stderr);
 }
+
+#[test]
+fn input_limits_stop_the_run_with_a_clear_message() {
+    let p = repo()
+        .join("pipelines/freesewing-v3.toml")
+        .display()
+        .to_string();
+    let r = opentape(
+        &repo(),
+        &["inspect", "--pipeline", &p, "--max-input-bytes", "1000"],
+    );
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--max-input-bytes 1000"), "{}", r.stderr);
+    let r = opentape(
+        &repo(),
+        &["inspect", "--pipeline", &p, "--max-records", "100"],
+    );
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--max-records 100"), "{}", r.stderr);
+}

@@ -53,6 +53,12 @@ pub struct InputArgs {
     /// Reference date for the retention filter (YYYY-MM-DD); default: today.
     #[arg(long, value_name = "DATE")]
     pub as_of: Option<String>,
+    /// Refuse inputs larger than this many bytes in total.
+    #[arg(long, value_name = "BYTES", default_value_t = opentape::read::Limits::default().max_input_bytes)]
+    pub max_input_bytes: u64,
+    /// Refuse inputs with more than this many records (people and users).
+    #[arg(long, value_name = "N", default_value_t = opentape::read::Limits::default().max_records)]
+    pub max_records: u64,
 }
 
 impl InputArgs {
@@ -64,6 +70,13 @@ impl InputArgs {
                     "--as-of `{s}` is not a date of the form YYYY-MM-DD"
                 ))
             }),
+        }
+    }
+
+    pub fn limits(&self) -> opentape::read::Limits {
+        opentape::read::Limits {
+            max_input_bytes: self.max_input_bytes,
+            max_records: self.max_records,
         }
     }
 

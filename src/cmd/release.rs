@@ -77,6 +77,7 @@ pub fn run(a: Args, progress: &super::progress::Progress) -> Result<i32> {
         created,
         key,
         on_stage: Some(Box::new(|s: &str| progress.stage(s))),
+        limits: a.input.limits(),
     };
     let inputs = a.input.inputs(&pl);
     let result = opentape::release::release(&pl, &inputs, &opts);

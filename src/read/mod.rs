@@ -12,17 +12,59 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Reads every input with the pipeline's reader.
+/// Guards against inputs too large to be what they claim.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Total bytes of all input files.
+    pub max_input_bytes: u64,
+    /// Records (people and users) read.
+    pub max_records: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_input_bytes: 64 << 30,
+            max_records: 100_000_000,
+        }
+    }
+}
+
+/// Reads every input with the pipeline's reader, within the default limits.
 pub fn read(pl: &Pipeline, inputs: &[PathBuf]) -> Result<Export> {
-    let mut r = Reader::new(pl);
+    read_limited(pl, inputs, Limits::default())
+}
+
+pub fn read_limited(pl: &Pipeline, inputs: &[PathBuf], limits: Limits) -> Result<Export> {
+    let mut files = Vec::new();
     for input in inputs {
         let meta = std::fs::metadata(input).map_err(|e| Error::io(input, e))?;
         if meta.is_dir() {
-            for file in list_dir(input)? {
-                r.read_file(&file)?;
-            }
+            files.extend(list_dir(input)?);
         } else {
-            r.read_file(input)?;
+            files.push(input.clone());
+        }
+    }
+    let mut total = 0u64;
+    for f in &files {
+        total += std::fs::metadata(f).map_err(|e| Error::io(f, e))?.len();
+    }
+    if total > limits.max_input_bytes {
+        return Err(Error::Usage(format!(
+            "the input is {total} bytes, more than --max-input-bytes {}: raise the limit if this export is really that large",
+            limits.max_input_bytes
+        )));
+    }
+    let mut r = Reader::new(pl);
+    for file in &files {
+        r.read_file(file)?;
+        let n = r.export.records_read + r.export.users_read;
+        if n > limits.max_records {
+            return Err(Error::Usage(format!(
+                "{}: more than --max-records {} records read: raise the limit if this export is really that large",
+                file.display(),
+                limits.max_records
+            )));
         }
     }
     r.finish()
