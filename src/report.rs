@@ -6,7 +6,7 @@
 //! histogram edges and percentiles are means of k values, never one person's value.
 
 use crate::release::Facts;
-use crate::utility::{corr, mean, smoothed_pct, std};
+use crate::utility::{corr, mean, smoothed_pct, std, stratum_columns, StratumColumns};
 use serde_json::{json, Value};
 use std::fmt::Write;
 
@@ -73,33 +73,15 @@ pub fn build(f: &Facts, uniqueness: &[crate::risk::Uniqueness]) -> Value {
     let range = pl.release.representation == crate::pipeline::Representation::Range;
     let mut strata = Vec::new();
     for (si, cats) in part.strata.iter().enumerate() {
-        let classes: Vec<usize> = (0..part.classes.len())
-            .filter(|&c| part.classes[c].stratum == si)
-            .collect();
-        if classes.is_empty() {
+        let Some(StratumColumns {
+            dims,
+            orig,
+            rel,
+            classes,
+        }) = stratum_columns(pl, e, part, t, si)
+        else {
             continue;
-        }
-        let dims: Vec<usize> = (0..pl.measurements.len())
-            .filter(|&p| pl.applies(pl.measurements[p], cats))
-            .collect();
-        let mut orig: Vec<Vec<f64>> = vec![Vec::new(); dims.len()];
-        let mut rel: Vec<Vec<f64>> = vec![Vec::new(); dims.len()];
-        for &c in &classes {
-            let row = &t.values[t.class_rows[c]];
-            for &m in &part.classes[c].members {
-                let v = &e.people[m as usize].values;
-                for (j, &p) in dims.iter().enumerate() {
-                    let res = pl.catalog.measurements[pl.measurements[p]].resolution;
-                    let x = if range {
-                        (row[2 * p].unwrap_or(0) + row[2 * p + 1].unwrap_or(0)) as f64 / 2.0
-                    } else {
-                        row[p].unwrap_or(0) as f64
-                    };
-                    orig[j].push(v[p]);
-                    rel[j].push(x * res);
-                }
-            }
-        }
+        };
         let n = orig.first().map_or(0, Vec::len);
         let mut measurements = Vec::new();
         for (j, &p) in dims.iter().enumerate() {
@@ -145,7 +127,7 @@ pub fn build(f: &Facts, uniqueness: &[crate::risk::Uniqueness]) -> Value {
             .map(|(c, v)| (c.name.clone(), json!(v)))
             .collect();
         strata.push(json!({
-            "categories": names, "n": n, "classes": classes.len(),
+            "categories": names, "n": n, "classes": classes,
             "measurements": measurements,
             "correlation_drift": {"n": n, "names": dims.iter().map(|&p| pl.catalog.measurements[pl.measurements[p]].name.clone()).collect::<Vec<_>>(), "abs_change": drift},
         }));

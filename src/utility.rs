@@ -69,39 +69,72 @@ fn round(x: f64, digits: i32) -> f64 {
     (x * f).round() / f
 }
 
-pub fn utility(pl: &Pipeline, e: &Eligible, part: &Partition, t: &Table) -> Value {
+/// One stratum's released people, column by column: each person's own values and the
+/// values released for them (range releases: the interval midpoint), in catalog units.
+pub struct StratumColumns {
+    /// Release positions of the measurements that apply in the stratum.
+    pub dims: Vec<usize>,
+    pub orig: Vec<Vec<f64>>,
+    pub rel: Vec<Vec<f64>>,
+    pub classes: usize,
+}
+
+/// `None` when the stratum has no class (all suppressed).
+pub fn stratum_columns(
+    pl: &Pipeline,
+    e: &Eligible,
+    part: &Partition,
+    t: &Table,
+    si: usize,
+) -> Option<StratumColumns> {
     let range = pl.release.representation == Representation::Range;
+    let cats = &part.strata[si];
+    let classes: Vec<usize> = (0..part.classes.len())
+        .filter(|&c| part.classes[c].stratum == si)
+        .collect();
+    if classes.is_empty() {
+        return None;
+    }
+    let dims: Vec<usize> = (0..pl.measurements.len())
+        .filter(|&p| pl.applies(pl.measurements[p], cats))
+        .collect();
+    let mut orig: Vec<Vec<f64>> = vec![Vec::new(); dims.len()];
+    let mut rel: Vec<Vec<f64>> = vec![Vec::new(); dims.len()];
+    for &c in &classes {
+        let row = &t.values[t.class_rows[c]];
+        for &m in &part.classes[c].members {
+            let v = &e.people[m as usize].values;
+            for (j, &p) in dims.iter().enumerate() {
+                let res = pl.catalog.measurements[pl.measurements[p]].resolution;
+                let released = if range {
+                    (row[2 * p].unwrap_or(0) + row[2 * p + 1].unwrap_or(0)) as f64 / 2.0
+                } else {
+                    row[p].unwrap_or(0) as f64
+                };
+                orig[j].push(v[p]);
+                rel[j].push(released * res);
+            }
+        }
+    }
+    Some(StratumColumns {
+        dims,
+        orig,
+        rel,
+        classes: classes.len(),
+    })
+}
+
+pub fn utility(pl: &Pipeline, e: &Eligible, part: &Partition, t: &Table) -> Value {
     let k = pl.release.k;
     let mut strata = Vec::new();
     let (mut worst_mean, mut worst_std, mut worst_corr) = (0.0f64, 0.0f64, 0.0f64);
     for (si, cats) in part.strata.iter().enumerate() {
-        let classes: Vec<usize> = (0..part.classes.len())
-            .filter(|&c| part.classes[c].stratum == si)
-            .collect();
-        if classes.is_empty() {
+        let Some(StratumColumns {
+            dims, orig, rel, ..
+        }) = stratum_columns(pl, e, part, t, si)
+        else {
             continue;
-        }
-        let dims: Vec<usize> = (0..pl.measurements.len())
-            .filter(|&p| pl.applies(pl.measurements[p], cats))
-            .collect();
-        let mut orig: Vec<Vec<f64>> = vec![Vec::new(); dims.len()];
-        let mut rel: Vec<Vec<f64>> = vec![Vec::new(); dims.len()];
-        for &c in &classes {
-            let row = &t.values[t.class_rows[c]];
-            for &m in &part.classes[c].members {
-                let v = &e.people[m as usize].values;
-                for (j, &p) in dims.iter().enumerate() {
-                    let res = pl.catalog.measurements[pl.measurements[p]].resolution;
-                    let released = if range {
-                        (row[2 * p].unwrap_or(0) + row[2 * p + 1].unwrap_or(0)) as f64 / 2.0
-                    } else {
-                        row[p].unwrap_or(0) as f64
-                    };
-                    orig[j].push(v[p]);
-                    rel[j].push(released * res);
-                }
-            }
-        }
+        };
         let mut per = Map::new();
         let mut sq = 0.0;
         for (j, &p) in dims.iter().enumerate() {

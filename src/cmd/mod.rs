@@ -63,14 +63,7 @@ pub struct InputArgs {
 
 impl InputArgs {
     pub fn as_of(&self) -> crate_result::Result<i64> {
-        match &self.as_of {
-            None => Ok(opentape::filter::today()),
-            Some(s) => opentape::filter::parse_date(s).ok_or_else(|| {
-                opentape::Error::Usage(format!(
-                    "--as-of `{s}` is not a date of the form YYYY-MM-DD"
-                ))
-            }),
-        }
+        parse_as_of(self.as_of.as_deref())
     }
 
     pub fn limits(&self) -> opentape::read::Limits {
@@ -86,6 +79,18 @@ impl InputArgs {
         } else {
             self.input.clone()
         }
+    }
+}
+
+/// `--as-of`: a YYYY-MM-DD date as days since 1970-01-01; today when absent.
+pub fn parse_as_of(s: Option<&str>) -> crate_result::Result<i64> {
+    match s {
+        None => Ok(opentape::filter::today()),
+        Some(s) => opentape::filter::parse_date(s).ok_or_else(|| {
+            opentape::Error::Usage(format!(
+                "--as-of `{s}` is not a date of the form YYYY-MM-DD"
+            ))
+        }),
     }
 }
 

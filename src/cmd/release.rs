@@ -37,17 +37,11 @@ pub struct Args {
     pub json: bool,
 }
 
+/// The key from `--noise-key-file` or the environment (read the same way the checker
+/// reads it), or a random one.
 pub fn load_key(file: Option<&PathBuf>) -> Result<NoiseKey> {
-    let bytes = match file {
-        Some(f) => {
-            let mut b = std::fs::read(f).map_err(|e| Error::io(f, e))?;
-            while b.last().is_some_and(|c| c.is_ascii_whitespace()) {
-                b.pop();
-            }
-            Some(b)
-        }
-        None => std::env::var_os(KEY_ENV).map(|v| v.into_encoded_bytes()),
-    };
+    let bytes = opentape_verify::load_key(file.map(PathBuf::as_path))
+        .map_err(|e| Error::Usage(e.to_string()))?;
     match bytes {
         None => Ok(NoiseKey::random()),
         Some(b) => NoiseKey::from_bytes(b)

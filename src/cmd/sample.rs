@@ -27,14 +27,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<i32> {
-    let as_of = match &a.as_of {
-        None => opentape::filter::today(),
-        Some(s) => opentape::filter::parse_date(s).ok_or_else(|| {
-            opentape::Error::Usage(format!(
-                "--as-of `{s}` is not a date of the form YYYY-MM-DD"
-            ))
-        })?,
-    };
+    let as_of = super::parse_as_of(a.as_of.as_deref())?;
     let o = Options {
         format: a.format,
         people: a.people,

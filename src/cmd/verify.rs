@@ -49,14 +49,7 @@ fn source(a: &Args) -> Result<Option<(opentape_verify::Source, PathBuf)>> {
         return Ok(None);
     };
     let pl = opentape::pipeline::Pipeline::load(pipeline)?;
-    let as_of = match &a.as_of {
-        None => opentape::filter::today(),
-        Some(s) => opentape::filter::parse_date(s).ok_or_else(|| {
-            Error::Usage(format!(
-                "--as-of `{s}` is not a date of the form YYYY-MM-DD"
-            ))
-        })?,
-    };
+    let as_of = super::parse_as_of(a.as_of.as_deref())?;
     let export = opentape::read::read(&pl, &a.source)?;
     let e = opentape::filter::apply(&pl, export, as_of);
     let people = e
