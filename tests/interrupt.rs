@@ -134,3 +134,44 @@ fn verify_all_catches_a_changed_published_file() {
     assert_eq!(reports[0]["ok"], false);
     assert_eq!(reports[1]["ok"], true);
 }
+
+/// A full disk ends the release with a clear message (exit 2) and no partial release.
+/// Needs root to mount a small tmpfs (CI and developer machines run as root); elsewhere
+/// it says so and checks nothing.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_ends_with_a_clear_error_and_no_partial_release() {
+    let d = tmp();
+    let mnt = d.path().join("small");
+    fs::create_dir_all(&mnt).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipped: cannot mount a tmpfs here (not root?)");
+        return;
+    }
+    let out = mnt.join("rel");
+    let r = release_cmd(&out, "pipelines/freesewing-v3.toml", "1.0.0")
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&r.stderr).into_owned();
+    let left: Vec<String> = fs::read_dir(&out)
+        .map(|it| {
+            it.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let _ = Command::new("umount").arg(&mnt).status();
+    assert_eq!(r.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("No space left"), "{stderr}");
+    assert!(
+        !left
+            .iter()
+            .any(|n| n == "1.0.0" || n.starts_with(".staging")),
+        "left behind: {left:?}"
+    );
+}

@@ -435,61 +435,8 @@ fn a_release_that_fails_verification_is_not_published() {
 fn versions_must_not_understate_the_change() {
     let d = tmp();
     let o = d.path().join("rel").display().to_string();
-    // 1.0.0 on a smaller export (the first 1,200 lines of the sample), then 1.1.0 on all of it.
-    let part = d.path().join("part");
-    fs::create_dir_all(&part).unwrap();
-    let sets = fs::read_to_string(repo().join("data-samples/freesewing-v3/sets.ndjson")).unwrap();
-    let first: String = sets.lines().take(1200).map(|l| format!("{l}\n")).collect();
-    fs::write(part.join("sets.ndjson"), first).unwrap();
-    fs::copy(
-        repo().join("data-samples/freesewing-v3/users.ndjson"),
-        part.join("users.ndjson"),
-    )
-    .unwrap();
-    let p = part.display().to_string();
-    let base = [
-        "--pipeline",
-        "pipelines/freesewing-v3.toml",
-        "--out",
-        &o,
-        "--as-of",
-        AS_OF,
-    ];
-    let run = |v: &str, input: Option<&str>| {
-        let mut a: Vec<&str> = base.to_vec();
-        a.extend(["--version", v]);
-        if let Some(i) = input {
-            a.extend(["--input", i]);
-        }
-        release(d.path(), &a, None)
-    };
-    assert_eq!(run("1.0.0", Some(&p)).code, 0);
-    // More rows: a patch number understates it.
-    let r = run("1.0.1", None);
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(
-        r.stderr.contains("needs a minor bump (1.1.0 or later)"),
-        "{}",
-        r.stderr
-    );
-    assert!(!d.path().join("rel/1.0.1").exists());
-    let r = run("1.1.0", None);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(
-        fs::read_to_string(d.path().join("rel/latest")).unwrap(),
-        "1.1.0\n"
-    );
-    let log = fs::read_to_string(d.path().join("rel/CHANGELOG.md")).unwrap();
-    assert!(
-        log.find("## [1.1.0]").unwrap() < log.find("## [1.0.0]").unwrap(),
-        "newest first"
-    );
-    assert!(log.contains("rows ("), "{log}");
-
-    // A column added (a pipeline that also releases breasts-only columns under another
-    // category name would be a major change; here: drop one measurement from the release).
-    let text = fs::read_to_string(repo().join("pipelines/freesewing-v3.toml")).unwrap();
     let root = repo().display().to_string();
+    // A pipeline that leaves `wrist` out, to add it back later.
     let names: Vec<String> =
         fs::read_to_string(repo().join("schemas/freesewing-measurements.toml"))
             .unwrap()
@@ -505,60 +452,147 @@ fn versions_must_not_understate_the_change() {
         .map(|n| format!("\"{n}\""))
         .collect::<Vec<_>>()
         .join(", ");
-    let text = text
+    let text = fs::read_to_string(repo().join("pipelines/freesewing-v3.toml"))
+        .unwrap()
         .replace(
             "[release]\n",
             &format!("[release]\nmeasurements = [{list}]\n"),
         )
         .replace("\"../schemas/", &format!("\"{root}/schemas/"))
         .replace("\"../data-samples/", &format!("\"{root}/data-samples/"));
-    let pl = d.path().join("fewer.toml");
-    fs::write(&pl, text).unwrap();
-    let pls = pl.display().to_string();
-    let r = release(
-        d.path(),
-        &[
+    let without = d.path().join("without-wrist.toml");
+    fs::write(&without, text).unwrap();
+    let without = without.display().to_string();
+    let with = "pipelines/freesewing-v3.toml";
+    // A smaller export: the first 1,200 lines of the sample.
+    let part = d.path().join("part");
+    fs::create_dir_all(&part).unwrap();
+    let sets = fs::read_to_string(repo().join("data-samples/freesewing-v3/sets.ndjson")).unwrap();
+    let first: String = sets.lines().take(1200).map(|l| format!("{l}\n")).collect();
+    fs::write(part.join("sets.ndjson"), first).unwrap();
+    fs::copy(
+        repo().join("data-samples/freesewing-v3/users.ndjson"),
+        part.join("users.ndjson"),
+    )
+    .unwrap();
+    let part = part.display().to_string();
+    let run = |pipeline: &str, v: &str, input: Option<&str>| {
+        let mut a = vec![
             "--pipeline",
-            &pls,
+            pipeline,
             "--out",
             &o,
             "--as-of",
             AS_OF,
             "--version",
-            "1.2.0",
-        ],
-        None,
-    );
+            v,
+        ];
+        if let Some(i) = input {
+            a.extend(["--input", i]);
+        }
+        release(d.path(), &a, None)
+    };
+    assert_eq!(run(&without, "1.0.0", Some(&part)).code, 0);
+    // A column added: 1.0.1 is refused, naming the major bump it needs.
+    let r = run(with, "1.0.1", Some(&part));
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(
         r.stderr.contains("needs a major bump (2.0.0 or later)"),
         "{}",
         r.stderr
     );
-    let r = release(
-        d.path(),
-        &[
-            "--pipeline",
-            &pls,
-            "--out",
-            &o,
-            "--as-of",
-            AS_OF,
-            "--version",
-            "2.0.0",
-        ],
-        None,
+    assert!(!d.path().join("rel/1.0.1").exists());
+    // More people: a patch number understates it; 1.1.0 is right.
+    let r = run(&without, "1.0.1", None);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("needs a minor bump (1.1.0 or later)"),
+        "{}",
+        r.stderr
     );
+    let r = run(&without, "1.1.0", None);
     assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        fs::read_to_string(d.path().join("rel/latest")).unwrap(),
+        "1.1.0\n"
+    );
+    let r = run(with, "2.0.0", None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let log = fs::read_to_string(d.path().join("rel/CHANGELOG.md")).unwrap();
+    assert!(
+        log.find("## [2.0.0]").unwrap() < log.find("## [1.1.0]").unwrap(),
+        "newest first"
+    );
+    assert!(log.contains("column `wrist`"), "{log}");
+    assert!(log.contains("rows ("), "{log}");
 
-    // diff names the removed column and the row change.
+    // diff names the added column and the row change.
     let a = d.path().join("rel/1.0.0").display().to_string();
     let b = d.path().join("rel/2.0.0").display().to_string();
     let out = opentape(&repo(), &["diff", &a, &b, "--json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let j = out.json();
-    assert_eq!(j["columns_removed"], serde_json::json!(["wrist"]));
+    assert_eq!(j["columns_added"], serde_json::json!(["wrist"]));
     assert_eq!(j["needed_bump"], "major");
     assert!(j["rows"][1].as_u64() > j["rows"][0].as_u64());
     assert!(!j["measurement_shifts"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn range_representation_releases_class_bounds() {
+    let d = tmp();
+    let root = repo().display().to_string();
+    let text = fs::read_to_string(repo().join("pipelines/ansur2.toml"))
+        .unwrap()
+        .replace(
+            "representation = \"centroid\"",
+            "representation = \"range\"",
+        )
+        .replace("\"../schemas/", &format!("\"{root}/schemas/"))
+        .replace("\"../data-samples/", &format!("\"{root}/data-samples/"));
+    let p = d.path().join("range.toml");
+    fs::write(&p, text).unwrap();
+    let o = d.path().join("rel").display().to_string();
+    let r = release(
+        d.path(),
+        &[
+            "--pipeline",
+            &p.display().to_string(),
+            "--version",
+            "1.0.0",
+            "--out",
+            &o,
+        ],
+        None,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = d.path().join("rel/1.0.0");
+    let m = manifest(&v);
+    assert_eq!(m["parameters"]["representation"], "range");
+    assert_eq!(m["parameters"]["moments"]["method"], "none");
+    let header = fs::read_to_string(v.join("measurements.csv"))
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(
+        header.starts_with(
+            "Gender,abdominalextensiondepthsitting_min,abdominalextensiondepthsitting_max,"
+        ),
+        "{header}"
+    );
+    assert_k(&v.join("measurements.csv"), 10);
+    // Every lower bound is at most its upper bound.
+    let text = fs::read_to_string(v.join("measurements.csv")).unwrap();
+    for line in text.lines().skip(1).take(500) {
+        let cells: Vec<i64> = line
+            .split(',')
+            .skip(1)
+            .map(|c| c.parse().unwrap())
+            .collect();
+        for pair in cells.chunks(2) {
+            assert!(pair[0] <= pair[1], "{line}");
+        }
+    }
 }

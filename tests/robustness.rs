@@ -54,14 +54,14 @@ fn broken_freesewing_exports_never_crash() {
     let deep = "[".repeat(100_000) + &"]".repeat(100_000);
     let big_line = format!(
         "{{\"id\": 5, \"userId\": 1, \"notes\": \"{}\", \"measies\": {{}}}}\n",
-        "x".repeat(20_000_000)
+        "x".repeat(100_000_000)
     );
     let cases: Vec<(&str, String)> = vec![
         ("empty", String::new()),
         ("only whitespace", "\n\n  \n".into()),
         ("truncated json", "{\"id\": 1, \"userId\": 1, \"measies\": {\"chest\": 9".into()),
         ("deeply nested", deep),
-        ("a 20 MB line", big_line),
+        ("a 100 MB line", big_line),
         ("wrong types", format!("{{\"id\": [1], \"userId\": {{\"x\": \"{SECRET}\"}}, \"measies\": 5}}\n")),
         ("huge numbers", "{\"id\": 1, \"userId\": 1, \"measies\": {\"chest\": 1e400, \"waist\": -1e308}}\n".into()),
         ("string numbers", format!("{{\"id\": 1, \"userId\": 1, \"measies\": {{\"chest\": \"{SECRET}\"}}}}\n")),
