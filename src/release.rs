@@ -37,6 +37,77 @@ pub fn check_version(v: &str) -> Result<()> {
     }
 }
 
+/// People scored for nearest-neighbour linkage inside `release` (the full check,
+/// `opentape verify --source`, scores up to opentape_verify::MAX_SCORED).
+const RELEASE_LINKAGE_SCORED: usize = 5_000;
+
+/// The checker's linkage check on the table in memory, against the eligible people and
+/// the true class membership, before anything is written.
+pub fn linkage(pl: &Pipeline, e: &Eligible, part: &Partition, t: &Table) -> opentape_verify::Check {
+    let people = e
+        .people
+        .iter()
+        .map(|p| opentape_verify::SourcePerson {
+            record: e.record_key(p.at),
+            owner: p.owner,
+            categories: p
+                .categories
+                .iter()
+                .map(|c| c.clone().unwrap_or_default())
+                .collect(),
+            values: p
+                .values
+                .iter()
+                .map(|v| (!v.is_nan()).then_some(*v))
+                .collect(),
+        })
+        .collect();
+    let source = opentape_verify::Source {
+        categories: pl.categories.iter().map(|c| c.name.clone()).collect(),
+        measurements: pl
+            .measurements
+            .iter()
+            .map(|&m| pl.catalog.measurements[m].name.clone())
+            .collect(),
+        people,
+    };
+    let mut member = std::collections::HashMap::new();
+    for (ci, c) in part.classes.iter().enumerate() {
+        for &m in &c.members {
+            member.insert(
+                e.record_key(e.people[m as usize].at),
+                Some(t.class_rows[ci]),
+            );
+        }
+    }
+    for &m in &part.suppressed {
+        member.insert(e.record_key(e.people[m as usize].at), None);
+    }
+    let columns: Vec<String> = t.category_names.iter().chain(&t.columns).cloned().collect();
+    let rows: Vec<Vec<String>> = t
+        .categories
+        .iter()
+        .zip(&t.values)
+        .map(|(c, v)| {
+            c.iter()
+                .cloned()
+                .chain(
+                    v.iter()
+                        .map(|x| x.map(|x| x.to_string()).unwrap_or_default()),
+                )
+                .collect()
+        })
+        .collect();
+    opentape_verify::check_linkage_with(
+        &columns,
+        &rows,
+        &source,
+        &member,
+        pl.release.k,
+        RELEASE_LINKAGE_SCORED,
+    )
+}
+
 /// Everything the manifest says about a run, except the files (added when written).
 pub struct Facts<'a> {
     pub pl: &'a Pipeline,
@@ -47,6 +118,8 @@ pub struct Facts<'a> {
     pub partition: &'a Partition,
     pub table: &'a Table,
     pub key: &'a NoiseKey,
+    /// The linkage check's figures (nearest-neighbour share, owners per class).
+    pub linkage: Option<&'a Value>,
 }
 
 pub fn dataframe(t: &Table) -> PolarsResult<DataFrame> {
@@ -526,7 +599,17 @@ pub fn release(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<Outcome
     }
     let table =
         crate::anonymize::generalize(pl, &eligible, &partition, &o.key, &eligible.owner_keys);
+    stage("checking linkage against the source");
+    let link = linkage(pl, &eligible, &partition, &table);
+    if !link.ok {
+        return Err(Error::Refused(format!(
+            "the linkage check fails on the anonymized table; nothing was written: {} ({})",
+            link.detail,
+            link.problems.join("; ")
+        )));
+    }
     let facts = Facts {
+        linkage: link.figures.as_ref(),
         pl,
         version: &o.version,
         created: &o.created,

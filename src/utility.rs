@@ -76,6 +76,8 @@ pub struct StratumColumns {
     pub dims: Vec<usize>,
     pub orig: Vec<Vec<f64>>,
     pub rel: Vec<Vec<f64>>,
+    /// Range releases: the width of each person's released interval (0 for centroids).
+    pub width: Vec<Vec<f64>>,
     pub classes: usize,
 }
 
@@ -100,6 +102,7 @@ pub fn stratum_columns(
         .collect();
     let mut orig: Vec<Vec<f64>> = vec![Vec::new(); dims.len()];
     let mut rel: Vec<Vec<f64>> = vec![Vec::new(); dims.len()];
+    let mut width: Vec<Vec<f64>> = vec![Vec::new(); dims.len()];
     for &c in &classes {
         let row = &t.values[t.class_rows[c]];
         for &m in &part.classes[c].members {
@@ -111,8 +114,14 @@ pub fn stratum_columns(
                 } else {
                     row[p].unwrap_or(0) as f64
                 };
+                let w = if range {
+                    (row[2 * p + 1].unwrap_or(0) - row[2 * p].unwrap_or(0)) as f64
+                } else {
+                    0.0
+                };
                 orig[j].push(v[p]);
                 rel[j].push(released * res);
+                width[j].push(w * res);
             }
         }
     }
@@ -120,6 +129,7 @@ pub fn stratum_columns(
         dims,
         orig,
         rel,
+        width,
         classes: classes.len(),
     })
 }

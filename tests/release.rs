@@ -583,6 +583,13 @@ fn range_representation_releases_class_bounds() {
         "{header}"
     );
     assert_k(&v.join("measurements.csv"), 10);
+    // The report measures information loss of ranges as normalized certainty penalty.
+    let report: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(v.join("report.json")).unwrap()).unwrap();
+    let ncp = report["strata"][0]["measurements"][0]["ncp"]
+        .as_f64()
+        .unwrap();
+    assert!(ncp > 0.0 && ncp < 1.0, "{ncp}");
     // Every lower bound is at most its upper bound.
     let text = fs::read_to_string(v.join("measurements.csv")).unwrap();
     for line in text.lines().skip(1).take(500) {

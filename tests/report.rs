@@ -96,6 +96,10 @@ fn report_shows_only_aggregates_of_k_people_even_with_outliers() {
     let k = report["k"].as_u64().unwrap();
     assert_eq!(k, 10);
     check_aggregates(&report, k, "report");
+    // The linkage figures of the release's own check are reported, within 1/k.
+    let link = &report["risk"]["linkage"];
+    assert!(link["nearest_neighbour_share"].as_f64().unwrap() <= 0.1);
+    assert!(link["min_owners_per_class"].as_u64().unwrap() >= k);
     // Some bins are hidden: the outliers' tails are not shown.
     assert!(json_text.contains("null"));
     // The outliers' own values appear nowhere in the public report.

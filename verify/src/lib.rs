@@ -8,7 +8,7 @@
 mod linkage;
 mod pii;
 
-pub use linkage::{Source, SourcePerson, MAX_SCORED};
+pub use linkage::{check_linkage_with, Source, SourcePerson, MAX_SCORED};
 
 use arrow::array::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
@@ -50,6 +50,9 @@ pub struct Check {
     pub detail: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<String>,
+    /// The check's figures, where it has more than the detail line says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub figures: Option<Value>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -240,6 +243,7 @@ pub fn verify(dir: &Path, o: &Options) -> Result<Report, ReadError> {
                 .join("; ")
         ),
         problems: vec![],
+        figures: None,
     };
     fn errs<'a>(parts: &[Option<&'a String>]) -> Vec<&'a String> {
         parts.iter().flatten().copied().collect()
@@ -295,6 +299,7 @@ fn check(id: &'static str, problems: Vec<String>, detail: String) -> Check {
         ok: problems.is_empty(),
         detail,
         problems,
+        figures: None,
     }
 }
 
