@@ -39,7 +39,7 @@ pub fn check_version(v: &str) -> Result<()> {
 
 /// People scored for nearest-neighbour linkage inside `release` (the full check,
 /// `opentape verify --source`, scores up to opentape_verify::MAX_SCORED).
-const RELEASE_LINKAGE_SCORED: usize = 5_000;
+const RELEASE_LINKAGE_SCORED: usize = 2_000;
 
 /// The checker's linkage check on the table in memory, against the eligible people and
 /// the true class membership, before anything is written.
