@@ -41,9 +41,8 @@ pub fn check_version(v: &str) -> Result<()> {
 /// `opentape verify --source`, scores up to opentape_verify::MAX_SCORED).
 const RELEASE_LINKAGE_SCORED: usize = 2_000;
 
-/// The checker's linkage check on the table in memory, against the eligible people and
-/// the true class membership, before anything is written.
-pub fn linkage(pl: &Pipeline, e: &Eligible, part: &Partition, t: &Table) -> opentape_verify::Check {
+/// The eligible people as the checker takes them: plain values, keyed by record.
+pub fn checker_source(pl: &Pipeline, e: &Eligible) -> opentape_verify::Source {
     let people = e
         .people
         .iter()
@@ -62,7 +61,7 @@ pub fn linkage(pl: &Pipeline, e: &Eligible, part: &Partition, t: &Table) -> open
                 .collect(),
         })
         .collect();
-    let source = opentape_verify::Source {
+    opentape_verify::Source {
         categories: pl.categories.iter().map(|c| c.name.clone()).collect(),
         measurements: pl
             .measurements
@@ -70,7 +69,13 @@ pub fn linkage(pl: &Pipeline, e: &Eligible, part: &Partition, t: &Table) -> open
             .map(|&m| pl.catalog.measurements[m].name.clone())
             .collect(),
         people,
-    };
+    }
+}
+
+/// The checker's linkage check on the table in memory, against the eligible people and
+/// the true class membership, before anything is written.
+pub fn linkage(pl: &Pipeline, e: &Eligible, part: &Partition, t: &Table) -> opentape_verify::Check {
+    let source = checker_source(pl, e);
     let mut member = std::collections::HashMap::new();
     for (ci, c) in part.classes.iter().enumerate() {
         for &m in &c.members {

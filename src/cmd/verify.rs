@@ -52,33 +52,7 @@ fn source(a: &Args) -> Result<Option<(opentape_verify::Source, PathBuf)>> {
     let as_of = super::parse_as_of(a.as_of.as_deref())?;
     let export = opentape::read::read(&pl, &a.source)?;
     let e = opentape::filter::apply(&pl, export, as_of);
-    let people = e
-        .people
-        .iter()
-        .map(|p| opentape_verify::SourcePerson {
-            record: e.record_key(p.at),
-            owner: p.owner,
-            categories: p
-                .categories
-                .iter()
-                .map(|c| c.clone().unwrap_or_default())
-                .collect(),
-            values: p
-                .values
-                .iter()
-                .map(|v| (!v.is_nan()).then_some(*v))
-                .collect(),
-        })
-        .collect();
-    let src = opentape_verify::Source {
-        categories: pl.categories.iter().map(|c| c.name.clone()).collect(),
-        measurements: pl
-            .measurements
-            .iter()
-            .map(|&m| pl.catalog.measurements[m].name.clone())
-            .collect(),
-        people,
-    };
+    let src = opentape::release::checker_source(&pl, &e);
     Ok(Some((src, private.join("membership.csv"))))
 }
 
