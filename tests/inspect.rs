@@ -395,3 +395,42 @@ fn table_reader_handles_bom_crlf_and_parquet() {
     );
     assert!(!r.stderr.contains("0612345678"));
 }
+
+#[test]
+fn table_reader_reads_ndjson_tables() {
+    let dir = tmp();
+    let text =
+        fs::read_to_string(repo().join("data-samples/ansur2/ANSUR_II_FEMALE_Public.csv")).unwrap();
+    let mut lines = text.split("\r\n");
+    let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let mut out = String::new();
+    for row in lines.take(12) {
+        let obj: serde_json::Map<String, serde_json::Value> = head
+            .iter()
+            .zip(row.split(','))
+            .map(|(h, v)| {
+                let v = v
+                    .parse::<i64>()
+                    .map(serde_json::Value::from)
+                    .unwrap_or_else(|_| v.into());
+                (h.to_string(), v)
+            })
+            .collect();
+        out.push_str(&serde_json::Value::Object(obj).to_string());
+        out.push('\n');
+    }
+    let p = dir.path().join("t.ndjson");
+    fs::write(&p, out).unwrap();
+    let r = inspect(&[
+        "--pipeline",
+        "pipelines/ansur2.toml",
+        "--input",
+        &p.display().to_string(),
+        "--json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = r.json();
+    assert_eq!(s["records_read"], 12);
+    assert_eq!(s["eligible_people"], 12);
+    assert_eq!(s["categories"]["Gender"]["Female"]["people"], 12);
+}
