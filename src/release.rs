@@ -602,6 +602,7 @@ pub fn release(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<Outcome
             pl.release.max_suppressed * 100.0
         )));
     }
+    stage("generalizing, restoring moments and adding noise");
     let table =
         crate::anonymize::generalize(pl, &eligible, &partition, &o.key, &eligible.owner_keys);
     stage("checking linkage against the source");

@@ -35,6 +35,9 @@ pub struct Args {
     /// Print the outcome as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Print how long each stage took, on stderr (for benchmarks).
+    #[arg(long)]
+    pub timings: bool,
 }
 
 /// The key from `--noise-key-file` or the environment (read the same way the checker
@@ -63,6 +66,7 @@ pub fn run(a: Args, progress: &super::progress::Progress) -> Result<i32> {
         Some(secs) => opentape::filter::format_date(secs.div_euclid(86400)),
         None => opentape::filter::format_date(opentape::filter::today()),
     };
+    let stages = std::cell::RefCell::new(Vec::new());
     let opts = opentape::release::Options {
         version: a.version.clone(),
         out: a.out.clone(),
@@ -70,12 +74,29 @@ pub fn run(a: Args, progress: &super::progress::Progress) -> Result<i32> {
         as_of,
         created,
         key,
-        on_stage: Some(Box::new(|s: &str| progress.stage(s))),
+        on_stage: Some(Box::new(|s: &str| {
+            progress.stage(s);
+            stages
+                .borrow_mut()
+                .push((s.to_string(), std::time::Instant::now()));
+        })),
         limits: a.input.limits(),
     };
     let inputs = a.input.inputs(&pl);
     let result = opentape::release::release(&pl, &inputs, &opts);
     progress.clear();
+    drop(opts);
+    if a.timings {
+        let mut stages = stages.into_inner();
+        stages.push(("end".into(), std::time::Instant::now()));
+        for w in stages.windows(2) {
+            eprintln!(
+                "timing {:>9.3} s  {}",
+                (w[1].1 - w[0].1).as_secs_f64(),
+                w[0].0
+            );
+        }
+    }
     let o = result?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&o).expect("JSON"));
