@@ -396,17 +396,14 @@ fn a_release_that_fails_verification_is_not_published() {
     // A category released under a name that looks like an identifier: the independent
     // checker's schema check fails on the staged files, so nothing is published.
     let d = tmp();
-    let text = fs::read_to_string(repo().join("pipelines/ansur2.toml")).unwrap();
-    let root = repo().display().to_string();
-    let text = text
-        .replace(
+    let p = edited_pipeline(
+        d.path(),
+        "ansur2",
+        &[(
             "Gender = { field = \"row.Gender\" }",
             "subject_name = { field = \"row.Gender\" }",
-        )
-        .replace("\"../schemas/", &format!("\"{root}/schemas/"))
-        .replace("\"../data-samples/", &format!("\"{root}/data-samples/"));
-    let p = d.path().join("bad.toml");
-    fs::write(&p, text).unwrap();
+        )],
+    );
     let o = d.path().join("rel").display().to_string();
     let r = release(
         d.path(),
@@ -435,7 +432,6 @@ fn a_release_that_fails_verification_is_not_published() {
 fn versions_must_not_understate_the_change() {
     let d = tmp();
     let o = d.path().join("rel").display().to_string();
-    let root = repo().display().to_string();
     // A pipeline that leaves `wrist` out, to add it back later.
     let names: Vec<String> =
         fs::read_to_string(repo().join("schemas/freesewing-measurements.toml"))
@@ -452,16 +448,8 @@ fn versions_must_not_understate_the_change() {
         .map(|n| format!("\"{n}\""))
         .collect::<Vec<_>>()
         .join(", ");
-    let text = fs::read_to_string(repo().join("pipelines/freesewing-v3.toml"))
-        .unwrap()
-        .replace(
-            "[release]\n",
-            &format!("[release]\nmeasurements = [{list}]\n"),
-        )
-        .replace("\"../schemas/", &format!("\"{root}/schemas/"))
-        .replace("\"../data-samples/", &format!("\"{root}/data-samples/"));
-    let without = d.path().join("without-wrist.toml");
-    fs::write(&without, text).unwrap();
+    let measurements = format!("[release]\nmeasurements = [{list}]\n");
+    let without = edited_pipeline(d.path(), "freesewing-v3", &[("[release]\n", &measurements)]);
     let without = without.display().to_string();
     let with = "pipelines/freesewing-v3.toml";
     // A smaller export: the first 1,200 lines of the sample.
@@ -541,17 +529,14 @@ fn versions_must_not_understate_the_change() {
 #[test]
 fn range_representation_releases_class_bounds() {
     let d = tmp();
-    let root = repo().display().to_string();
-    let text = fs::read_to_string(repo().join("pipelines/ansur2.toml"))
-        .unwrap()
-        .replace(
+    let p = edited_pipeline(
+        d.path(),
+        "ansur2",
+        &[(
             "representation = \"centroid\"",
             "representation = \"range\"",
-        )
-        .replace("\"../schemas/", &format!("\"{root}/schemas/"))
-        .replace("\"../data-samples/", &format!("\"{root}/data-samples/"));
-    let p = d.path().join("range.toml");
-    fs::write(&p, text).unwrap();
+        )],
+    );
     let o = d.path().join("rel").display().to_string();
     let r = release(
         d.path(),

@@ -46,3 +46,20 @@ pub fn tmp() -> tempfile::TempDir {
 pub fn dropped(summary: &serde_json::Value, stage: &str, reason: &str) -> u64 {
     summary["dropped"][stage][reason].as_u64().unwrap_or(0)
 }
+
+/// A copy of a shipped pipeline in `dir`, with text replacements applied and its relative
+/// paths (catalog, default input) made absolute so it works from there.
+pub fn edited_pipeline(dir: &Path, name: &str, edits: &[(&str, &str)]) -> PathBuf {
+    let root = repo().display().to_string();
+    let mut text = std::fs::read_to_string(repo().join(format!("pipelines/{name}.toml"))).unwrap();
+    for (from, to) in edits {
+        assert!(text.contains(from), "{name}.toml has no `{from}`");
+        text = text.replace(from, to);
+    }
+    let text = text
+        .replace("\"../schemas/", &format!("\"{root}/schemas/"))
+        .replace("\"../data-samples/", &format!("\"{root}/data-samples/"));
+    let p = dir.join(format!("{name}-edited-{}.toml", edits.len()));
+    std::fs::write(&p, text).unwrap();
+    p
+}
