@@ -7,6 +7,7 @@ use crate::model::Person;
 use crate::moments;
 use crate::noise::{self, NoiseKey};
 use crate::pipeline::{Moments, Pipeline, Representation};
+use crate::progress::Meter;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 
@@ -51,7 +52,13 @@ fn distinct(owners: impl Iterator<Item = u32>) -> usize {
 }
 
 pub fn partition(pl: &Pipeline, e: &Eligible) -> Partition {
+    partition_metered(pl, e, &Meter::default())
+}
+
+/// As [`partition`], counting on `meter` the people placed in a class or suppressed.
+pub fn partition_metered(pl: &Pipeline, e: &Eligible, meter: &Meter) -> Partition {
     let k = pl.release.k;
+    meter.start(e.people.len() as u64, crate::progress::Unit::Count);
     let mut by_cat: BTreeMap<Vec<String>, Vec<u32>> = BTreeMap::new();
     for (i, p) in e.people.iter().enumerate() {
         let cats = p
@@ -71,10 +78,11 @@ pub fn partition(pl: &Pipeline, e: &Eligible) -> Partition {
         .par_iter()
         .map(|s| {
             if distinct(s.owners.iter().copied()) < k {
+                meter.add(s.rows.len() as u64);
                 return None;
             }
             let mut local: Vec<usize> = (0..s.rows.len()).collect();
-            Some(mondrian(s, &mut local, k))
+            Some(mondrian(s, &mut local, k, meter))
         })
         .collect();
     for (si, (s, r)) in strata.iter().zip(results).enumerate() {
@@ -134,10 +142,14 @@ fn stratum(pl: &Pipeline, people: &[Person], categories: Vec<String>, rows: Vec<
 /// dimension where both sides keep at least k distinct owners; otherwise try the next
 /// widest; a node with no allowed cut is a class. The two halves run in parallel; the
 /// result does not depend on the thread count (leaves are returned left before right).
-fn mondrian(s: &Stratum, idx: &mut [usize], k: usize) -> Vec<Vec<usize>> {
+fn mondrian(s: &Stratum, idx: &mut [usize], k: usize, meter: &Meter) -> Vec<Vec<usize>> {
     let d = s.dims.len();
+    let leaf = |idx: &mut [usize]| {
+        meter.add(idx.len() as u64);
+        vec![idx.to_vec()]
+    };
     if d == 0 || distinct(idx.iter().map(|&i| s.owners[i])) < 2 * k {
-        return vec![idx.to_vec()];
+        return leaf(idx);
     }
     let mut ranges: Vec<(f64, usize)> = (0..d)
         .map(|j| {
@@ -177,13 +189,14 @@ fn mondrian(s: &Stratum, idx: &mut [usize], k: usize) -> Vec<Vec<usize>> {
             if left_owners >= k && right_owners >= k {
                 let cut = partition_in_place(idx, |i| goes_left(s.z[i * d + j]));
                 let (l, r) = idx.split_at_mut(cut);
-                let (mut a, b) = rayon::join(|| mondrian(s, l, k), || mondrian(s, r, k));
+                let (mut a, b) =
+                    rayon::join(|| mondrian(s, l, k, meter), || mondrian(s, r, k, meter));
                 a.extend(b);
                 return a;
             }
         }
     }
-    vec![idx.to_vec()]
+    leaf(idx)
 }
 
 /// Stable partition: elements satisfying `f` first. Returns their count.

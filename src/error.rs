@@ -30,7 +30,7 @@ pub enum Error {
     Input { path: PathBuf, message: String },
     #[error("{0}")]
     Usage(String),
-    #[error("release refused: {0}")]
+    #[error("refused: {0}")]
     Refused(String),
 }
 

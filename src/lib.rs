@@ -14,6 +14,7 @@ pub mod model;
 pub mod moments;
 pub mod noise;
 pub mod pipeline;
+pub mod progress;
 pub mod read;
 pub mod release;
 pub mod report;

@@ -141,6 +141,17 @@ pub fn dataframe(t: &Table) -> PolarsResult<DataFrame> {
     DataFrame::new(n, cols)
 }
 
+/// Whether `t` is the table published in the Parquet file at `path` (same columns,
+/// types, rows and order; missing values equal).
+pub fn same_table(t: &Table, path: &Path) -> Result<bool> {
+    let made = dataframe(t).map_err(|e| Error::input(path, format!("cannot build table: {e}")))?;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let published = ParquetReader::new(file)
+        .finish()
+        .map_err(|e| Error::input(path, format!("cannot read: {e}")))?;
+    Ok(made.equals_missing(&published))
+}
+
 fn manifest(f: &Facts, files: &[(String, u64, String)]) -> Value {
     let pl = f.pl;
     let mut sizes = f.partition.class_sizes();
@@ -545,33 +556,43 @@ pub struct Options<'a> {
     pub key: NoiseKey,
     /// Told the name of each stage as it starts (progress display).
     pub on_stage: Option<StageHook<'a>>,
+    /// Counts bytes read and people placed (progress display).
+    pub meter: Option<&'a crate::progress::Meter>,
     pub limits: crate::read::Limits,
 }
 
-/// The main job: read, filter, partition, generalize, write to staging, check, publish.
-pub fn release(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<Outcome> {
+/// The anonymized table and what it was made from, before anything is written.
+pub struct Run {
+    pub eligible: Eligible,
+    pub partition: Partition,
+    pub table: Table,
+    /// The linkage check's figures (it passed, or the run was refused).
+    pub linkage: Option<Value>,
+}
+
+/// Read, filter, partition, generalize and check linkage: everything of a release but
+/// the files. Refuses (nothing written) when a guarantee or a limit does not hold.
+/// `private`: (private folder, release folder) for dropped.csv, written once filtered.
+pub fn anonymize(
+    pl: &Pipeline,
+    inputs: &[PathBuf],
+    o: &Options,
+    private: Option<(&Path, &Path)>,
+) -> Result<(Run, Option<PathBuf>)> {
     let stage = |s: &str| {
         if let Some(f) = &o.on_stage {
             f(s)
         }
     };
-    check_version(&o.version)?;
-    let target = o.out.join(&o.version);
-    if target.exists() {
-        return Err(Error::Refused(format!(
-            "{} exists: a published version is never overwritten; choose a new version",
-            target.display()
-        )));
-    }
-    if let Some(d) = &o.private_dir {
-        check_private_dir(d, &o.out)?;
-    }
+    let quiet = crate::progress::Meter::default();
+    let meter = o.meter.unwrap_or(&quiet);
     stage("reading the export");
-    let export = crate::read::read_limited(pl, inputs, o.limits)?;
+    let export = crate::read::read_metered(pl, inputs, o.limits, meter)?;
+    meter.stop();
     stage("filtering");
     let eligible = crate::filter::apply(pl, export, o.as_of);
-    let private = match &o.private_dir {
-        Some(d) => Some(write_private(d, &o.out, &eligible)?),
+    let private = match private {
+        Some((d, out)) => Some(write_private(d, out, &eligible)?),
         None => None,
     };
     let rejected = eligible.rejected_share();
@@ -590,7 +611,8 @@ pub fn release(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<Outcome
         ));
     }
     stage("partitioning into k-anonymous classes");
-    let partition = crate::anonymize::partition(pl, &eligible);
+    let partition = crate::anonymize::partition_metered(pl, &eligible, meter);
+    meter.stop();
     let suppressed = partition.suppressed.len() as f64 / eligible.people.len() as f64;
     if suppressed > pl.release.max_suppressed {
         return Err(Error::Refused(format!(
@@ -614,19 +636,55 @@ pub fn release(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<Outcome
             link.problems.join("; ")
         )));
     }
-    let facts = Facts {
-        linkage: link.figures.as_ref(),
-        pl,
-        version: &o.version,
-        created: &o.created,
-        as_of: &crate::filter::format_date(o.as_of),
-        eligible: &eligible,
-        partition: &partition,
-        table: &table,
-        key: &o.key,
+    let run = Run {
+        eligible,
+        partition,
+        table,
+        linkage: link.figures,
     };
+    Ok((run, private))
+}
+
+impl Run {
+    pub fn facts<'a>(&'a self, pl: &'a Pipeline, o: &'a Options, as_of: &'a str) -> Facts<'a> {
+        Facts {
+            linkage: self.linkage.as_ref(),
+            pl,
+            version: &o.version,
+            created: &o.created,
+            as_of,
+            eligible: &self.eligible,
+            partition: &self.partition,
+            table: &self.table,
+            key: &o.key,
+        }
+    }
+}
+
+/// The main job: read, filter, partition, generalize, write to staging, check, publish.
+pub fn release(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<Outcome> {
+    let stage = |s: &str| {
+        if let Some(f) = &o.on_stage {
+            f(s)
+        }
+    };
+    check_version(&o.version)?;
+    let target = o.out.join(&o.version);
+    if target.exists() {
+        return Err(Error::Refused(format!(
+            "{} exists: a published version is never overwritten; choose a new version",
+            target.display()
+        )));
+    }
     if let Some(d) = &o.private_dir {
-        write_membership(d, &eligible, &partition, &table)?;
+        check_private_dir(d, &o.out)?;
+    }
+    let private = o.private_dir.as_deref().map(|d| (d, o.out.as_path()));
+    let (run, private) = anonymize(pl, inputs, o, private)?;
+    let as_of = crate::filter::format_date(o.as_of);
+    let facts = run.facts(pl, o, &as_of);
+    if let Some(d) = &o.private_dir {
+        write_membership(d, &run.eligible, &run.partition, &run.table)?;
     }
     let staging = Staging::new(&o.out, &o.version)?;
     stage("writing the staged release");
@@ -650,10 +708,10 @@ pub fn release(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<Outcome
     write_latest(&o.out)?;
     Ok(Outcome {
         target,
-        rows: table.values.len(),
-        classes: partition.classes.len(),
-        suppressed: partition.suppressed.len(),
-        eligible: eligible.people.len(),
+        rows: run.table.values.len(),
+        classes: run.partition.classes.len(),
+        suppressed: run.partition.suppressed.len(),
+        eligible: run.eligible.people.len(),
         reproducible: o.key.reproducible,
         private,
     })

@@ -182,3 +182,184 @@ fn report_command_rebuilds_the_same_page_and_json_output_stays_clean() {
         fs::read(rel.join("report.html")).unwrap()
     );
 }
+
+fn release_with_key(out: &std::path::Path, key: &str) {
+    let r = Command::new(env!("CARGO_BIN_EXE_opentape"))
+        .current_dir(repo())
+        .args([
+            "release",
+            "--pipeline",
+            "pipelines/freesewing-v3.toml",
+            "--version",
+            "1.0.0",
+            "--as-of",
+            "2026-11-29",
+            "--quiet",
+            "--out",
+        ])
+        .arg(out)
+        .env("OPENTAPE_NOISE_KEY", key)
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+}
+
+/// `opentape report --source`: run with the release's key from a source, recomputing.
+fn report_from_source(
+    rel: &std::path::Path,
+    source: &str,
+    key: &str,
+    json: &std::path::Path,
+) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_opentape"))
+        .current_dir(repo())
+        .arg("report")
+        .arg(rel)
+        .args([
+            "--source",
+            source,
+            "--pipeline",
+            "pipelines/freesewing-v3.toml",
+            "--quiet",
+            "--json",
+        ])
+        .arg(json)
+        .arg("--out")
+        .arg(json.with_extension("html"))
+        .env("OPENTAPE_NOISE_KEY", key)
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn report_recomputed_from_the_source_matches_and_refuses_another_table() {
+    let d = tmp();
+    let out = d.path().join("rel");
+    let key = "report-source-key-0123456789";
+    release_with_key(&out, key);
+    let rel = out.join("1.0.0");
+    let published = fs::read(rel.join("report.json")).unwrap();
+    // Spoil the stored figures: the recomputation must not read them.
+    let mut spoiled: serde_json::Value = serde_json::from_slice(&published).unwrap();
+    spoiled["k"] = 99.into();
+    spoiled["counts"] = serde_json::json!([]);
+    let copy = d.path().join("copy");
+    fs::create_dir_all(&copy).unwrap();
+    for f in fs::read_dir(&rel).unwrap() {
+        let f = f.unwrap().path();
+        fs::copy(&f, copy.join(f.file_name().unwrap())).unwrap();
+    }
+    fs::write(copy.join("report.json"), spoiled.to_string()).unwrap();
+
+    let json = d.path().join("again.json");
+    let r = report_from_source(&copy, "data-samples/freesewing-v3", key, &json);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("differ"), "{}", r.stderr);
+    assert_eq!(fs::read(&json).unwrap(), published, "recomputed figures");
+    assert_eq!(
+        fs::read(json.with_extension("html")).unwrap(),
+        fs::read(rel.join("report.html")).unwrap()
+    );
+
+    // Another key, or another export, makes another table: refused, nothing written.
+    let other = d.path().join("other.json");
+    let r = report_from_source(
+        &rel,
+        "data-samples/freesewing-v3",
+        "another-key-0123456789ab",
+        &other,
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("differs from the one published"),
+        "{}",
+        r.stderr
+    );
+    assert!(!other.exists());
+    let fewer = d.path().join("fewer");
+    fs::create_dir_all(&fewer).unwrap();
+    let src = repo().join("data-samples/freesewing-v3");
+    fs::copy(src.join("users.ndjson"), fewer.join("users.ndjson")).unwrap();
+    let sets = fs::read_to_string(src.join("sets.ndjson")).unwrap();
+    let kept: String = sets.lines().skip(50).map(|l| format!("{l}\n")).collect();
+    fs::write(fewer.join("sets.ndjson"), kept).unwrap();
+    let r = report_from_source(&rel, &fewer.display().to_string(), key, &other);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(!other.exists());
+    // Without a key there is nothing to recompute with.
+    let r = Command::new(env!("CARGO_BIN_EXE_opentape"))
+        .current_dir(repo())
+        .arg("report")
+        .arg(&rel)
+        .args([
+            "--source",
+            "data-samples/freesewing-v3",
+            "--pipeline",
+            "pipelines/freesewing-v3.toml",
+            "--json",
+        ])
+        .arg(&other)
+        .env_remove("OPENTAPE_NOISE_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("noise key"));
+}
+
+/// Runs `args` under a pseudo-terminal (util-linux `script`), returning what it printed.
+fn on_terminal(args: &str) -> Option<String> {
+    let cmd = format!("{} {args}", env!("CARGO_BIN_EXE_opentape"));
+    let out = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .current_dir(repo())
+        .env("OPENTAPE_PROGRESS_AFTER_MS", "0")
+        .env("OPENTAPE_NOISE_KEY", "progress-test-key-0123456789")
+        .output()
+        .ok()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn progress_shows_stages_and_bars_on_a_terminal_unless_quiet() {
+    let d = tmp();
+    let out = d.path().join("rel").display().to_string();
+    let args = format!(
+        "release --pipeline pipelines/ansur2.toml --version 1.0.0 --as-of 2026-11-29 --out {out}"
+    );
+    let Some(shown) = on_terminal(&args) else {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return;
+    };
+    assert!(shown.contains("reading the export"), "{shown}");
+    assert!(shown.contains("published"), "{shown}");
+    let quiet = on_terminal(&format!(
+        "{} --version 1.0.1 --quiet",
+        args.replace(" --version 1.0.0", "")
+    ))
+    .unwrap();
+    assert!(!quiet.contains("reading the export"), "{quiet}");
+    assert!(quiet.contains("published"), "{quiet}");
+    // Not a terminal: nothing but the result, even with the wait set to zero.
+    let r = Command::new(env!("CARGO_BIN_EXE_opentape"))
+        .current_dir(repo())
+        .args(["verify", "--all", &format!("{}/rel", d.path().display())])
+        .env("OPENTAPE_PROGRESS_AFTER_MS", "0")
+        .output()
+        .unwrap();
+    assert!(r.status.success());
+    assert!(
+        r.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+}

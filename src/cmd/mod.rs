@@ -103,9 +103,9 @@ pub fn run(cli: Cli) -> crate_result::Result<i32> {
     match cli.command {
         Command::Inspect(a) => inspect::run(a),
         Command::Diff(a) => diff::run(a),
-        Command::Report(a) => report::run(a),
+        Command::Report(a) => report::run(a, &progress),
         Command::Release(a) => release::run(a, &progress),
         Command::Sample(a) => sample::run(a),
-        Command::Verify(a) => verify::run(a),
+        Command::Verify(a) => verify::run(a, &progress),
     }
 }

@@ -80,6 +80,7 @@ pub fn run(a: Args, progress: &super::progress::Progress) -> Result<i32> {
                 .borrow_mut()
                 .push((s.to_string(), std::time::Instant::now()));
         })),
+        meter: Some(progress.meter()),
         limits: a.input.limits(),
     };
     let inputs = a.input.inputs(&pl);

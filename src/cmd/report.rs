@@ -1,31 +1,138 @@
-//! `opentape report`: rebuild a release's report.html from its report.json.
+//! `opentape report`: rebuild a release's report, from its report.json or, with
+//! `--source`, recomputed from the export the release was made from.
 
 use super::crate_result::Result;
 use opentape::Error;
-use std::path::PathBuf;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, clap::Args)]
 #[command(
-    about = "Rebuild the HTML report of a release from its report.json (a published release is never changed: the page goes to --out or stdout).",
-    after_help = "Examples:\n  opentape report releases/1.0.0 --out /tmp/report.html\n  opentape report releases/1.0.0 > report.html"
+    about = "Rebuild the privacy and utility report of a release (a published release is never changed: the report goes to --out / --json or stdout).",
+    after_help = "Examples:\n  opentape report releases/1.0.0 --out /tmp/report.html\n  opentape report releases/1.0.0 > report.html\n  \
+opentape report releases/1.0.0 --source data-samples/freesewing-v3 --pipeline pipelines/freesewing-v3.toml \\\n      --noise-key-file ~/.opentape/key --out /tmp/report.html --json /tmp/report.json\n\n\
+Without --source the page is rendered from the release's report.json. With --source every figure is \
+recomputed: the export is read, filtered (at the release's --as-of date, taken from its manifest), \
+partitioned and noised again with the release's noise key (--noise-key-file or OPENTAPE_NOISE_KEY), \
+and the result must equal the published table, else the command refuses (exit 1): a report is only \
+ever computed for the table it describes.\n\
+Exit codes: 0 written; 1 the recomputed table differs from the published one; 2 usage, input or I/O error."
 )]
 pub struct Args {
     /// Release folder.
     pub release: PathBuf,
-    /// Where to write the page; default: stdout.
+    /// Where to write the HTML page; default: stdout (unless --json is given).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Where to write report.json.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Recompute from this export (files or folders), read with --pipeline.
+    #[arg(long, value_name = "PATH", num_args = 1.., requires = "pipeline")]
+    pub source: Vec<PathBuf>,
+    /// Pipeline the release was made with.
+    #[arg(long, value_name = "FILE", requires = "source")]
+    pub pipeline: Option<PathBuf>,
+    /// Retention reference date (YYYY-MM-DD); default: the one in the release's manifest.
+    #[arg(long, value_name = "DATE", requires = "source")]
+    pub as_of: Option<String>,
+    /// File holding the release's noise key (else OPENTAPE_NOISE_KEY).
+    #[arg(long, value_name = "FILE", requires = "source")]
+    pub noise_key_file: Option<PathBuf>,
 }
 
-pub fn run(a: Args) -> Result<i32> {
-    let path = a.release.join(opentape::report::JSON);
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    let report: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| Error::input(&path, format!("not valid JSON: {e}")))?;
+pub fn run(a: Args, progress: &super::progress::Progress) -> Result<i32> {
+    let stored = a.release.join(opentape::report::JSON);
+    let text = std::fs::read_to_string(&stored).map_err(|e| Error::io(&stored, e))?;
+    let published: Value = serde_json::from_str(&text)
+        .map_err(|e| Error::input(&stored, format!("not valid JSON: {e}")))?;
+    let report = match &a.pipeline {
+        None => published,
+        Some(pipeline) => {
+            let r = recompute(&a, pipeline, progress)?;
+            progress.clear();
+            if r == published {
+                eprintln!("opentape: recomputed from the source; same figures as the published report.json");
+            } else {
+                eprintln!("opentape: recomputed from the source; the figures differ from the published report.json (made by another opentape version?)");
+            }
+            r
+        }
+    };
+    if let Some(path) = &a.json {
+        let text = serde_json::to_string_pretty(&report).expect("JSON") + "\n";
+        std::fs::write(path, text).map_err(|e| Error::io(path, e))?;
+    }
     let html = opentape::report::html(&report);
-    match a.out {
-        Some(out) => std::fs::write(&out, html).map_err(|e| Error::io(&out, e))?,
-        None => print!("{html}"),
+    match &a.out {
+        Some(out) => std::fs::write(out, html).map_err(|e| Error::io(out, e))?,
+        None if a.json.is_none() => print!("{html}"),
+        None => {}
     }
     Ok(0)
+}
+
+/// Runs the release's pipeline again and builds the report from it, after checking that
+/// the table it makes is the published one.
+fn recompute(a: &Args, pipeline: &Path, progress: &super::progress::Progress) -> Result<Value> {
+    let pl = opentape::pipeline::Pipeline::load(pipeline)?;
+    let manifest = opentape::versions::read_manifest(&a.release)?;
+    let as_of = match &a.as_of {
+        Some(d) => super::parse_as_of(Some(d))?,
+        None => {
+            let d = manifest
+                .pointer("/parameters/filters/retention/as_of")
+                .and_then(Value::as_str)
+                .ok_or_else(|| {
+                    Error::Usage(
+                        "the manifest names no retention date: give the release's --as-of".into(),
+                    )
+                })?;
+            super::parse_as_of(Some(d))?
+        }
+    };
+    let key = opentape_verify::load_key(a.noise_key_file.as_deref())
+        .map_err(|e| Error::Usage(e.to_string()))?
+        .and_then(opentape::noise::NoiseKey::from_bytes)
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "recomputing a report needs the release's noise key (--noise-key-file or {}, at least 16 bytes)",
+                super::release::KEY_ENV
+            ))
+        })?;
+    let field = |p: &str| {
+        manifest
+            .pointer(p)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| Error::input(&a.release, format!("manifest.json has no {p}")))
+    };
+    let o = opentape::release::Options {
+        version: field("/dataset/version")?,
+        out: a.release.clone(),
+        private_dir: None,
+        as_of,
+        created: field("/dataset/created")?,
+        key,
+        on_stage: Some(Box::new(|s: &str| progress.stage(s))),
+        meter: Some(progress.meter()),
+        limits: opentape::read::Limits::default(),
+    };
+    let (run, _) = opentape::release::anonymize(&pl, &a.source, &o, None)?;
+    progress.stage("comparing with the published table");
+    let same =
+        opentape::release::same_table(&run.table, &a.release.join(opentape::release::PARQUET))?;
+    if !same {
+        return Err(Error::Refused(format!(
+            "the table recomputed from the source differs from the one published in {}: \
+             a different export, pipeline, --as-of date or noise key; no report written",
+            a.release.display()
+        )));
+    }
+    let as_of = opentape::filter::format_date(as_of);
+    let facts = run.facts(&pl, &o, &as_of);
+    Ok(opentape::report::build(
+        &facts,
+        &opentape::risk::uniqueness(&run.eligible),
+    ))
 }

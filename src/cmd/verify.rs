@@ -44,25 +44,31 @@ pub struct Args {
 }
 
 /// Reads and filters the source as the release did, and hands the checker plain values.
-fn source(a: &Args) -> Result<Option<(opentape_verify::Source, PathBuf)>> {
+fn source(
+    a: &Args,
+    meter: &opentape::progress::Meter,
+) -> Result<Option<(opentape_verify::Source, PathBuf)>> {
     let (Some(pipeline), Some(private)) = (&a.pipeline, &a.private_dir) else {
         return Ok(None);
     };
     let pl = opentape::pipeline::Pipeline::load(pipeline)?;
     let as_of = super::parse_as_of(a.as_of.as_deref())?;
-    let export = opentape::read::read(&pl, &a.source)?;
+    let export =
+        opentape::read::read_metered(&pl, &a.source, opentape::read::Limits::default(), meter)?;
+    meter.stop();
     let e = opentape::filter::apply(&pl, export, as_of);
     let src = opentape::release::checker_source(&pl, &e);
     Ok(Some((src, private.join("membership.csv"))))
 }
 
-pub fn run(a: Args) -> Result<i32> {
+pub fn run(a: Args, progress: &super::progress::Progress) -> Result<i32> {
     let key = opentape_verify::load_key(a.noise_key_file.as_deref())
         .map_err(|e| Error::Usage(e.to_string()))?;
+    progress.stage("reading the source");
     let opts = opentape_verify::Options {
         min_k: a.min_k,
         key,
-        source: source(&a)?,
+        source: source(&a, progress.meter())?,
     };
     if a.all {
         let versions = opentape::versions::published(&a.release);
@@ -73,11 +79,17 @@ pub fn run(a: Args) -> Result<i32> {
             )));
         }
         let mut reports = Vec::new();
+        progress.stage("verifying every published version");
+        progress
+            .meter()
+            .start(versions.len() as u64, opentape::progress::Unit::Count);
         for (_, dir) in versions {
+            progress.meter().add(1);
             reports.push(
                 opentape_verify::verify(&dir, &opts).map_err(|e| Error::Usage(e.to_string()))?,
             );
         }
+        progress.clear();
         let ok = reports.iter().all(|r| r.ok);
         if a.json {
             println!("{}", serde_json::to_string_pretty(&reports).expect("JSON"));
@@ -88,7 +100,9 @@ pub fn run(a: Args) -> Result<i32> {
         }
         return Ok(if ok { 0 } else { 1 });
     }
+    progress.stage(&format!("verifying {}", a.release.display()));
     let r = opentape_verify::verify(&a.release, &opts).map_err(|e| Error::Usage(e.to_string()))?;
+    progress.clear();
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r).expect("JSON"));
     } else {

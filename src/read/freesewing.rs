@@ -35,6 +35,7 @@ fn read_lines(r: &mut Reader, path: &Path) -> Result<()> {
         if n == 0 {
             break;
         }
+        r.meter.add(n as u64);
         line += 1;
         let text = trim(&buf, line == 1);
         if text.is_empty() {
@@ -85,6 +86,7 @@ fn read_document(r: &mut Reader, path: &Path) -> Result<()> {
         }
         v => record(r, at(0), v),
     }
+    r.meter.add(bytes.len() as u64);
     Ok(())
 }
 

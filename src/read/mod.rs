@@ -8,6 +8,7 @@ use crate::catalog::Lookup;
 use crate::error::{Error, Result};
 use crate::model::{Export, Person, Problem, Reason, RecordRef, SourceFile, Unit};
 use crate::pipeline::{CategorySource, Format, Pipeline, Role};
+use crate::progress::Meter;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -36,6 +37,16 @@ pub fn read(pl: &Pipeline, inputs: &[PathBuf]) -> Result<Export> {
 }
 
 pub fn read_limited(pl: &Pipeline, inputs: &[PathBuf], limits: Limits) -> Result<Export> {
+    read_metered(pl, inputs, limits, &Meter::default())
+}
+
+/// As [`read_limited`], counting the bytes read on `meter`.
+pub fn read_metered(
+    pl: &Pipeline,
+    inputs: &[PathBuf],
+    limits: Limits,
+    meter: &Meter,
+) -> Result<Export> {
     let mut files = Vec::new();
     for input in inputs {
         let meta = std::fs::metadata(input).map_err(|e| Error::io(input, e))?;
@@ -55,7 +66,8 @@ pub fn read_limited(pl: &Pipeline, inputs: &[PathBuf], limits: Limits) -> Result
             limits.max_input_bytes
         )));
     }
-    let mut r = Reader::new(pl);
+    meter.start(total, crate::progress::Unit::Bytes);
+    let mut r = Reader::new(pl, meter);
     for file in &files {
         r.read_file(file)?;
         let n = r.export.records_read + r.export.users_read;
@@ -128,10 +140,12 @@ pub(crate) struct Reader<'a> {
     /// Users by owner: their filter values.
     users: std::collections::HashMap<u32, Vec<Option<Value>>>,
     owner_ids: std::collections::HashMap<String, u32>,
+    /// Bytes read so far, for the progress display.
+    pub(crate) meter: &'a Meter,
 }
 
 impl<'a> Reader<'a> {
-    fn new(pl: &'a Pipeline) -> Self {
+    fn new(pl: &'a Pipeline, meter: &'a Meter) -> Self {
         let mut release_pos = vec![None; pl.catalog.measurements.len()];
         for (pos, &i) in pl.measurements.iter().enumerate() {
             release_pos[i] = Some(pos);
@@ -152,6 +166,7 @@ impl<'a> Reader<'a> {
             export: Export::default(),
             users: Default::default(),
             owner_ids: Default::default(),
+            meter,
         }
     }
 
@@ -168,6 +183,12 @@ impl<'a> Reader<'a> {
             Format::Table => table::read(self, path),
             Format::FreesewingV3 | Format::FreesewingV2 => freesewing::read(self, path),
         }
+    }
+
+    /// Counts a whole file as read (readers that do not stream line by line).
+    pub(crate) fn file_done(&self, path: &Path) {
+        self.meter
+            .add(std::fs::metadata(path).map(|m| m.len()).unwrap_or(0));
     }
 
     pub(crate) fn new_fields(&self) -> Fields {

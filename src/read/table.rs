@@ -144,6 +144,7 @@ pub(super) fn read(r: &mut Reader, path: &Path) -> Result<()> {
         };
         r.add_person(at, f);
     }
+    r.file_done(path);
     Ok(())
 }
 
