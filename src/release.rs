@@ -423,36 +423,70 @@ impl Drop for Staging {
     }
 }
 
-/// Adds an entry at the top of `<out>/CHANGELOG.md` (Keep a Changelog), written to a temp
-/// file and renamed so a crash never leaves half a changelog.
-pub fn changelog(out: &Path, f: &Facts, change: Option<&crate::versions::Change>) -> Result<()> {
-    let path = out.join("CHANGELOG.md");
-    let old = std::fs::read_to_string(&path).unwrap_or_default();
-    let head = "# Changelog\n\nAll releases of this dataset, newest first. Format: Keep a Changelog; versions: SemVer.\n";
-    let body = old.strip_prefix(head).unwrap_or(&old);
+/// One release's Keep a Changelog entry, from its manifest and the previous version's.
+fn changelog_entry(m: &Value, before: Option<&Value>) -> String {
+    let c = &m["counts"];
+    let p = &m["parameters"];
     let summary = format!(
-        "{} rows ({} eligible people, {} suppressed) in {} classes of at least k = {} distinct owners; representation {:?}, moments {:?} (strength {}), discrete Laplace noise scale {}.",
-        f.table.values.len(),
-        f.eligible.people.len(),
-        f.partition.suppressed.len(),
-        f.partition.classes.len(),
-        f.pl.release.k,
-        f.pl.release.representation,
-        f.pl.release.moments,
-        f.pl.release.moments_strength,
-        f.pl.release.noise_scale,
+        "{} rows ({} eligible people, {} suppressed) in {} classes of at least k = {} distinct owners; representation {}, moments {} (strength {}), discrete Laplace noise scale {}.",
+        c["released_rows"],
+        c["eligible_people"],
+        c["suppressed"],
+        c["classes"],
+        p["k"],
+        p["representation"].as_str().unwrap_or("?"),
+        p["moments"]["method"].as_str().unwrap_or("?"),
+        p["moments"]["strength"],
+        p["noise"]["scale"],
     );
-    let sections = match change {
+    let sections = match before {
         None => format!("\n### Added\n\n- First release: {summary}\n"),
-        Some(c) => format!("\n{summary}\n{}", crate::versions::changelog_lines(c)),
+        Some(b) => format!(
+            "\n{summary}\n{}",
+            crate::versions::changelog_lines(&crate::versions::compare(b, m))
+        ),
     };
-    let entry = format!("\n## [{}] - {}\n{sections}", f.version, f.created);
-    let tmp = out.join(".CHANGELOG.md.tmp");
+    format!(
+        "\n## [{}] - {}\n{sections}",
+        m["dataset"]["version"].as_str().unwrap_or("?"),
+        m["dataset"]["created"].as_str().unwrap_or("?")
+    )
+}
+
+/// Rewrites `<out>/CHANGELOG.md` (Keep a Changelog, newest first) and `<out>/latest`
+/// from the manifests of every published version. Both are derived, never appended to:
+/// a run killed between publishing a version and updating them is repaired by the next
+/// run. Written to a temp file and renamed so a crash never leaves half a changelog.
+pub fn write_index(out: &Path) -> Result<()> {
+    let versions = crate::versions::published(out);
+    let Some((latest, _)) = versions.last() else {
+        return Ok(());
+    };
+    let mut entries = Vec::new();
+    let mut before: Option<Value> = None;
+    for (_, dir) in &versions {
+        let m = crate::versions::read_manifest(dir)?;
+        entries.push(changelog_entry(&m, before.as_ref()));
+        before = Some(m);
+    }
+    entries.reverse();
+    let text = format!(
+        "# Changelog\n\nAll releases of this dataset, newest first. Format: Keep a Changelog; versions: SemVer.\n{}",
+        entries.concat()
+    );
+    replace_file(&out.join("CHANGELOG.md"), &text)?;
+    replace_file(&out.join("latest"), &format!("{latest}\n"))
+}
+
+/// Writes `path` through a hidden temp file beside it and a rename.
+fn replace_file(path: &Path, text: &str) -> Result<()> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let tmp = path.with_file_name(format!(".{}.tmp", name.unwrap_or_default()));
     let mut w = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    write!(w, "{head}{entry}{body}")
+    w.write_all(text.as_bytes())
         .and_then(|_| w.sync_all())
         .map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 
 /// Refuses a private folder inside the release folder, lexically and, once both exist,
@@ -468,17 +502,6 @@ fn check_private_dir(dir: &Path, out: &Path) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-/// `<out>/latest` names the newest published version (a file, so it works everywhere).
-fn write_latest(out: &Path) -> Result<()> {
-    let Some((v, _)) = crate::versions::published(out).pop() else {
-        return Ok(());
-    };
-    let tmp = out.join(".latest.tmp");
-    std::fs::write(&tmp, format!("{v}\n")).map_err(|e| Error::io(&tmp, e))?;
-    let path = out.join("latest");
-    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
 }
 
 /// Quarantined and dropped records (where they were and why; no values) for the private
@@ -679,6 +702,8 @@ pub fn release(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<Outcome
     if let Some(d) = &o.private_dir {
         check_private_dir(d, &o.out)?;
     }
+    // A run killed after publishing its version left the changelog behind: catch up.
+    write_index(&o.out)?;
     let private = o.private_dir.as_deref().map(|d| (d, o.out.as_path()));
     let (run, private) = anonymize(pl, inputs, o, private)?;
     let as_of = crate::filter::format_date(o.as_of);
@@ -691,21 +716,16 @@ pub fn release(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<Outcome
     write(&staging.dir, &facts)?;
     stage("verifying the staged release");
     check_staged(&staging.dir, pl.release.k, &o.key)?;
-    let change = match crate::versions::published(&o.out).last() {
-        Some((latest, dir)) => {
-            let before = crate::versions::read_manifest(dir)?;
-            let after = crate::versions::read_manifest(&staging.dir)?;
-            let c = crate::versions::compare(&before, &after);
-            let new = crate::versions::Version::parse(&o.version).expect("checked above");
-            crate::versions::check_bump(*latest, new, &c)?;
-            Some(c)
-        }
-        None => None,
-    };
+    if let Some((latest, dir)) = crate::versions::published(&o.out).last() {
+        let before = crate::versions::read_manifest(dir)?;
+        let after = crate::versions::read_manifest(&staging.dir)?;
+        let c = crate::versions::compare(&before, &after);
+        let new = crate::versions::Version::parse(&o.version).expect("checked above");
+        crate::versions::check_bump(*latest, new, &c)?;
+    }
     stage("publishing");
     staging.publish(&target)?;
-    changelog(&o.out, &facts, change.as_ref())?;
-    write_latest(&o.out)?;
+    write_index(&o.out)?;
     Ok(Outcome {
         target,
         rows: run.table.values.len(),

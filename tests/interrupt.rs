@@ -175,3 +175,167 @@ fn a_full_disk_ends_with_a_clear_error_and_no_partial_release() {
         "left behind: {left:?}"
     );
 }
+
+/// A run killed after renaming its version into place but before rewriting CHANGELOG.md
+/// and `latest` leaves a complete release the index does not name yet; the next run
+/// rebuilds both from the published manifests.
+#[test]
+fn the_next_run_repairs_a_changelog_left_behind_by_a_kill_after_publishing() {
+    let d = tmp();
+    let out = d.path().join("rel");
+    assert!(release_cmd(&out, "pipelines/freesewing-v3.toml", "1.0.0")
+        .status()
+        .unwrap()
+        .success());
+    let log_after_1 = fs::read_to_string(out.join("CHANGELOG.md")).unwrap();
+    assert!(release_cmd(&out, "pipelines/freesewing-v2.toml", "2.0.0")
+        .status()
+        .unwrap()
+        .success());
+    let log_after_2 = fs::read_to_string(out.join("CHANGELOG.md")).unwrap();
+    assert!(log_after_2.contains("## [2.0.0]") && log_after_2.contains("## [1.0.0]"));
+    // The state a kill between publish and the index update leaves.
+    fs::write(out.join("CHANGELOG.md"), &log_after_1).unwrap();
+    fs::write(out.join("latest"), "1.0.0\n").unwrap();
+    // The next run (here a refused one: 2.0.1 understates a change) catches up first.
+    let r = release_cmd(&out, "pipelines/freesewing-v3.toml", "2.0.1")
+        .status()
+        .unwrap();
+    assert_eq!(r.code(), Some(1));
+    assert_eq!(
+        fs::read_to_string(out.join("CHANGELOG.md")).unwrap(),
+        log_after_2
+    );
+    assert_eq!(fs::read_to_string(out.join("latest")).unwrap(), "2.0.0\n");
+    assert!(!out.join("2.0.1").exists());
+}
+
+/// The effective user id, from /proc (no libc dependency for one number).
+fn euid() -> Option<u32> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
+}
+
+fn chmod(p: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(p, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Permission errors (an input that cannot be read, a release or private folder that
+/// cannot be written) end with exit 2, a message naming the path, and no partial release.
+/// Root ignores file modes, so as root the binary runs as `nobody` (util-linux setpriv)
+/// from a copy of the repository's files it can read.
+#[cfg(target_os = "linux")]
+#[test]
+fn permission_errors_end_with_a_clear_message_and_no_partial_release() {
+    let Some(uid) = euid() else {
+        eprintln!("skipped: no /proc/self/status");
+        return;
+    };
+    let d = tmp();
+    let root = d.path().join("w");
+    for sub in ["pipelines", "schemas", "data-samples/freesewing-v3", "bin"] {
+        fs::create_dir_all(root.join(sub)).unwrap();
+    }
+    for f in [
+        "pipelines/freesewing-v3.toml",
+        "schemas/freesewing-measurements.toml",
+        "data-samples/freesewing-v3/sets.ndjson",
+        "data-samples/freesewing-v3/users.ndjson",
+    ] {
+        fs::copy(repo().join(f), root.join(f)).unwrap();
+    }
+    let bin = root.join("bin/opentape");
+    fs::copy(env!("CARGO_BIN_EXE_opentape"), &bin).unwrap();
+    chmod(d.path(), 0o755);
+    let run_as_user = |args: &[&str]| -> (Option<i32>, String) {
+        let mut c = if uid == 0 {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(&bin);
+            c
+        } else {
+            Command::new(&bin)
+        };
+        let o = c
+            .current_dir(&root)
+            .args(args)
+            .env("OPENTAPE_NOISE_KEY", KEY)
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    // Everything readable by all, the work folder writable by the user who runs it.
+    let walk = |p: &Path| {
+        let mut stack = vec![p.to_path_buf()];
+        while let Some(p) = stack.pop() {
+            if p.is_dir() {
+                chmod(&p, 0o777);
+                stack.extend(fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+            } else {
+                chmod(&p, 0o755);
+            }
+        }
+    };
+    walk(&root);
+    if uid == 0 && run_as_user(&["--version"]).0 != Some(0) {
+        eprintln!("skipped: cannot run the binary as nobody with setpriv");
+        return;
+    }
+    let release = |extra: &[&str]| {
+        let mut args = vec![
+            "release",
+            "--pipeline",
+            "pipelines/freesewing-v3.toml",
+            "--version",
+            "1.0.0",
+            "--as-of",
+            "2026-11-29",
+            "--quiet",
+        ];
+        args.extend_from_slice(extra);
+        run_as_user(&args)
+    };
+
+    // The release folder cannot be written.
+    fs::create_dir_all(root.join("locked")).unwrap();
+    chmod(&root.join("locked"), 0o555);
+    let (code, err) = release(&["--out", "locked"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("locked") && err.contains("ermission denied"),
+        "{err}"
+    );
+    assert_eq!(fs::read_dir(root.join("locked")).unwrap().count(), 0);
+
+    // The private folder cannot be written.
+    fs::create_dir_all(root.join("private")).unwrap();
+    chmod(&root.join("private"), 0o555);
+    let (code, err) = release(&["--out", "rel", "--private-dir", "private"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("private") && err.contains("ermission denied"),
+        "{err}"
+    );
+    assert!(!root.join("rel/1.0.0").exists());
+
+    // An input file cannot be read.
+    let sets = root.join("data-samples/freesewing-v3/sets.ndjson");
+    chmod(&sets, 0o000);
+    let (code, err) = release(&["--out", "rel"]);
+    chmod(&sets, 0o644);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("sets.ndjson") && err.contains("ermission denied"),
+        "{err}"
+    );
+    assert!(!root.join("rel/1.0.0").exists());
+
+    // With the modes fixed, the same run succeeds.
+    let (code, err) = release(&["--out", "rel"]);
+    assert_eq!(code, Some(0), "{err}");
+}
