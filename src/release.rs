@@ -88,29 +88,33 @@ pub fn linkage(pl: &Pipeline, e: &Eligible, part: &Partition, t: &Table) -> open
     for &m in &part.suppressed {
         member.insert(e.record_key(e.people[m as usize].at), None);
     }
-    let columns: Vec<String> = t.category_names.iter().chain(&t.columns).cloned().collect();
-    let rows: Vec<Vec<String>> = t
-        .categories
-        .iter()
-        .zip(&t.values)
-        .map(|(c, v)| {
-            c.iter()
-                .cloned()
-                .chain(
-                    v.iter()
-                        .map(|x| x.map(|x| x.to_string()).unwrap_or_default()),
-                )
-                .collect()
-        })
-        .collect();
     opentape_verify::check_linkage_with(
-        &columns,
-        &rows,
+        &grouped(t),
         &source,
         &member,
         pl.release.k,
         RELEASE_LINKAGE_SCORED,
     )
+}
+
+/// The table as the checker groups it: distinct rows, their counts, each row's group.
+fn grouped(t: &Table) -> opentape_verify::Grouped {
+    use opentape_verify::Cell;
+    let columns: Vec<String> = t.category_names.iter().chain(&t.columns).cloned().collect();
+    let text = (0..columns.len())
+        .map(|j| j < t.category_names.len())
+        .collect();
+    let mut b = opentape_verify::Builder::new(columns, text);
+    for (c, v) in t.categories.iter().zip(&t.values) {
+        for (j, s) in c.iter().enumerate() {
+            b.cell(j, Cell::Text(s));
+        }
+        for (j, x) in v.iter().enumerate() {
+            b.cell(c.len() + j, x.map_or(Cell::Null, Cell::Int));
+        }
+        b.end_row();
+    }
+    b.finish()
 }
 
 /// Everything the manifest says about a run, except the files (added when written).

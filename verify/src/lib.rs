@@ -5,18 +5,18 @@
 //! polars or on the `opentape` crate: the compiler keeps it independent). It reads the
 //! manifest only to learn what is claimed (k, files, columns, ranges), then checks it.
 
+mod files;
 mod linkage;
 mod pii;
+mod scan;
+pub mod table;
 
 pub use linkage::{check_linkage_with, Source, SourcePerson, MAX_SCORED};
+pub use table::{Builder, Cell, Grouped};
 
-use arrow::array::RecordBatch;
-use arrow::util::display::{ArrayFormatter, FormatOptions};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use rayon::prelude::*;
+use scan::{Csv, Parquet};
 use serde::Serialize;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -113,99 +113,6 @@ pub struct Options {
     pub source: Option<(Source, PathBuf)>,
 }
 
-/// The released table as read by this crate: column names and every cell as text
-/// (null = empty), row by row.
-struct Table {
-    columns: Vec<String>,
-    types: Vec<String>,
-    rows: Vec<Vec<String>>,
-    metadata: Vec<(String, String)>,
-}
-
-fn read_parquet(path: &Path) -> Result<Table, ReadError> {
-    let file = std::fs::File::open(path).map_err(|e| rerr(path, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| rerr(path, e))?;
-    let metadata = builder
-        .metadata()
-        .file_metadata()
-        .key_value_metadata()
-        .map(|kv| {
-            kv.iter()
-                .map(|k| (k.key.clone(), k.value.clone().unwrap_or_default()))
-                .collect()
-        })
-        .unwrap_or_default();
-    let schema = builder.schema().clone();
-    let reader = builder.build().map_err(|e| rerr(path, e))?;
-    let columns = schema.fields().iter().map(|f| f.name().clone()).collect();
-    let types = schema
-        .fields()
-        .iter()
-        .map(|f| f.data_type().to_string())
-        .collect();
-    let mut rows = Vec::new();
-    for batch in reader {
-        let batch: RecordBatch = batch.map_err(|e| rerr(path, e))?;
-        let opts = FormatOptions::default();
-        let fmts: Vec<ArrayFormatter> = batch
-            .columns()
-            .iter()
-            .map(|a| ArrayFormatter::try_new(a.as_ref(), &opts))
-            .collect::<Result<_, _>>()
-            .map_err(|e| rerr(path, e))?;
-        for i in 0..batch.num_rows() {
-            rows.push(fmts.iter().map(|f| f.value(i).to_string()).collect());
-        }
-    }
-    Ok(Table {
-        columns,
-        types,
-        rows,
-        metadata,
-    })
-}
-
-/// RFC 4180 CSV: header + rows, quoted fields allowed.
-fn read_csv(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>), ReadError> {
-    let text = std::fs::read_to_string(path).map_err(|e| rerr(path, e))?;
-    let mut records = Vec::new();
-    let mut field = String::new();
-    let mut record = Vec::new();
-    let mut quoted = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            (true, '"') => quoted = false,
-            (true, c) => field.push(c),
-            (false, '"') => quoted = true,
-            (false, ',') => record.push(std::mem::take(&mut field)),
-            (false, '\r') => {}
-            (false, '\n') => {
-                record.push(std::mem::take(&mut field));
-                records.push(std::mem::take(&mut record));
-            }
-            (false, c) => field.push(c),
-        }
-    }
-    if !field.is_empty() || !record.is_empty() {
-        record.push(field);
-        records.push(record);
-    }
-    if records.is_empty() {
-        return Err(rerr(path, "empty CSV file"));
-    }
-    let header = records.remove(0);
-    Ok((header, records))
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
 /// Runs every check on the release folder `dir`. A file that cannot be parsed (a changed
 /// byte can do that) fails the checks that need it; only a folder that cannot be listed or
 /// read is a `ReadError`.
@@ -213,24 +120,27 @@ pub fn verify(dir: &Path, o: &Options) -> Result<Report, ReadError> {
     if !dir.is_dir() {
         return Err(rerr(dir, "not a release folder"));
     }
-    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut paths = Vec::new();
     for e in std::fs::read_dir(dir).map_err(|e| rerr(dir, e))? {
         let p = e.map_err(|e| rerr(dir, e))?.path();
         if p.is_file() {
-            let bytes = std::fs::read(&p).map_err(|e| rerr(&p, e))?;
-            files.push((p.file_name().unwrap().to_string_lossy().into_owned(), bytes));
+            paths.push(p);
         }
     }
-    files.sort();
+    paths.sort();
+    let forms = o.key.as_deref().map(key_forms).unwrap_or_default();
+    // Hashing every file and reading the table are independent: one core each.
+    let (files, (table, csv)) = rayon::join(
+        || files::read_all(&paths, &forms),
+        || scan::scan(&dir.join(PARQUET), &dir.join(CSV)),
+    );
+    let files = files?;
     let manifest: Result<Value, String> = std::fs::read(dir.join(MANIFEST))
         .map_err(|e| format!("{MANIFEST}: {e}"))
         .and_then(|b| serde_json::from_slice(&b).map_err(|e| format!("{MANIFEST}: {e}")));
-    let table = read_parquet(&dir.join(PARQUET)).map_err(|e| e.0);
-    let datapackage: Option<Value> = files
-        .iter()
-        .find(|(n, _)| n == "datapackage.json")
-        .and_then(|(_, b)| serde_json::from_slice(b).ok());
-    let csv = read_csv(&dir.join(CSV)).map_err(|e| e.0);
+    let datapackage: Option<Value> = std::fs::read(dir.join("datapackage.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
 
     let unreadable = |id: &'static str, errs: Vec<&String>| Check {
         id,
@@ -255,21 +165,21 @@ pub fn verify(dir: &Path, o: &Options) -> Result<Report, ReadError> {
     );
     let checks = vec![
         match (&manifest, &table, &csv) {
-            (Ok(m), Ok(t), Ok((h, _))) => check_schema(m, datapackage.as_ref(), t, h),
+            (Ok(m), Ok(t), Ok(c)) => check_schema(m, datapackage.as_ref(), t, &c.header),
             _ => unreadable("schema", errs(&[m_err, t_err, c_err])),
         },
         match (&table, &csv) {
-            (Ok(t), Ok((h, rows))) => check_pii(t, h, rows),
+            (Ok(t), Ok(c)) => check_pii(t, c),
             _ => unreadable("pii", errs(&[t_err, c_err])),
         },
         match (&manifest, &table) {
-            (Ok(m), Ok(t)) => check_k(m, t, o.min_k),
+            (Ok(m), Ok(t)) => check_k(m, &t.grouped, o.min_k),
             _ => unreadable("k", errs(&[m_err, t_err])),
         },
         check_integrity(&manifest, &table, &csv, &files),
-        check_secrets(o.key.as_deref(), table.as_ref().ok(), &files),
+        check_secrets(&forms, table.as_ref().ok(), &files),
         match (&manifest, &table) {
-            (Ok(m), Ok(t)) => check_plausible(m, t),
+            (Ok(m), Ok(t)) => check_plausible(m, &t.grouped),
             _ => unreadable("plausible", errs(&[m_err, t_err])),
         },
     ];
@@ -280,7 +190,7 @@ pub fn verify(dir: &Path, o: &Options) -> Result<Report, ReadError> {
                 let k = (m["parameters"]["k"].as_u64().unwrap_or(0) as usize)
                     .max(o.min_k)
                     .max(2);
-                linkage::check_linkage(&t.columns, &t.rows, source, membership, k)?
+                linkage::check_linkage(&t.grouped, source, membership, k)?
             }
             _ => unreadable("linkage", errs(&[m_err, t_err])),
         });
@@ -323,22 +233,22 @@ fn claimed_columns(manifest: &Value) -> (Vec<String>, Vec<String>) {
 fn check_schema(
     manifest: &Value,
     datapackage: Option<&Value>,
-    t: &Table,
+    t: &Parquet,
     csv_header: &[String],
 ) -> Check {
     let (cats, meas) = claimed_columns(manifest);
     let claimed: Vec<String> = cats.iter().chain(&meas).cloned().collect();
     let mut problems = Vec::new();
-    if t.columns != claimed {
+    if t.grouped.columns != claimed {
         problems.push(format!(
             "Parquet columns {:?} differ from the declared {:?}",
-            t.columns, claimed
+            t.grouped.columns, claimed
         ));
     }
     if csv_header != claimed.as_slice() {
         problems.push("CSV header differs from the declared columns".to_string());
     }
-    for (name, ty) in t.columns.iter().zip(&t.types) {
+    for (name, ty) in t.grouped.columns.iter().zip(&t.types) {
         if pii::identifier_like_name(name) {
             problems.push(format!("column `{name}` is named like an identifier"));
         }
@@ -357,7 +267,7 @@ fn check_schema(
                 .flatten()
                 .filter_map(|f| f["name"].as_str().map(String::from))
                 .collect();
-            if names != t.columns {
+            if names != t.grouped.columns {
                 problems.push(format!(
                     "datapackage.json resource `{}` declares other columns than the Parquet file holds",
                     r["name"].as_str().unwrap_or("?")
@@ -367,38 +277,19 @@ fn check_schema(
     }
     let detail = format!(
         "{} columns ({} categories, {} measurements) as declared",
-        t.columns.len(),
+        t.grouped.columns.len(),
         cats.len(),
         meas.len()
     );
     check("schema", problems, detail)
 }
 
-fn check_pii(t: &Table, csv_header: &[String], csv_rows: &[Vec<String>]) -> Check {
-    // Every cell of both files, every column name and every metadata value.
-    let mut problems: Vec<String> = t
-        .rows
-        .par_iter()
-        .enumerate()
-        .flat_map_iter(|(i, r)| {
-            r.iter().enumerate().filter_map(move |(j, cell)| {
-                pii::looks_personal(cell).map(|what| format!("Parquet row {i}, column {j}: {what}"))
-            })
-        })
-        .collect();
-    problems.extend(
-        csv_rows
-            .par_iter()
-            .enumerate()
-            .flat_map_iter(|(i, r)| {
-                r.iter().enumerate().filter_map(move |(j, cell)| {
-                    pii::looks_personal(cell)
-                        .map(|what| format!("CSV row {}, column {j}: {what}", i + 1))
-                })
-            })
-            .collect::<Vec<_>>(),
-    );
-    for name in t.columns.iter().chain(csv_header) {
+fn check_pii(t: &Parquet, csv: &Csv) -> Check {
+    // Every distinct cell of the Parquet file, every CSV cell that is not the same text as
+    // its Parquet cell, every column name and every metadata value.
+    let mut problems = t.pii.clone();
+    problems.extend(csv.pii.iter().cloned());
+    for name in t.grouped.columns.iter().chain(&csv.header) {
         if let Some(what) = pii::looks_personal(name) {
             problems.push(format!("column name: {what}"));
         }
@@ -411,7 +302,7 @@ fn check_pii(t: &Table, csv_header: &[String], csv_rows: &[Vec<String>]) -> Chec
             problems.push(format!("Parquet metadata `{k}`: {what}"));
         }
     }
-    let cells = t.rows.len() * t.columns.len() + csv_rows.iter().map(Vec::len).sum::<usize>();
+    let cells = t.grouped.len() * t.grouped.columns.len() + csv.cells;
     check(
         "pii",
         problems,
@@ -421,20 +312,16 @@ fn check_pii(t: &Table, csv_header: &[String], csv_rows: &[Vec<String>]) -> Chec
     )
 }
 
-fn check_k(manifest: &Value, t: &Table, min_k: usize) -> Check {
+fn check_k(manifest: &Value, g: &Grouped, min_k: usize) -> Check {
     let claimed = manifest["parameters"]["k"].as_u64().unwrap_or(0) as usize;
     let k = claimed.max(min_k).max(2);
-    let mut groups: HashMap<&[String], usize> = HashMap::new();
-    for r in &t.rows {
-        *groups.entry(r.as_slice()).or_default() += 1;
-    }
-    let min = groups.values().copied().min().unwrap_or(0);
-    let small: Vec<String> = groups
-        .values()
-        .filter(|&&n| n < k)
+    let min = g.count.iter().copied().min().unwrap_or(0);
+    let mut problems: Vec<String> = g
+        .count
+        .iter()
+        .filter(|&&n| (n as usize) < k)
         .map(|n| format!("a combination of quasi-identifier values appears {n} times"))
         .collect();
-    let mut problems = small;
     if claimed == 0 {
         problems.push("the manifest states no k".into());
     }
@@ -443,19 +330,17 @@ fn check_k(manifest: &Value, t: &Table, min_k: usize) -> Check {
         problems,
         format!(
             "smallest group {min} >= k {k} ({} rows, {} distinct)",
-            t.rows.len(),
-            groups.len()
+            g.len(),
+            g.rows.len()
         ),
     )
 }
 
-type Csv = (Vec<String>, Vec<Vec<String>>);
-
 fn check_integrity(
     manifest: &Result<Value, String>,
-    table: &Result<Table, String>,
+    table: &Result<Parquet, String>,
     csv: &Result<Csv, String>,
-    files: &[(String, Vec<u8>)],
+    files: &[files::FileInfo],
 ) -> Check {
     let mut problems = Vec::new();
     for e in [
@@ -470,10 +355,8 @@ fn check_integrity(
     }
     let null = Value::Null;
     let manifest = manifest.as_ref().unwrap_or(&null);
-    let by_name: HashMap<&str, &[u8]> = files
-        .iter()
-        .map(|(n, b)| (n.as_str(), b.as_slice()))
-        .collect();
+    let by_name: HashMap<&str, &files::FileInfo> =
+        files.iter().map(|f| (f.name.as_str(), f)).collect();
     let listed = manifest["files"].as_array().cloned().unwrap_or_default();
     if listed.is_empty() {
         problems.push("the manifest lists no files".into());
@@ -483,23 +366,26 @@ fn check_integrity(
         match by_name.get(name) {
             None => problems.push(format!("{name} is listed in the manifest but missing")),
             Some(b) => {
-                if f["bytes"].as_u64() != Some(b.len() as u64) {
+                if f["bytes"].as_u64() != Some(b.bytes) {
                     problems.push(format!(
                         "{name}: {} bytes, manifest says {}",
-                        b.len(),
-                        f["bytes"]
+                        b.bytes, f["bytes"]
                     ));
                 }
-                if f["sha256"].as_str() != Some(sha256(b).as_str()) {
+                if f["sha256"].as_str() != Some(b.sha256.as_str()) {
                     problems.push(format!("{name}: sha256 differs from the manifest"));
                 }
             }
         }
     }
     if let Some(dp) = by_name.get("datapackage.json") {
-        match serde_json::from_slice::<Value>(dp) {
-            Err(_) => problems.push("datapackage.json is not valid JSON".into()),
-            Ok(dp) => {
+        match dp
+            .contents
+            .as_deref()
+            .and_then(|b| serde_json::from_slice::<Value>(b).ok())
+        {
+            None => problems.push("datapackage.json is not valid JSON".into()),
+            Some(dp) => {
                 for r in dp["resources"].as_array().into_iter().flatten() {
                     let (Some(path), Some(hash)) = (r["path"].as_str(), r["hash"].as_str()) else {
                         continue;
@@ -508,11 +394,11 @@ fn check_integrity(
                         None => problems
                             .push(format!("datapackage.json lists {path}, which is missing")),
                         Some(b) => {
-                            if hash.strip_prefix("sha256:") != Some(sha256(b).as_str()) {
+                            if hash.strip_prefix("sha256:") != Some(b.sha256.as_str()) {
                                 problems
                                     .push(format!("{path}: sha256 differs from datapackage.json"));
                             }
-                            if r["bytes"].as_u64().is_some_and(|n| n != b.len() as u64) {
+                            if r["bytes"].as_u64().is_some_and(|n| n != b.bytes) {
                                 problems.push(format!(
                                     "{path}: byte count differs from datapackage.json"
                                 ));
@@ -523,7 +409,10 @@ fn check_integrity(
             }
         }
     }
-    match by_name.get(SUMS) {
+    match by_name
+        .get(SUMS)
+        .map(|f| f.contents.as_deref().unwrap_or_default())
+    {
         None => problems.push(format!("{SUMS} is missing")),
         Some(sums) => {
             let text = String::from_utf8_lossy(sums);
@@ -536,7 +425,7 @@ fn check_integrity(
                 seen.push(name.to_string());
                 match by_name.get(name) {
                     None => problems.push(format!("{SUMS} lists {name}, which is missing")),
-                    Some(b) if sha256(b) != sha => {
+                    Some(b) if b.sha256 != sha => {
                         problems.push(format!("{name}: sha256 differs from {SUMS}"))
                     }
                     _ => {}
@@ -560,25 +449,19 @@ fn check_integrity(
         }
     }
     let rows = match (table, csv) {
-        (Ok(t), Ok((csv_header, csv_rows))) => {
-            if csv_header != &t.columns {
+        (Ok(t), Ok(c)) => {
+            let n = t.grouped.len();
+            if c.header != t.grouped.columns {
                 problems.push("CSV and Parquet columns differ".into());
             }
-            if csv_rows.len() != t.rows.len() {
-                problems.push(format!(
-                    "CSV has {} rows, Parquet {}",
-                    csv_rows.len(),
-                    t.rows.len()
-                ));
-            } else if let Some(i) = (0..t.rows.len()).find(|&i| csv_rows[i] != t.rows[i]) {
-                problems.push(format!("CSV row {} differs from Parquet row {i}", i + 1));
+            if c.rows != n {
+                problems.push(format!("CSV has {} rows, Parquet {n}", c.rows));
+            } else if let Some(i) = c.first_difference {
+                problems.push(format!("CSV row {i} differs from Parquet row {}", i - 1));
             }
             let claimed = manifest["counts"]["released_rows"].as_u64();
-            if claimed != Some(t.rows.len() as u64) {
-                problems.push(format!(
-                    "manifest says {claimed:?} rows, Parquet holds {}",
-                    t.rows.len()
-                ));
+            if claimed != Some(n as u64) {
+                problems.push(format!("manifest says {claimed:?} rows, Parquet holds {n}"));
             }
             let k = manifest["parameters"]["k"].as_u64().map(|k| k.to_string());
             match t.metadata.iter().find(|(key, _)| key == "opentape.k") {
@@ -586,7 +469,7 @@ fn check_integrity(
                 _ => problems
                     .push("Parquet metadata k is missing or differs from the manifest".into()),
             }
-            t.rows.len()
+            n
         }
         _ => 0,
     };
@@ -617,38 +500,41 @@ fn key_forms(key: &[u8]) -> Vec<Vec<u8>> {
     ]
 }
 
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
-}
-
-fn check_secrets(key: Option<&[u8]>, t: Option<&Table>, files: &[(String, Vec<u8>)]) -> Check {
-    let Some(key) = key else {
+fn check_secrets(forms: &[Vec<u8>], t: Option<&Parquet>, files: &[files::FileInfo]) -> Check {
+    if forms.is_empty() {
         return check(
             "secrets",
             vec![],
             "no key given (--noise-key-file or OPENTAPE_NOISE_KEY): nothing to look for".into(),
         );
-    };
-    let forms = key_forms(key);
+    }
     let mut problems = Vec::new();
-    for (name, bytes) in files {
-        if forms.iter().any(|f| contains(bytes, f)) {
-            problems.push(format!("{name} contains the noise key"));
+    for f in files {
+        if f.has_key {
+            problems.push(format!("{} contains the noise key", f.name));
         }
     }
-    // Parquet pages are compressed: look in the decoded cells and metadata too.
+    // Parquet pages are compressed: look in the decoded cells (each distinct value) and
+    // the metadata too.
+    let contains = |s: &str| {
+        forms
+            .iter()
+            .any(|f| !f.is_empty() && memchr::memmem::find(s.as_bytes(), f).is_some())
+    };
     match t {
         Some(t) => {
-            let decoded = t
-                .rows
-                .iter()
-                .flatten()
-                .chain(t.metadata.iter().map(|(_, v)| v))
-                .chain(t.metadata.iter().map(|(k, _)| k));
-            if decoded
-                .into_iter()
-                .any(|s| forms.iter().any(|f| contains(s.as_bytes(), f)))
-            {
+            let g = &t.grouped;
+            let in_cells = (0..g.columns.len()).any(|j| {
+                if g.text[j] {
+                    g.dicts[j].iter().any(|s| contains(s))
+                } else {
+                    let values: std::collections::HashSet<i64> =
+                        g.rows.iter().map(|r| r[j]).collect();
+                    values.into_iter().any(|v| contains(&g.cell_text(j, v)))
+                }
+            });
+            let in_metadata = t.metadata.iter().any(|(k, v)| contains(k) || contains(v));
+            if in_cells || in_metadata {
                 problems
                     .push("a decoded Parquet cell or metadata entry contains the noise key".into());
             }
@@ -663,12 +549,13 @@ fn check_secrets(key: Option<&[u8]>, t: Option<&Table>, files: &[(String, Vec<u8
     )
 }
 
-fn check_plausible(manifest: &Value, t: &Table) -> Check {
+fn check_plausible(manifest: &Value, g: &Grouped) -> Check {
     let cons = &manifest["columns"]["constraints"];
     let mut problems = Vec::new();
     let (_, meas) = claimed_columns(manifest);
-    let mut checked = 0usize;
-    for (j, name) in t.columns.iter().enumerate() {
+    let mut checked = 0u64;
+    let first = g.first_rows();
+    for (j, name) in g.columns.iter().enumerate() {
         if !meas.contains(name) {
             continue;
         }
@@ -679,15 +566,17 @@ fn check_plausible(manifest: &Value, t: &Table) -> Check {
             problems.push(format!("no declared range for `{name}`"));
             continue;
         };
-        for (i, r) in t.rows.iter().enumerate() {
-            if r[j].is_empty() {
+        for (gi, r) in g.rows.iter().enumerate() {
+            let v = r[j];
+            if v == table::NULL {
                 continue;
             }
-            checked += 1;
-            match r[j].parse::<i64>() {
-                Ok(v) if v >= lo && v <= hi => {}
-                Ok(_) => problems.push(format!("row {i}, `{name}`: outside [{lo}, {hi}]")),
-                Err(_) => problems.push(format!("row {i}, `{name}`: not an integer")),
+            checked += g.count[gi];
+            let i = first[gi];
+            if g.text[j] {
+                problems.push(format!("row {i}, `{name}`: not an integer"));
+            } else if v < lo || v > hi {
+                problems.push(format!("row {i}, `{name}`: outside [{lo}, {hi}]"));
             }
         }
     }

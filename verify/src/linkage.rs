@@ -8,7 +8,7 @@
 //! - nearest-neighbour record linkage (standardized measurements, within category) finds
 //!   a person's own class row, divided by that row's multiplicity, at most 1/k of the time.
 
-use crate::{check, rerr, Check, ReadError};
+use crate::{check, rerr, Check, Grouped, ReadError};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::Path;
@@ -51,15 +51,31 @@ fn read_membership(path: &Path) -> Result<HashMap<String, Option<usize>>, ReadEr
     Ok(m)
 }
 
-/// A released row as numbers: categories as text, one point per measurement (the value,
-/// or the midpoint of `_min`/`_max` for range releases).
+/// The released table as the linkage check needs it: per distinct row, its category
+/// values (as an id) and one point per measurement (the value, or the midpoint of
+/// `_min`/`_max` for range releases), rounded for record comparison.
 struct Released {
-    categories: Vec<String>,
-    points: Vec<Option<f64>>,
+    /// Category tuples, by id.
+    cats: Vec<Vec<String>>,
+    cat_ids: HashMap<Vec<String>, u32>,
+    /// Per distinct row: category id and points.
+    rows: Vec<(u32, Vec<Option<f64>>)>,
 }
 
-fn released(columns: &[String], rows: &[Vec<String>], s: &Source) -> Result<Vec<Released>, String> {
-    let idx = |n: &str| columns.iter().position(|c| c == n);
+/// A record as compared for reproduction: category id and values rounded to integers.
+type Key = (u32, Box<[i64]>);
+
+fn key(cat: u32, vals: &[Option<f64>]) -> Key {
+    (
+        cat,
+        vals.iter()
+            .map(|v| v.map_or(i64::MIN, |v| v.round() as i64))
+            .collect(),
+    )
+}
+
+fn released(g: &Grouped, s: &Source) -> Result<Released, String> {
+    let idx = |n: &str| g.columns.iter().position(|c| c == n);
     let cat_idx: Vec<usize> = s
         .categories
         .iter()
@@ -73,69 +89,104 @@ fn released(columns: &[String], rows: &[Vec<String>], s: &Source) -> Result<Vec<
             _ => return Err(format!("measurement `{m}` is not released")),
         }
     }
-    let num = |s: &str| s.parse::<f64>().ok();
-    Ok(rows
-        .iter()
-        .map(|r| Released {
-            categories: cat_idx.iter().map(|&i| r[i].clone()).collect(),
-            points: meas
-                .iter()
-                .map(|&(a, b)| match b {
-                    None => num(&r[a]),
-                    Some(b) => Some((num(&r[a])? + num(&r[b])?) / 2.0),
-                })
-                .collect(),
-        })
-        .collect())
+    let mut r = Released {
+        cats: Vec::new(),
+        cat_ids: HashMap::new(),
+        rows: Vec::with_capacity(g.rows.len()),
+    };
+    for row in &g.rows {
+        let cats: Vec<String> = cat_idx
+            .iter()
+            .map(|&j| g.cell_text(j, row[j]).into_owned())
+            .collect();
+        let id = r.cat_id(cats);
+        let points = meas
+            .iter()
+            .map(|&(a, b)| match b {
+                None => g.number(a, row[a]),
+                Some(b) => Some((g.number(a, row[a])? + g.number(b, row[b])?) / 2.0),
+            })
+            .collect();
+        r.rows.push((id, points));
+    }
+    Ok(r)
+}
+
+impl Released {
+    fn cat_id(&mut self, cats: Vec<String>) -> u32 {
+        if let Some(&id) = self.cat_ids.get(&cats) {
+            return id;
+        }
+        let id = self.cats.len() as u32;
+        self.cats.push(cats.clone());
+        self.cat_ids.insert(cats, id);
+        id
+    }
 }
 
 pub(crate) fn check_linkage(
-    columns: &[String],
-    rows: &[Vec<String>],
+    g: &Grouped,
     source: &Source,
     membership: &Path,
     k: usize,
 ) -> Result<Check, ReadError> {
     let member = read_membership(membership)?;
-    Ok(check_linkage_with(
-        columns, rows, source, &member, k, MAX_SCORED,
-    ))
+    Ok(check_linkage_with(g, source, &member, k, MAX_SCORED))
 }
 
 /// The linkage check with the membership given in memory (record key -> released row,
 /// `None` for suppressed people); at most `max_scored` people are scored for
-/// nearest-neighbour linkage. Used by `release` on its staged files, before publishing.
+/// nearest-neighbour linkage. Used by `release` on its table before writing it.
 pub fn check_linkage_with(
-    columns: &[String],
-    rows: &[Vec<String>],
+    g: &Grouped,
     source: &Source,
     member: &HashMap<String, Option<usize>>,
     k: usize,
     max_scored: usize,
 ) -> Check {
-    let rel = match released(columns, rows, source) {
+    let mut rel = match released(g, source) {
         Ok(r) => r,
         Err(e) => return check("linkage", vec![e], "release and source do not match".into()),
     };
     let mut problems = Vec::new();
+    // Source people's category ids (a category no released row has gets a new id).
+    let person_cat: Vec<u32> = source
+        .people
+        .iter()
+        .map(|p| rel.cat_id(p.categories.clone()))
+        .collect();
 
     // 1. Distinct owners per class, recounted from the source.
     let mut class_owners: HashMap<usize, Vec<u32>> = HashMap::new();
     let mut missing = 0;
-    for p in &source.people {
+    let mut mismatched = 0;
+    for (pi, p) in source.people.iter().enumerate() {
         match member.get(&p.record) {
             Some(Some(row)) => {
-                if rel.get(*row).is_none_or(|r| r.categories != p.categories) {
-                    problems.push(format!(
-                        "{}: its class row has other category values",
-                        p.record
-                    ));
+                let same = g
+                    .row_group
+                    .get(*row)
+                    .is_some_and(|&d| rel.rows[d as usize].0 == person_cat[pi]);
+                if !same {
+                    mismatched += 1;
+                    if mismatched <= 5 {
+                        problems.push(format!(
+                            "{}: its class row has other category values",
+                            p.record
+                        ));
+                    }
                 }
                 class_owners.entry(*row).or_default().push(p.owner);
             }
             Some(None) => {}
             None => missing += 1,
         }
+    }
+    if mismatched > 5 {
+        problems.push(format!(
+            "{} more records whose class row has other category values",
+            mismatched - 5
+        ));
     }
     if missing > 0 {
         problems.push(format!(
@@ -155,22 +206,15 @@ pub fn check_linkage_with(
     }
 
     // 2. No released row reproduces a source record shared by fewer than k owners.
-    let key = |cats: &[String], vals: &[Option<f64>]| -> String {
-        let mut s = cats.join("\u{1f}");
-        for v in vals {
-            s.push('\u{1f}');
-            if let Some(v) = v {
-                s.push_str(&format!("{}", v.round() as i64));
-            }
-        }
-        s
-    };
-    let released_keys: std::collections::HashSet<String> =
-        rel.iter().map(|r| key(&r.categories, &r.points)).collect();
-    let mut record_owners: HashMap<String, Vec<u32>> = HashMap::new();
-    for p in &source.people {
+    let row_keys: Vec<Key> = rel.rows.iter().map(|(c, v)| key(*c, v)).collect();
+    let mut multiplicity: HashMap<&Key, u64> = HashMap::new();
+    for (d, rk) in row_keys.iter().enumerate() {
+        *multiplicity.entry(rk).or_default() += g.count[d];
+    }
+    let mut record_owners: HashMap<Key, Vec<u32>> = HashMap::new();
+    for (pi, p) in source.people.iter().enumerate() {
         record_owners
-            .entry(key(&p.categories, &p.values))
+            .entry(key(person_cat[pi], &p.values))
             .or_default()
             .push(p.owner);
     }
@@ -178,10 +222,11 @@ pub fn check_linkage_with(
     for (rk, owners) in &mut record_owners {
         owners.sort_unstable();
         owners.dedup();
-        if owners.len() < k && released_keys.contains(rk) {
+        if owners.len() < k && multiplicity.contains_key(rk) {
             reproduced += 1;
         }
     }
+    drop(record_owners);
     if reproduced > 0 {
         problems.push(format!(
             "{reproduced} released row values reproduce a source record shared by fewer than k owners"
@@ -189,75 +234,112 @@ pub fn check_linkage_with(
     }
 
     // 3. Nearest-neighbour linkage within category, on measurements standardized by the
-    // source's own mean and deviation.
-    let mut multiplicity: HashMap<String, usize> = HashMap::new();
-    for r in &rel {
-        *multiplicity
-            .entry(key(&r.categories, &r.points))
-            .or_default() += 1;
-    }
-    let mut by_cat: HashMap<&[String], Vec<usize>> = HashMap::new();
-    let mut seen = std::collections::HashSet::new();
-    for (i, r) in rel.iter().enumerate() {
-        if seen.insert(key(&r.categories, &r.points)) {
-            by_cat.entry(r.categories.as_slice()).or_default().push(i);
+    // source's own mean and deviation. Candidates: one per distinct released record, in
+    // the order of their first row.
+    let d = source.measurements.len();
+    let ncat = rel.cats.len();
+    let mut sums = vec![(0.0f64, 0.0f64, 0usize); ncat * d];
+    for (pi, p) in source.people.iter().enumerate() {
+        let c = person_cat[pi] as usize;
+        for (j, v) in p.values.iter().enumerate() {
+            if let Some(v) = v {
+                let s = &mut sums[c * d + j];
+                s.0 += v;
+                s.2 += 1;
+            }
         }
     }
-    let d = source.measurements.len();
-    let mut stats: HashMap<&[String], Vec<(f64, f64)>> = HashMap::new();
-    for cats in by_cat.keys() {
-        let ps: Vec<&SourcePerson> = source
-            .people
-            .iter()
-            .filter(|p| p.categories.as_slice() == *cats)
-            .collect();
-        let st = (0..d)
-            .map(|j| {
-                let v: Vec<f64> = ps.iter().filter_map(|p| p.values[j]).collect();
-                let n = v.len().max(1) as f64;
-                let mean = v.iter().sum::<f64>() / n;
-                let sd = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt();
-                (mean, if sd > 0.0 { sd } else { 1.0 })
-            })
-            .collect();
-        stats.insert(cats, st);
+    let means: Vec<f64> = sums.iter().map(|s| s.0 / s.2.max(1) as f64).collect();
+    for (pi, p) in source.people.iter().enumerate() {
+        let c = person_cat[pi] as usize;
+        for (j, v) in p.values.iter().enumerate() {
+            if let Some(v) = v {
+                sums[c * d + j].1 += (v - means[c * d + j]).powi(2);
+            }
+        }
     }
-    let placed: Vec<(&SourcePerson, usize)> = source
+    let sd: Vec<f64> = sums
+        .iter()
+        .map(|s| {
+            let sd = (s.1 / s.2.max(1) as f64).sqrt();
+            if sd > 0.0 {
+                sd
+            } else {
+                1.0
+            }
+        })
+        .collect();
+    // Per category: candidate keys and their standardized points (NaN: missing), flat.
+    let mut cands: Vec<(Vec<usize>, Vec<f64>)> = vec![(Vec::new(), Vec::new()); ncat];
+    let mut seen = std::collections::HashSet::new();
+    for (di, (c, v)) in rel.rows.iter().enumerate() {
+        if seen.insert(&row_keys[di]) {
+            let (ids, pts) = &mut cands[*c as usize];
+            ids.push(di);
+            pts.extend(
+                v.iter()
+                    .enumerate()
+                    .map(|(j, x)| x.map_or(f64::NAN, |x| x / sd[*c as usize * d + j])),
+            );
+        }
+    }
+    let placed: Vec<(usize, usize)> = source
         .people
         .iter()
-        .filter_map(|p| member.get(&p.record).copied().flatten().map(|row| (p, row)))
+        .enumerate()
+        .filter_map(|(pi, p)| {
+            member
+                .get(&p.record)
+                .copied()
+                .flatten()
+                .map(|row| (pi, row))
+        })
+        .filter(|&(_, row)| row < g.row_group.len())
         .collect();
     let step = placed.len().div_ceil(max_scored.max(1)).max(1);
-    let scored: Vec<&(&SourcePerson, usize)> = placed.iter().step_by(step).collect();
+    let scored: Vec<&(usize, usize)> = placed.iter().step_by(step).collect();
     // Collected in order, then summed in order: the figure is the same bytes whatever the
     // thread count (a parallel float sum is not).
     let hits: Vec<f64> = scored
         .par_iter()
-        .map(|(p, own)| {
-            let Some(cands) = by_cat.get(p.categories.as_slice()) else {
-                return 0.0;
-            };
-            let st = &stats[p.categories.as_slice()];
-            let dist = |r: &Released| -> f64 {
-                (0..d)
-                    .filter_map(|j| Some(((p.values[j]? - r.points[j]?) / st[j].1).powi(2)))
-                    .sum()
-            };
-            let best = cands
+        .map(|&&(pi, own)| {
+            let c = person_cat[pi] as usize;
+            let (ids, pts) = &cands[c];
+            let q: Vec<f64> = source.people[pi]
+                .values
                 .iter()
-                .min_by(|&&a, &&b| dist(&rel[a]).total_cmp(&dist(&rel[b])).then(a.cmp(&b)))
-                .copied();
-            match best {
-                Some(b) => {
-                    let bk = key(&rel[b].categories, &rel[b].points);
-                    let own = key(&rel[*own].categories, &rel[*own].points);
-                    if bk == own {
-                        1.0 / multiplicity[&bk] as f64
-                    } else {
-                        0.0
+                .enumerate()
+                .map(|(j, x)| x.map_or(f64::NAN, |x| x / sd[c * d + j]))
+                .collect();
+            // The first candidate at the smallest distance; a partial sum already over
+            // the best so far cannot win, so its loop stops early.
+            let mut best = f64::INFINITY;
+            let mut best_i = None;
+            for (i, p) in pts.chunks_exact(d.max(1)).enumerate() {
+                let mut s = 0.0;
+                for j in 0..d {
+                    let t = q[j] - p[j];
+                    if !t.is_nan() {
+                        s += t * t;
+                        if s > best {
+                            break;
+                        }
                     }
                 }
-                None => 0.0,
+                if s < best || best_i.is_none() {
+                    best = s;
+                    best_i = Some(i);
+                }
+            }
+            let Some(b) = best_i else {
+                return 0.0;
+            };
+            let bk = &row_keys[ids[b]];
+            let own = &row_keys[g.row_group[own] as usize];
+            if bk == own {
+                1.0 / multiplicity[bk] as f64
+            } else {
+                0.0
             }
         })
         .collect();

@@ -1,0 +1,349 @@
+//! One streaming pass over the released Parquet file and, in step with it, the CSV file:
+//! the Parquet rows are grouped into distinct rows ([`Grouped`]), every distinct cell
+//! value is searched for personal data once, and every CSV row is compared with the
+//! Parquet row of the same number. Memory holds the distinct rows, not the cells.
+
+use crate::pii;
+use crate::table::{Builder, Cell, Grouped};
+use arrow::array::{Array, Int64Array, RecordBatch};
+use arrow::datatypes::DataType;
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use std::collections::HashSet;
+use std::fmt::Write as _;
+use std::io::Read;
+use std::path::Path;
+
+/// What the Parquet side holds.
+pub(crate) struct Parquet {
+    pub grouped: Grouped,
+    pub types: Vec<String>,
+    pub metadata: Vec<(String, String)>,
+    /// Personal-looking cells (each distinct value reported once, at its first row).
+    pub pii: Vec<String>,
+}
+
+/// What the CSV side holds, compared with the Parquet side.
+pub(crate) struct Csv {
+    pub header: Vec<String>,
+    pub rows: usize,
+    pub cells: usize,
+    /// The first data row (1-based) that differs from the Parquet row of that number.
+    pub first_difference: Option<usize>,
+    pub pii: Vec<String>,
+}
+
+/// RFC 4180 records from a file, streamed: quoted fields may hold commas, quotes and
+/// line ends.
+struct Records {
+    file: std::fs::File,
+    buf: Vec<u8>,
+    pos: usize,
+    len: usize,
+    fields: Vec<Vec<u8>>,
+    n: usize,
+}
+
+impl Records {
+    fn open(path: &Path) -> Result<Records, String> {
+        let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(Records {
+            file,
+            buf: vec![0; 1 << 20],
+            pos: 0,
+            len: 0,
+            fields: Vec::new(),
+            n: 0,
+        })
+    }
+
+    fn fill(&mut self) -> std::io::Result<bool> {
+        if self.pos == self.len {
+            self.len = self.file.read(&mut self.buf)?;
+            self.pos = 0;
+        }
+        Ok(self.len > 0)
+    }
+
+    /// Ends the current field; the next one starts empty.
+    fn end_field(&mut self) {
+        self.n += 1;
+        if self.fields.len() <= self.n {
+            self.fields.push(Vec::new());
+        }
+        self.fields[self.n].clear();
+    }
+
+    /// The next record's fields (valid until the next call); None at the end.
+    fn next(&mut self) -> std::io::Result<Option<&[Vec<u8>]>> {
+        self.n = 0;
+        if self.fields.is_empty() {
+            self.fields.push(Vec::new());
+        }
+        self.fields[0].clear();
+        let mut quoted = false;
+        let mut any = false;
+        loop {
+            if !self.fill()? {
+                if !any {
+                    return Ok(None);
+                }
+                self.end_field();
+                return Ok(Some(&self.fields[..self.n]));
+            }
+            let b = self.buf[self.pos];
+            self.pos += 1;
+            any = true;
+            let field = self.n;
+            match (quoted, b) {
+                (true, b'"') => {
+                    if self.fill()? && self.buf[self.pos] == b'"' {
+                        self.pos += 1;
+                        self.fields[field].push(b'"');
+                    } else {
+                        quoted = false;
+                    }
+                }
+                (true, b) => self.fields[field].push(b),
+                (false, b'"') => quoted = true,
+                (false, b',') => self.end_field(),
+                (false, b'\r') => {}
+                (false, b'\n') => {
+                    self.end_field();
+                    return Ok(Some(&self.fields[..self.n]));
+                }
+                (false, b) => self.fields[field].push(b),
+            }
+        }
+    }
+}
+
+fn text(bytes: &[u8]) -> Result<&str, String> {
+    std::str::from_utf8(bytes).map_err(|_| "not valid UTF-8".to_string())
+}
+
+fn is_integer(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32
+    )
+}
+
+/// Reads both files in one pass. Either side may be unreadable; the other is still read.
+pub(crate) fn scan(parquet: &Path, csv: &Path) -> (Result<Parquet, String>, Result<Csv, String>) {
+    let mut csv_side = Records::open(csv).and_then(|mut r| {
+        let header = match r.next().map_err(|e| format!("{}: {e}", csv.display()))? {
+            None => return Err(format!("{}: empty CSV file", csv.display())),
+            Some(h) => h
+                .iter()
+                .map(|f| text(f).map(str::to_string))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("{}: header: {e}", csv.display()))?,
+        };
+        let c = Csv {
+            header,
+            rows: 0,
+            cells: 0,
+            first_difference: None,
+            pii: Vec::new(),
+        };
+        Ok((r, c))
+    });
+    let pq = read_parquet(parquet, &mut csv_side);
+    let csv_result = csv_side.and_then(|(mut r, mut c)| {
+        // CSV rows beyond the Parquet rows: counted and searched too.
+        while let Some(rec) = r.next().map_err(|e| format!("{}: {e}", csv.display()))? {
+            c.rows += 1;
+            c.cells += rec.len();
+            for (j, f) in rec.iter().enumerate() {
+                let s = text(f).map_err(|e| format!("{}: row {}: {e}", csv.display(), c.rows))?;
+                if let Some(what) = pii::looks_personal(s) {
+                    c.pii
+                        .push(format!("CSV row {}, column {j}: {what}", c.rows));
+                }
+            }
+        }
+        Ok(c)
+    });
+    (pq, csv_result)
+}
+
+fn read_parquet(path: &Path, csv: &mut Result<(Records, Csv), String>) -> Result<Parquet, String> {
+    let perr = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let file = std::fs::File::open(path).map_err(|e| perr(&e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| perr(&e))?;
+    let metadata = builder
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .map(|kv| {
+            kv.iter()
+                .map(|k| (k.key.clone(), k.value.clone().unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let schema = builder.schema().clone();
+    let reader = builder.build().map_err(|e| perr(&e))?;
+    let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let types: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| f.data_type().to_string())
+        .collect();
+    let ints: Vec<bool> = schema
+        .fields()
+        .iter()
+        .map(|f| is_integer(f.data_type()))
+        .collect();
+    let mut b = Builder::new(columns, ints.iter().map(|i| !i).collect());
+    let mut pii_found = Vec::new();
+    let mut ints_seen: HashSet<i64> = HashSet::new();
+    let mut row = 0usize;
+    let mut cell = String::new();
+    let mut expect = String::new();
+    let opts = FormatOptions::default();
+    for batch in reader {
+        let batch: RecordBatch = batch.map_err(|e| perr(&e))?;
+        let mut int_cols: Vec<Option<Int64Array>> = Vec::new();
+        let mut fmts: Vec<Option<ArrayFormatter>> = Vec::new();
+        for (j, a) in batch.columns().iter().enumerate() {
+            if ints[j] {
+                let c = arrow::compute::cast(a, &DataType::Int64).map_err(|e| perr(&e))?;
+                let c = c
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .ok_or_else(|| perr(&"integer column"))?
+                    .clone();
+                int_cols.push(Some(c));
+                fmts.push(None);
+            } else {
+                int_cols.push(None);
+                fmts.push(Some(
+                    ArrayFormatter::try_new(a.as_ref(), &opts).map_err(|e| perr(&e))?,
+                ));
+            }
+        }
+        for i in 0..batch.num_rows() {
+            let mut csv_rec = match csv {
+                Ok((r, c)) => match r.next() {
+                    Ok(Some(rec)) => {
+                        c.rows += 1;
+                        c.cells += rec.len();
+                        if rec.len() != ints.len() && c.first_difference.is_none() {
+                            c.first_difference = Some(c.rows);
+                        }
+                        Some((rec, c))
+                    }
+                    Ok(None) => None,
+                    Err(e) => {
+                        *csv = Err(format!("CSV row {}: {e}", row + 1));
+                        None
+                    }
+                },
+                Err(_) => None,
+            };
+            for j in 0..ints.len() {
+                expect.clear();
+                if let Some(c) = &int_cols[j] {
+                    if c.is_null(i) {
+                        b.cell(j, Cell::Null);
+                    } else {
+                        let v = c.value(i);
+                        b.cell(j, Cell::Int(v));
+                        write!(expect, "{v}").expect("write to String");
+                        if ints_seen.insert(v) {
+                            if let Some(what) = pii::looks_personal(&expect) {
+                                pii_found.push(format!("Parquet row {row}, column {j}: {what}"));
+                            }
+                        }
+                    }
+                } else {
+                    let f = fmts[j].as_ref().expect("text column");
+                    let a = batch.column(j);
+                    if a.is_null(i) {
+                        b.cell(j, Cell::Null);
+                    } else {
+                        cell.clear();
+                        write!(cell, "{}", f.value(i)).map_err(|e| perr(&e))?;
+                        if b.cell(j, Cell::Text(&cell)) {
+                            if let Some(what) = pii::looks_personal(&cell) {
+                                pii_found.push(format!("Parquet row {row}, column {j}: {what}"));
+                            }
+                        }
+                        expect.push_str(&cell);
+                    }
+                }
+                if let Some((rec, c)) = &mut csv_rec {
+                    let got = rec.get(j).map(Vec::as_slice).unwrap_or(b"");
+                    if got != expect.as_bytes() {
+                        if c.first_difference.is_none() {
+                            c.first_difference = Some(c.rows);
+                        }
+                        let what = match std::str::from_utf8(got) {
+                            Ok(s) => pii::looks_personal(s),
+                            Err(_) => Some("is not valid UTF-8"),
+                        };
+                        if let Some(what) = what {
+                            c.pii
+                                .push(format!("CSV row {}, column {j}: {what}", c.rows));
+                        }
+                    }
+                }
+            }
+            if let Some((rec, c)) = &mut csv_rec {
+                // Fields beyond the Parquet columns.
+                for (j, f) in rec.iter().enumerate().skip(ints.len()) {
+                    if let Some(what) = std::str::from_utf8(f).ok().and_then(pii::looks_personal) {
+                        c.pii
+                            .push(format!("CSV row {}, column {j}: {what}", c.rows));
+                    }
+                }
+            }
+            b.end_row();
+            row += 1;
+        }
+    }
+    Ok(Parquet {
+        grouped: b.finish(),
+        types,
+        metadata,
+        pii: pii_found,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_quoted_fields_line_ends_and_a_missing_final_newline() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("t.csv");
+        std::fs::write(&p, "a,b\r\n\"x,\"\"y\"\"\",\n1,\"two\nlines\"\n,\n3,4").unwrap();
+        let mut r = Records::open(&p).unwrap();
+        let mut all = Vec::new();
+        while let Some(rec) = r.next().unwrap() {
+            all.push(
+                rec.iter()
+                    .map(|f| String::from_utf8(f.clone()).unwrap())
+                    .collect::<Vec<_>>(),
+            );
+        }
+        assert_eq!(
+            all,
+            [
+                vec!["a", "b"],
+                vec!["x,\"y\"", ""],
+                vec!["1", "two\nlines"],
+                vec!["", ""],
+                vec!["3", "4"]
+            ]
+        );
+    }
+}
