@@ -129,6 +129,8 @@ pub struct Facts<'a> {
     pub key: &'a NoiseKey,
     /// The linkage check's figures (nearest-neighbour share, owners per class).
     pub linkage: Option<&'a Value>,
+    /// Per-stratum columns, sorted copies and correlations (utility and report).
+    pub analysis: &'a crate::utility::Analysis,
 }
 
 pub fn dataframe(t: &Table) -> PolarsResult<DataFrame> {
@@ -233,7 +235,7 @@ fn manifest(f: &Facts, files: &[(String, u64, String)]) -> Value {
             "owners_per_class_min": owners_min,
             "clamped_values": f.table.clamped,
         },
-        "utility": crate::utility::utility(pl, f.eligible, f.partition, f.table),
+        "utility": crate::utility::utility(pl, f.partition, f.analysis),
         "columns": {
             "categories": f.table.category_names,
             "measurements": f.table.columns,
@@ -275,8 +277,9 @@ pub fn sha256_file(path: &Path) -> Result<(u64, String)> {
     Ok((n, hex::encode(h.finalize())))
 }
 
-/// Writes the release files into `dir` (a staging folder).
-pub fn write(dir: &Path, f: &Facts) -> Result<()> {
+/// Writes the release files into `dir` (a staging folder): the table, then the report,
+/// documents, manifest and checksums. `stage` is told when the second part starts.
+pub fn write(dir: &Path, f: &Facts, stage: &dyn Fn(&str)) -> Result<()> {
     let pl = f.pl;
     let polars_err = |p: &Path| {
         let p = p.to_path_buf();
@@ -312,6 +315,7 @@ pub fn write(dir: &Path, f: &Facts) -> Result<()> {
         .map_err(polars_err(&csv))?;
     file.sync_all().map_err(|e| Error::io(&csv, e))?;
 
+    stage("computing the report and documents");
     let (pq_bytes, pq_sha) = sha256_file(&dir.join(PARQUET))?;
     let (csv_bytes, csv_sha) = sha256_file(&dir.join(CSV))?;
     let report = crate::report::build(f, &crate::risk::uniqueness(f.eligible));
@@ -595,6 +599,7 @@ pub struct Run {
     pub table: Table,
     /// The linkage check's figures (it passed, or the run was refused).
     pub linkage: Option<Value>,
+    pub analysis: crate::utility::Analysis,
 }
 
 /// Read, filter, partition, generalize and check linkage: everything of a release but
@@ -663,11 +668,14 @@ pub fn anonymize(
             link.problems.join("; ")
         )));
     }
+    stage("measuring utility");
+    let analysis = crate::utility::analyse(pl, &eligible, &partition, &table);
     let run = Run {
         eligible,
         partition,
         table,
         linkage: link.figures,
+        analysis,
     };
     Ok((run, private))
 }
@@ -676,6 +684,7 @@ impl Run {
     pub fn facts<'a>(&'a self, pl: &'a Pipeline, o: &'a Options, as_of: &'a str) -> Facts<'a> {
         Facts {
             linkage: self.linkage.as_ref(),
+            analysis: &self.analysis,
             pl,
             version: &o.version,
             created: &o.created,
@@ -716,8 +725,8 @@ pub fn release(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<Outcome
         write_membership(d, &run.eligible, &run.partition, &run.table)?;
     }
     let staging = Staging::new(&o.out, &o.version)?;
-    stage("writing the staged release");
-    write(&staging.dir, &facts)?;
+    stage("writing Parquet and CSV");
+    write(&staging.dir, &facts, &stage)?;
     stage("verifying the staged release");
     check_staged(&staging.dir, pl.release.k, &o.key)?;
     if let Some((latest, dir)) = crate::versions::published(&o.out).last() {

@@ -6,7 +6,7 @@
 //! histogram edges and percentiles are means of k values, never one person's value.
 
 use crate::release::Facts;
-use crate::utility::{corr, mean, smoothed_pct, std, stratum_columns, StratumColumns};
+use crate::utility::{mean, smoothed_pct, std, StratumColumns};
 use serde_json::{json, Value};
 use std::fmt::Write;
 
@@ -72,32 +72,27 @@ pub fn build(f: &Facts, uniqueness: &[crate::risk::Uniqueness]) -> Value {
 
     let range = pl.release.representation == crate::pipeline::Representation::Range;
     let mut strata = Vec::new();
-    for (si, cats) in part.strata.iter().enumerate() {
-        let Some(StratumColumns {
+    for a in &f.analysis.strata {
+        let cats = &part.strata[a.stratum];
+        let StratumColumns {
             dims,
             orig,
             rel,
             width,
             classes,
-        }) = stratum_columns(pl, e, part, t, si)
-        else {
-            continue;
-        };
+        } = &a.cols;
         let n = orig.first().map_or(0, Vec::len);
         let mut measurements = Vec::new();
         for (j, &p) in dims.iter().enumerate() {
             let def = &pl.catalog.measurements[pl.measurements[p]];
-            let mut o = orig[j].clone();
-            let mut r = rel[j].clone();
-            o.sort_by(f64::total_cmp);
-            r.sort_by(f64::total_cmp);
+            let (o, r) = (&a.sorted_orig[j], &a.sorted_rel[j]);
             let summary = |s: &[f64], raw: &[f64]| {
                 json!({"mean": r2(mean(raw)), "std": r2(std(raw)),
                        "p5": r2(smoothed_pct(s, 5.0, k)), "p50": r2(smoothed_pct(s, 50.0, k)), "p95": r2(smoothed_pct(s, 95.0, k))})
             };
             // Edges at k-smoothed 1st and 99th percentiles: no edge is one person's value.
-            let lo = smoothed_pct(&o, 1.0, k);
-            let hi = smoothed_pct(&o, 99.0, k);
+            let lo = smoothed_pct(o, 1.0, k);
+            let hi = smoothed_pct(o, 99.0, k);
             let mae = orig[j]
                 .iter()
                 .zip(&rel[j])
@@ -113,14 +108,14 @@ pub fn build(f: &Facts, uniqueness: &[crate::risk::Uniqueness]) -> Value {
             };
             measurements.push(json!({
                 "name": def.name, "unit": def.unit, "n": n,
-                "original": summary(&o, &orig[j]),
-                "released": summary(&r, &rel[j]),
+                "original": summary(o, &orig[j]),
+                "released": summary(r, &rel[j]),
                 "mean_abs_change": r2(mae),
                 "ncp": (ncp * 10_000.0).round() / 10_000.0,
                 "hist": {"lo": r2(lo), "hi": r2(hi), "original": histogram(&orig[j], lo, hi, k), "released": histogram(&rel[j], lo, hi, k)},
             }));
         }
-        let (co, cr) = (corr(&orig), corr(&rel));
+        let (co, cr) = (&a.corr_orig, &a.corr_rel);
         let d = dims.len();
         let drift: Vec<Vec<f64>> = (0..d)
             .map(|i| {

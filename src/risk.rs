@@ -27,30 +27,41 @@ pub fn uniqueness(e: &Eligible) -> Vec<Uniqueness> {
             *cat_codes.entry(p.categories.as_slice()).or_insert(next)
         })
         .collect();
+    // Per rounding: every record as a flat key (category code, rounded values), record
+    // indices sorted by key, and runs of one counted. Exact, and one key table at a time.
+    let w = e.people.first().map_or(0, |p| p.values.len()) + 1;
     ROUNDINGS
-        .par_iter()
+        .iter()
         .map(|&step| {
-            let mut counts: HashMap<Vec<i64>, u32> = HashMap::with_capacity(n);
-            let keys: Vec<Vec<i64>> = e
-                .people
-                .iter()
+            let mut keys = vec![0i64; n * w];
+            keys.par_chunks_mut(w.max(1))
+                .zip(&e.people)
                 .zip(&codes)
-                .map(|(p, &c)| {
-                    std::iter::once(c)
-                        .chain(p.values.iter().map(|v| {
-                            if v.is_nan() {
-                                i64::MIN
-                            } else {
-                                (v / step).round() as i64
-                            }
-                        }))
-                        .collect()
-                })
-                .collect();
-            for k in &keys {
-                *counts.entry(k.clone()).or_default() += 1;
+                .for_each(|((k, p), &c)| {
+                    k[0] = c;
+                    for (x, v) in k[1..].iter_mut().zip(&p.values) {
+                        *x = if v.is_nan() {
+                            i64::MIN
+                        } else {
+                            (v / step).round() as i64
+                        };
+                    }
+                });
+            let key = |i: u32| &keys[i as usize * w..(i as usize + 1) * w];
+            let mut order: Vec<u32> = (0..n as u32).collect();
+            order.par_sort_unstable_by(|&a, &b| key(a).cmp(key(b)));
+            let mut unique_people = 0;
+            let mut i = 0;
+            while i < n {
+                let mut j = i + 1;
+                while j < n && key(order[j]) == key(order[i]) {
+                    j += 1;
+                }
+                if j - i == 1 {
+                    unique_people += 1;
+                }
+                i = j;
             }
-            let unique_people = keys.iter().filter(|k| counts[*k] == 1).count();
             Uniqueness {
                 rounding: step,
                 unique_people,

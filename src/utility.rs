@@ -38,28 +38,41 @@ pub fn smoothed_pct(sorted: &[f64], p: f64, k: usize) -> f64 {
     sorted[start..start + k].iter().sum::<f64>() / k as f64
 }
 
+/// Pearson correlation matrix (row-major, d x d). Pairs run in parallel; each pair's sum
+/// runs in order, so the result does not depend on the thread count.
 pub fn corr(cols: &[Vec<f64>]) -> Vec<f64> {
+    use rayon::prelude::*;
     let d = cols.len();
     let sd: Vec<f64> = cols.iter().map(|c| std(c)).collect();
-    let mu: Vec<f64> = cols.iter().map(|c| mean(c)).collect();
     let n = cols.first().map_or(0, Vec::len) as f64;
-    let mut r = vec![0.0; d * d];
-    for i in 0..d {
-        for j in i..d {
-            let cov = cols[i]
+    let centered: Vec<Vec<f64>> = cols
+        .par_iter()
+        .map(|c| {
+            let m = mean(c);
+            c.iter().map(|a| a - m).collect()
+        })
+        .collect();
+    let pairs: Vec<(usize, usize)> = (0..d).flat_map(|i| (i..d).map(move |j| (i, j))).collect();
+    let values: Vec<f64> = pairs
+        .par_iter()
+        .map(|&(i, j)| {
+            let cov = centered[i]
                 .iter()
-                .zip(&cols[j])
-                .map(|(a, b)| (a - mu[i]) * (b - mu[j]))
+                .zip(&centered[j])
+                .map(|(a, b)| a * b)
                 .sum::<f64>()
                 / n;
-            let v = if sd[i] > 0.0 && sd[j] > 0.0 {
+            if sd[i] > 0.0 && sd[j] > 0.0 {
                 cov / (sd[i] * sd[j])
             } else {
                 0.0
-            };
-            r[i * d + j] = v;
-            r[j * d + i] = v;
-        }
+            }
+        })
+        .collect();
+    let mut r = vec![0.0; d * d];
+    for (&(i, j), v) in pairs.iter().zip(values) {
+        r[i * d + j] = v;
+        r[j * d + i] = v;
     }
     r
 }
@@ -134,27 +147,66 @@ pub fn stratum_columns(
     })
 }
 
-pub fn utility(pl: &Pipeline, e: &Eligible, part: &Partition, t: &Table) -> Value {
+/// One stratum's columns with what both the manifest's utility and the report need:
+/// sorted copies and both correlation matrices, computed once.
+pub struct StratumAnalysis {
+    pub stratum: usize,
+    pub cols: StratumColumns,
+    pub sorted_orig: Vec<Vec<f64>>,
+    pub sorted_rel: Vec<Vec<f64>>,
+    pub corr_orig: Vec<f64>,
+    pub corr_rel: Vec<f64>,
+}
+
+/// Every stratum that has classes, analysed.
+pub struct Analysis {
+    pub strata: Vec<StratumAnalysis>,
+}
+
+pub fn analyse(pl: &Pipeline, e: &Eligible, part: &Partition, t: &Table) -> Analysis {
+    use rayon::prelude::*;
+    let strata = (0..part.strata.len())
+        .filter_map(|si| stratum_columns(pl, e, part, t, si).map(|c| (si, c)))
+        .map(|(si, cols)| {
+            let sorted = |v: &Vec<Vec<f64>>| -> Vec<Vec<f64>> {
+                v.par_iter()
+                    .map(|c| {
+                        let mut c = c.clone();
+                        c.sort_unstable_by(f64::total_cmp);
+                        c
+                    })
+                    .collect()
+            };
+            StratumAnalysis {
+                stratum: si,
+                sorted_orig: sorted(&cols.orig),
+                sorted_rel: sorted(&cols.rel),
+                corr_orig: corr(&cols.orig),
+                corr_rel: corr(&cols.rel),
+                cols,
+            }
+        })
+        .collect();
+    Analysis { strata }
+}
+
+pub fn utility(pl: &Pipeline, part: &Partition, analysis: &Analysis) -> Value {
     let k = pl.release.k;
     let mut strata = Vec::new();
     let (mut worst_mean, mut worst_std, mut worst_corr) = (0.0f64, 0.0f64, 0.0f64);
-    for (si, cats) in part.strata.iter().enumerate() {
-        let Some(StratumColumns {
+    for a in &analysis.strata {
+        let cats = &part.strata[a.stratum];
+        let StratumColumns {
             dims, orig, rel, ..
-        }) = stratum_columns(pl, e, part, t, si)
-        else {
-            continue;
-        };
+        } = &a.cols;
+        let n = orig.first().map_or(0, Vec::len);
         let mut per = Map::new();
         let mut sq = 0.0;
         for (j, &p) in dims.iter().enumerate() {
             let name = &pl.catalog.measurements[pl.measurements[p]].name;
             let (mo, mr) = (mean(&orig[j]), mean(&rel[j]));
             let (so, sr) = (std(&orig[j]), std(&rel[j]));
-            let mut o = orig[j].clone();
-            let mut r = rel[j].clone();
-            o.sort_by(f64::total_cmp);
-            r.sort_by(f64::total_cmp);
+            let (o, r) = (&a.sorted_orig[j], &a.sorted_rel[j]);
             let mean_err = 100.0 * (mr - mo) / mo.abs().max(1e-9);
             let std_err = 100.0 * (sr - so) / so.max(1e-9);
             worst_mean = worst_mean.max(mean_err.abs());
@@ -173,13 +225,13 @@ pub fn utility(pl: &Pipeline, e: &Eligible, part: &Partition, t: &Table) -> Valu
                     "mean_error_pct": round(mean_err, 3),
                     "std": [round(so, 2), round(sr, 2)],
                     "std_error_pct": round(std_err, 2),
-                    "p5_error": round(smoothed_pct(&r, 5.0, k) - smoothed_pct(&o, 5.0, k), 1),
-                    "p50_error": round(smoothed_pct(&r, 50.0, k) - smoothed_pct(&o, 50.0, k), 1),
-                    "p95_error": round(smoothed_pct(&r, 95.0, k) - smoothed_pct(&o, 95.0, k), 1),
+                    "p5_error": round(smoothed_pct(r, 5.0, k) - smoothed_pct(o, 5.0, k), 1),
+                    "p50_error": round(smoothed_pct(r, 50.0, k) - smoothed_pct(o, 50.0, k), 1),
+                    "p95_error": round(smoothed_pct(r, 95.0, k) - smoothed_pct(o, 95.0, k), 1),
                 }),
             );
         }
-        let (co, cr) = (corr(&orig), corr(&rel));
+        let (co, cr) = (&a.corr_orig, &a.corr_rel);
         let d = dims.len();
         let mut diffs: Vec<f64> = (0..d)
             .flat_map(|i| (i + 1..d).map(move |j| (i, j)))
@@ -188,7 +240,6 @@ pub fn utility(pl: &Pipeline, e: &Eligible, part: &Partition, t: &Table) -> Valu
         diffs.sort_by(f64::total_cmp);
         let max_corr = diffs.last().copied().unwrap_or(0.0);
         worst_corr = worst_corr.max(max_corr);
-        let n = orig.first().map_or(0, Vec::len);
         let names: Map<String, Value> = pl
             .categories
             .iter()
