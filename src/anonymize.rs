@@ -279,19 +279,48 @@ pub fn class_centers(pl: &Pipeline, e: &Eligible, part: &Partition) -> Vec<Vec<f
     centers
 }
 
-/// The released table, before it is written: one row per non-suppressed person.
+/// The released table, before it is written: one row per non-suppressed person. Rows of
+/// a class are identical, so it is held per class: each class's row once, and for each
+/// released row, its class.
 #[derive(Debug)]
 pub struct Table {
     pub category_names: Vec<String>,
-    pub categories: Vec<Vec<String>>,
     /// Column names (measurements, or `<name>_min`/`<name>_max` for ranges).
     pub columns: Vec<String>,
-    /// Row-major values; `None` where the measurement does not apply.
-    pub values: Vec<Vec<Option<i64>>>,
+    /// Each class's released values (partition order); `None` where the measurement does
+    /// not apply.
+    pub class_values: Vec<Vec<Option<i64>>>,
+    /// Each class's category values.
+    pub class_categories: Vec<Vec<String>>,
+    /// For each released row, in order, its class. Private: it links people to rows.
+    pub row_class: Vec<u32>,
     pub clamped: u64,
-    /// For each class (partition order), the index of one of its rows. Private: it links
+    /// For each class (partition order), the index of its first row. Private: it links
     /// people to rows, so it only ever goes to the private run folder.
     pub class_rows: Vec<usize>,
+}
+
+impl Table {
+    /// Released rows.
+    pub fn rows(&self) -> usize {
+        self.row_class.len()
+    }
+
+    /// A class's released values.
+    pub fn class_values(&self, class: usize) -> &[Option<i64>] {
+        &self.class_values[class]
+    }
+
+    /// Row `i`'s category values and measurement values.
+    pub fn row(&self, i: usize) -> (&[String], &[Option<i64>]) {
+        let c = self.row_class[i] as usize;
+        (&self.class_categories[c], &self.class_values[c])
+    }
+
+    /// Every row, in order.
+    pub fn iter_rows(&self) -> impl Iterator<Item = (&[String], &[Option<i64>])> + '_ {
+        (0..self.rows()).map(|i| self.row(i))
+    }
 }
 
 /// Generalizes each class and adds noise (centroid only), then sorts the rows so their
@@ -370,31 +399,42 @@ pub fn generalize(
         })
         .collect();
 
-    let mut rows: Vec<(Vec<String>, Vec<Option<i64>>, usize)> = Vec::new();
     let mut clamped = 0;
-    for (ci, (c, (row, cl))) in part.classes.iter().zip(per_class).enumerate() {
+    let mut class_values = Vec::with_capacity(per_class.len());
+    for (row, cl) in per_class {
         clamped += cl;
-        for _ in &c.members {
-            rows.push((part.strata[c.stratum].clone(), row.clone(), ci));
-        }
+        class_values.push(row);
     }
-    // Identical rows stay identical whatever their class: the class id only breaks ties.
-    rows.par_sort_unstable();
+    let class_categories: Vec<Vec<String>> = part
+        .classes
+        .iter()
+        .map(|c| part.strata[c.stratum].clone())
+        .collect();
+    // Rows sorted by (categories, values): identical rows stay identical whatever their
+    // class, the class id only breaks ties, so each class's rows are contiguous.
+    let mut order: Vec<usize> = (0..part.classes.len()).collect();
+    order.par_sort_unstable_by(|&a, &b| {
+        (&class_categories[a], &class_values[a], a).cmp(&(
+            &class_categories[b],
+            &class_values[b],
+            b,
+        ))
+    });
     let mut class_rows = vec![usize::MAX; part.classes.len()];
-    let mut categories = Vec::with_capacity(rows.len());
-    let mut values = Vec::with_capacity(rows.len());
-    for (i, (cats, vals, ci)) in rows.into_iter().enumerate() {
-        if class_rows[ci] == usize::MAX {
-            class_rows[ci] = i;
-        }
-        categories.push(cats);
-        values.push(vals);
+    let mut row_class = Vec::with_capacity(part.classes.iter().map(|c| c.members.len()).sum());
+    for ci in order {
+        class_rows[ci] = row_class.len();
+        row_class.extend(std::iter::repeat_n(
+            ci as u32,
+            part.classes[ci].members.len(),
+        ));
     }
     Table {
         category_names: pl.categories.iter().map(|c| c.name.clone()).collect(),
-        categories,
         columns,
-        values,
+        class_values,
+        class_categories,
+        row_class,
         clamped,
         class_rows,
     }
@@ -524,18 +564,17 @@ mod tests {
                 let mut row_of = vec![None; e.people.len()];
                 for (ci, c) in part.classes.iter().enumerate() {
                     for &m in &c.members {
-                        row_of[m as usize] = Some(&t.values[t.class_rows[ci]]);
+                        row_of[m as usize] = Some(t.class_values(ci));
                     }
                     // Every row of the class is in the table as often as the class has members.
                     let n = t
-                        .values
-                        .iter()
-                        .filter(|r| *r == &t.values[t.class_rows[ci]])
+                        .iter_rows()
+                        .filter(|(_, r)| *r == t.class_values(ci))
                         .count();
                     assert!(n >= c.members.len(), "{moments:?}");
                 }
                 let mut counts = std::collections::HashMap::new();
-                for r in &t.values {
+                for (_, r) in t.iter_rows() {
                     *counts.entry(r).or_insert(0) += 1;
                 }
                 assert!(counts.values().all(|&n| n >= 4), "{moments:?} {strength}");
@@ -558,7 +597,7 @@ mod tests {
             &keys,
         );
         for (ci, c) in part.classes.iter().enumerate() {
-            let row = &t.values[t.class_rows[ci]];
+            let row = t.class_values(ci);
             for (pos, v) in row.iter().enumerate() {
                 let mean = c
                     .members
@@ -601,8 +640,8 @@ mod tests {
             &keys,
         );
         assert!(t.clamped > 0);
-        assert!(t.values.iter().all(|r| r[0].unwrap() <= cap as i64));
-        assert!(t.values.iter().any(|r| r[0] == Some(cap as i64)));
+        assert!(t.iter_rows().all(|(_, r)| r[0].unwrap() <= cap as i64));
+        assert!(t.iter_rows().any(|(_, r)| r[0] == Some(cap as i64)));
     }
 
     #[test]
@@ -619,7 +658,7 @@ mod tests {
         let key = NoiseKey::from_bytes(vec![9; 32]).unwrap();
         let t1 = generalize(&pl, &e, &part, &key, &keys);
         let t2 = generalize(&pl, &e, &part, &key, &keys);
-        assert_eq!(t1.values, t2.values);
+        assert!(t1.iter_rows().eq(t2.iter_rows()));
         let other = generalize(
             &pl,
             &e,
@@ -627,11 +666,11 @@ mod tests {
             &NoiseKey::from_bytes(vec![8; 32]).unwrap(),
             &keys,
         );
-        assert_ne!(t1.values, other.values);
+        assert!(!t1.iter_rows().eq(other.iter_rows()));
         // Every distinct row appears at least k times.
         let mut counts = std::collections::HashMap::new();
-        for r in &t1.values {
-            *counts.entry(r.clone()).or_insert(0) += 1;
+        for (_, r) in t1.iter_rows() {
+            *counts.entry(r).or_insert(0) += 1;
         }
         assert!(counts.values().all(|&n| n >= 3), "{counts:?}");
     }

@@ -35,7 +35,12 @@ fn columns(f: &Facts) -> Vec<Col> {
     let pl = f.pl;
     let mut out = Vec::new();
     for (ci, c) in pl.categories.iter().enumerate() {
-        let mut values: Vec<String> = f.table.categories.iter().map(|r| r[ci].clone()).collect();
+        let mut values: Vec<String> = f
+            .table
+            .class_categories
+            .iter()
+            .map(|r| r[ci].clone())
+            .collect();
         values.sort();
         values.dedup();
         let description = if c.name == "has_breasts" {
@@ -302,7 +307,7 @@ pub fn datasheet(f: &Facts) -> String {
     let c = &f.eligible;
     let mut s = String::new();
     let k = pl.release.k;
-    let rows = f.table.values.len();
+    let rows = f.table.rows();
     let dropped: Vec<String> = c
         .tally
         .0

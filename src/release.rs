@@ -105,7 +105,7 @@ fn grouped(t: &Table) -> opentape_verify::Grouped {
         .map(|j| j < t.category_names.len())
         .collect();
     let mut b = opentape_verify::Builder::new(columns, text);
-    for (c, v) in t.categories.iter().zip(&t.values) {
+    for (c, v) in t.iter_rows() {
         for (j, s) in c.iter().enumerate() {
             b.cell(j, Cell::Text(s));
         }
@@ -133,24 +133,36 @@ pub struct Facts<'a> {
     pub analysis: &'a crate::utility::Analysis,
 }
 
-pub fn dataframe(t: &Table) -> PolarsResult<DataFrame> {
-    let n = t.values.len();
+/// Rows `range` of the table as a DataFrame (categories as text, measurements as Int64).
+pub fn dataframe(t: &Table, range: std::ops::Range<usize>) -> PolarsResult<DataFrame> {
+    let n = range.len();
     let mut cols = Vec::new();
     for (ci, name) in t.category_names.iter().enumerate() {
-        let v: Vec<&str> = t.categories.iter().map(|c| c[ci].as_str()).collect();
+        let v: Vec<&str> = range.clone().map(|i| t.row(i).0[ci].as_str()).collect();
         cols.push(Column::new(name.as_str().into(), v));
     }
     for (j, name) in t.columns.iter().enumerate() {
-        let v: Vec<Option<i64>> = t.values.iter().map(|r| r[j]).collect();
+        let v: Vec<Option<i64>> = range.clone().map(|i| t.row(i).1[j]).collect();
         cols.push(Column::new(name.as_str().into(), v));
     }
     DataFrame::new(n, cols)
 }
 
+/// Rows per batch when writing: memory holds one batch, not the table.
+const WRITE_BATCH: usize = 1 << 18;
+
+/// Batches of at most [`WRITE_BATCH`] rows (one empty batch for an empty table).
+fn batches(t: &Table) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+    let n = t.rows();
+    (0..n.div_ceil(WRITE_BATCH).max(1))
+        .map(move |b| b * WRITE_BATCH..((b + 1) * WRITE_BATCH).min(n))
+}
+
 /// Whether `t` is the table published in the Parquet file at `path` (same columns,
 /// types, rows and order; missing values equal).
 pub fn same_table(t: &Table, path: &Path) -> Result<bool> {
-    let made = dataframe(t).map_err(|e| Error::input(path, format!("cannot build table: {e}")))?;
+    let made = dataframe(t, 0..t.rows())
+        .map_err(|e| Error::input(path, format!("cannot build table: {e}")))?;
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let published = ParquetReader::new(file)
         .finish()
@@ -229,7 +241,7 @@ fn manifest(f: &Facts, files: &[(String, u64, String)]) -> Value {
             "eligible_people": f.eligible.people.len(),
             "eligible_owners": f.eligible.owners(),
             "suppressed": f.partition.suppressed.len(),
-            "released_rows": f.table.values.len(),
+            "released_rows": f.table.rows(),
             "classes": f.partition.classes.len(),
             "class_size": {"min": sizes.first(), "median": median, "max": sizes.last()},
             "owners_per_class_min": owners_min,
@@ -285,7 +297,6 @@ pub fn write(dir: &Path, f: &Facts, stage: &dyn Fn(&str)) -> Result<()> {
         let p = p.to_path_buf();
         move |e: PolarsError| Error::input(p, format!("cannot write: {e}"))
     };
-    let mut df = dataframe(f.table).map_err(polars_err(dir))?;
     let pq = dir.join(PARQUET);
     let meta = KeyValueMetadata::from_static(vec![
         (
@@ -300,20 +311,34 @@ pub fn write(dir: &Path, f: &Facts, stage: &dyn Fn(&str)) -> Result<()> {
             format!("{:?}", pl.release.representation).to_lowercase(),
         ),
     ]);
-    let file = std::fs::File::create(&pq).map_err(|e| Error::io(&pq, e))?;
-    ParquetWriter::new(file)
-        .with_compression(ParquetCompression::Zstd(None))
-        .with_statistics(StatisticsOptions::default())
-        .with_key_value_metadata(Some(meta))
-        .finish(&mut df)
-        .map_err(polars_err(&pq))?;
+    let schema = dataframe(f.table, 0..0)
+        .map_err(polars_err(dir))?
+        .schema()
+        .clone();
     let csv = dir.join(CSV);
-    let mut file = std::fs::File::create(&csv).map_err(|e| Error::io(&csv, e))?;
-    CsvWriter::new(&mut file)
-        .include_header(true)
-        .finish(&mut df)
-        .map_err(polars_err(&csv))?;
-    file.sync_all().map_err(|e| Error::io(&csv, e))?;
+    let pq_file = std::fs::File::create(&pq).map_err(|e| Error::io(&pq, e))?;
+    let mut csv_file = std::fs::File::create(&csv).map_err(|e| Error::io(&csv, e))?;
+    {
+        let mut pq_w = ParquetWriter::new(&pq_file)
+            .with_compression(ParquetCompression::Zstd(None))
+            .with_statistics(StatisticsOptions::default())
+            .with_key_value_metadata(Some(meta))
+            .batched(&schema)
+            .map_err(polars_err(&pq))?;
+        let mut csv_w = CsvWriter::new(&mut csv_file)
+            .include_header(true)
+            .batched(&schema)
+            .map_err(polars_err(&csv))?;
+        for range in batches(f.table) {
+            let df = dataframe(f.table, range).map_err(polars_err(dir))?;
+            pq_w.write_batch(&df).map_err(polars_err(&pq))?;
+            csv_w.write_batch(&df).map_err(polars_err(&csv))?;
+        }
+        pq_w.finish().map_err(polars_err(&pq))?;
+        csv_w.finish().map_err(polars_err(&csv))?;
+    }
+    pq_file.sync_all().map_err(|e| Error::io(&pq, e))?;
+    csv_file.sync_all().map_err(|e| Error::io(&csv, e))?;
 
     stage("computing the report and documents");
     let (pq_bytes, pq_sha) = sha256_file(&dir.join(PARQUET))?;
@@ -741,7 +766,7 @@ pub fn release(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<Outcome
     write_index(&o.out)?;
     Ok(Outcome {
         target,
-        rows: run.table.values.len(),
+        rows: run.table.rows(),
         classes: run.partition.classes.len(),
         suppressed: run.partition.suppressed.len(),
         eligible: run.eligible.people.len(),

@@ -6,34 +6,22 @@
 //! histogram edges and percentiles are means of k values, never one person's value.
 
 use crate::release::Facts;
-use crate::utility::{mean, smoothed_pct, std, StratumColumns};
+use crate::utility::BINS;
 use serde_json::{json, Value};
 use std::fmt::Write;
 
 pub const JSON: &str = "report.json";
 pub const HTML: &str = "report.html";
-const BINS: usize = 16;
 
 fn r2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
-/// Counts per bin over `edges` (values outside go to the end bins); bins with fewer than
-/// k people become null.
-fn histogram(values: &[f64], lo: f64, hi: f64, k: usize) -> Vec<Value> {
-    let mut counts = vec![0usize; BINS];
-    let w = (hi - lo) / BINS as f64;
-    for &v in values {
-        let b = if w > 0.0 {
-            ((v - lo) / w).floor() as isize
-        } else {
-            0
-        };
-        counts[b.clamp(0, BINS as isize - 1) as usize] += 1;
-    }
+/// Bin counts as published: bins with fewer than k people become null.
+fn histogram(counts: &[usize], k: usize) -> Vec<Value> {
     counts
-        .into_iter()
-        .map(|c| if c >= k { json!(c) } else { Value::Null })
+        .iter()
+        .map(|&c| if c >= k { json!(c) } else { Value::Null })
         .collect()
 }
 
@@ -53,7 +41,7 @@ pub fn build(f: &Facts, uniqueness: &[crate::risk::Uniqueness]) -> Value {
         }
     }
     counts.push(json!({"label": "suppressed", "records": part.suppressed.len()}));
-    counts.push(json!({"label": "released", "records": t.values.len()}));
+    counts.push(json!({"label": "released", "records": t.rows()}));
 
     let mut by_size = std::collections::BTreeMap::<usize, usize>::new();
     let mut by_owners = std::collections::BTreeMap::<usize, usize>::new();
@@ -74,45 +62,25 @@ pub fn build(f: &Facts, uniqueness: &[crate::risk::Uniqueness]) -> Value {
     let mut strata = Vec::new();
     for a in &f.analysis.strata {
         let cats = &part.strata[a.stratum];
-        let StratumColumns {
-            dims,
-            orig,
-            rel,
-            width,
-            classes,
-        } = &a.cols;
-        let n = orig.first().map_or(0, Vec::len);
+        let (dims, n, classes) = (&a.dims, a.people, a.classes);
         let mut measurements = Vec::new();
-        for (j, &p) in dims.iter().enumerate() {
+        for (c, &p) in a.columns.iter().zip(dims) {
             let def = &pl.catalog.measurements[pl.measurements[p]];
-            let (o, r) = (&a.sorted_orig[j], &a.sorted_rel[j]);
-            let summary = |s: &[f64], raw: &[f64]| {
-                json!({"mean": r2(mean(raw)), "std": r2(std(raw)),
-                       "p5": r2(smoothed_pct(s, 5.0, k)), "p50": r2(smoothed_pct(s, 50.0, k)), "p95": r2(smoothed_pct(s, 95.0, k))})
+            // PERCENTILES: 1, 5, 50, 95, 99 (each k-smoothed).
+            let summary = |s: &crate::utility::Side| {
+                json!({"mean": r2(s.mean), "std": r2(s.std),
+                       "p5": r2(s.pct[1]), "p50": r2(s.pct[2]), "p95": r2(s.pct[3])})
             };
-            // Edges at k-smoothed 1st and 99th percentiles: no edge is one person's value.
-            let lo = smoothed_pct(o, 1.0, k);
-            let hi = smoothed_pct(o, 99.0, k);
-            let mae = orig[j]
-                .iter()
-                .zip(&rel[j])
-                .map(|(a, b)| (a - b).abs())
-                .sum::<f64>()
-                / n.max(1) as f64;
             // Normalized certainty penalty: mean interval width over the stratum's range.
-            let span = o.last().copied().unwrap_or(0.0) - o.first().copied().unwrap_or(0.0);
-            let ncp = if span > 0.0 {
-                mean(&width[j]) / span
-            } else {
-                0.0
-            };
+            let span = c.max - c.min;
+            let ncp = if span > 0.0 { c.mean_width / span } else { 0.0 };
             measurements.push(json!({
                 "name": def.name, "unit": def.unit, "n": n,
-                "original": summary(o, &orig[j]),
-                "released": summary(r, &rel[j]),
-                "mean_abs_change": r2(mae),
+                "original": summary(&c.orig),
+                "released": summary(&c.rel),
+                "mean_abs_change": r2(c.mean_abs_change),
                 "ncp": (ncp * 10_000.0).round() / 10_000.0,
-                "hist": {"lo": r2(lo), "hi": r2(hi), "original": histogram(&orig[j], lo, hi, k), "released": histogram(&rel[j], lo, hi, k)},
+                "hist": {"lo": r2(c.hist_lo), "hi": r2(c.hist_hi), "original": histogram(&c.orig.hist, k), "released": histogram(&c.rel.hist, k)},
             }));
         }
         let (co, cr) = (&a.corr_orig, &a.corr_rel);

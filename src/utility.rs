@@ -82,78 +82,50 @@ fn round(x: f64, digits: i32) -> f64 {
     (x * f).round() / f
 }
 
-/// One stratum's released people, column by column: each person's own values and the
-/// values released for them (range releases: the interval midpoint), in catalog units.
-pub struct StratumColumns {
-    /// Release positions of the measurements that apply in the stratum.
-    pub dims: Vec<usize>,
-    pub orig: Vec<Vec<f64>>,
-    pub rel: Vec<Vec<f64>>,
-    /// Range releases: the width of each person's released interval (0 for centroids).
-    pub width: Vec<Vec<f64>>,
-    pub classes: usize,
+/// Percentiles the report and the manifest show (each k-smoothed).
+pub const PERCENTILES: [f64; 5] = [1.0, 5.0, 50.0, 95.0, 99.0];
+/// Histogram bins per measurement.
+pub const BINS: usize = 16;
+
+/// One side (the people's own values, or what was released for them) of a measurement.
+#[derive(Debug, Clone)]
+pub struct Side {
+    pub mean: f64,
+    pub std: f64,
+    /// k-smoothed percentiles at [`PERCENTILES`].
+    pub pct: [f64; 5],
+    /// People per histogram bin over `hist_lo..hist_hi` of the measurement (values outside
+    /// go to the end bins).
+    pub hist: Vec<usize>,
 }
 
-/// `None` when the stratum has no class (all suppressed).
-pub fn stratum_columns(
-    pl: &Pipeline,
-    e: &Eligible,
-    part: &Partition,
-    t: &Table,
-    si: usize,
-) -> Option<StratumColumns> {
-    let range = pl.release.representation == Representation::Range;
-    let cats = &part.strata[si];
-    let classes: Vec<usize> = (0..part.classes.len())
-        .filter(|&c| part.classes[c].stratum == si)
-        .collect();
-    if classes.is_empty() {
-        return None;
-    }
-    let dims: Vec<usize> = (0..pl.measurements.len())
-        .filter(|&p| pl.applies(pl.measurements[p], cats))
-        .collect();
-    let mut orig: Vec<Vec<f64>> = vec![Vec::new(); dims.len()];
-    let mut rel: Vec<Vec<f64>> = vec![Vec::new(); dims.len()];
-    let mut width: Vec<Vec<f64>> = vec![Vec::new(); dims.len()];
-    for &c in &classes {
-        let row = &t.values[t.class_rows[c]];
-        for &m in &part.classes[c].members {
-            let v = &e.people[m as usize].values;
-            for (j, &p) in dims.iter().enumerate() {
-                let res = pl.catalog.measurements[pl.measurements[p]].resolution;
-                let released = if range {
-                    (row[2 * p].unwrap_or(0) + row[2 * p + 1].unwrap_or(0)) as f64 / 2.0
-                } else {
-                    row[p].unwrap_or(0) as f64
-                };
-                let w = if range {
-                    (row[2 * p + 1].unwrap_or(0) - row[2 * p].unwrap_or(0)) as f64
-                } else {
-                    0.0
-                };
-                orig[j].push(v[p]);
-                rel[j].push(released * res);
-                width[j].push(w * res);
-            }
-        }
-    }
-    Some(StratumColumns {
-        dims,
-        orig,
-        rel,
-        width,
-        classes: classes.len(),
-    })
+/// One measurement of one stratum: the figures of both sides and what links them.
+#[derive(Debug, Clone)]
+pub struct ColumnFigures {
+    pub orig: Side,
+    pub rel: Side,
+    /// Histogram edges: k-smoothed 1st and 99th percentiles of the original values.
+    pub hist_lo: f64,
+    pub hist_hi: f64,
+    /// Smallest and largest original value (the stratum's range, for the NCP).
+    pub min: f64,
+    pub max: f64,
+    /// Mean |released - own value|.
+    pub mean_abs_change: f64,
+    /// Mean released interval width (0 for centroids).
+    pub mean_width: f64,
+    /// Sum over people of ((own - released) / original std)^2.
+    pub sq_std_dist: f64,
 }
 
-/// One stratum's columns with what both the manifest's utility and the report need:
-/// sorted copies and both correlation matrices, computed once.
+/// One stratum's figures, computed once for the manifest's utility and the report.
 pub struct StratumAnalysis {
     pub stratum: usize,
-    pub cols: StratumColumns,
-    pub sorted_orig: Vec<Vec<f64>>,
-    pub sorted_rel: Vec<Vec<f64>>,
+    /// Release positions of the measurements that apply in the stratum.
+    pub dims: Vec<usize>,
+    pub people: usize,
+    pub classes: usize,
+    pub columns: Vec<ColumnFigures>,
     pub corr_orig: Vec<f64>,
     pub corr_rel: Vec<f64>,
 }
@@ -163,30 +135,187 @@ pub struct Analysis {
     pub strata: Vec<StratumAnalysis>,
 }
 
-pub fn analyse(pl: &Pipeline, e: &Eligible, part: &Partition, t: &Table) -> Analysis {
+/// What one person in a class had and got for release position `p`, in catalog units:
+/// (own value, released value or interval midpoint, interval width).
+fn pair(
+    pl: &Pipeline,
+    e: &Eligible,
+    t: &Table,
+    class: usize,
+    person: u32,
+    p: usize,
+) -> (f64, f64, f64) {
+    let row = t.class_values(class);
+    let res = pl.catalog.measurements[pl.measurements[p]].resolution;
+    let own = e.people[person as usize].values[p];
+    if pl.release.representation == Representation::Range {
+        let (lo, hi) = (row[2 * p].unwrap_or(0), row[2 * p + 1].unwrap_or(0));
+        (own, (lo + hi) as f64 / 2.0 * res, (hi - lo) as f64 * res)
+    } else {
+        (own, row[p].unwrap_or(0) as f64 * res, 0.0)
+    }
+}
+
+fn side(values: &mut [f64], k: usize, lo: f64, hi: f64) -> Side {
+    let (mean, std) = (mean(values), std(values));
+    let mut hist = vec![0usize; BINS];
+    let w = (hi - lo) / BINS as f64;
+    for &v in values.iter() {
+        let b = if w > 0.0 {
+            ((v - lo) / w).floor() as isize
+        } else {
+            0
+        };
+        hist[b.clamp(0, BINS as isize - 1) as usize] += 1;
+    }
+    values.sort_unstable_by(f64::total_cmp);
+    Side {
+        mean,
+        std,
+        pct: PERCENTILES.map(|p| smoothed_pct(values, p, k)),
+        hist,
+    }
+}
+
+/// People per chunk of the correlation pass: partial sums per chunk, added in chunk
+/// order, so the figures do not depend on the thread count.
+const CHUNK: usize = 1 << 14;
+
+/// Correlation matrices of the own and the released values, from one pass over the
+/// people that keeps only d x d sums.
+fn correlations(
+    pl: &Pipeline,
+    e: &Eligible,
+    t: &Table,
+    members: &[(usize, u32)],
+    dims: &[usize],
+    cols: &[ColumnFigures],
+) -> (Vec<f64>, Vec<f64>) {
     use rayon::prelude::*;
-    let strata = (0..part.strata.len())
-        .filter_map(|si| stratum_columns(pl, e, part, t, si).map(|c| (si, c)))
-        .map(|(si, cols)| {
-            let sorted = |v: &Vec<Vec<f64>>| -> Vec<Vec<f64>> {
-                v.par_iter()
-                    .map(|c| {
-                        let mut c = c.clone();
-                        c.sort_unstable_by(f64::total_cmp);
-                        c
-                    })
-                    .collect()
-            };
-            StratumAnalysis {
-                stratum: si,
-                sorted_orig: sorted(&cols.orig),
-                sorted_rel: sorted(&cols.rel),
-                corr_orig: corr(&cols.orig),
-                corr_rel: corr(&cols.rel),
-                cols,
+    let d = dims.len();
+    let partial: Vec<Vec<f64>> = members
+        .par_chunks(CHUNK)
+        .map(|chunk| {
+            let mut acc = vec![0.0; 2 * d * d];
+            let mut co = vec![0.0; d];
+            let mut cr = vec![0.0; d];
+            for &(c, m) in chunk {
+                for (j, &p) in dims.iter().enumerate() {
+                    let (o, r, _) = pair(pl, e, t, c, m, p);
+                    co[j] = o - cols[j].orig.mean;
+                    cr[j] = r - cols[j].rel.mean;
+                }
+                for i in 0..d {
+                    for j in i..d {
+                        acc[i * d + j] += co[i] * co[j];
+                        acc[d * d + i * d + j] += cr[i] * cr[j];
+                    }
+                }
             }
+            acc
         })
         .collect();
+    let mut sum = vec![0.0; 2 * d * d];
+    for p in partial {
+        for (s, x) in sum.iter_mut().zip(p) {
+            *s += x;
+        }
+    }
+    let n = members.len().max(1) as f64;
+    let matrix = |off: usize, sd: &dyn Fn(usize) -> f64| {
+        let mut r = vec![0.0; d * d];
+        for i in 0..d {
+            for j in i..d {
+                let (a, b) = (sd(i), sd(j));
+                let v = if a > 0.0 && b > 0.0 {
+                    sum[off + i * d + j] / n / (a * b)
+                } else {
+                    0.0
+                };
+                r[i * d + j] = v;
+                r[j * d + i] = v;
+            }
+        }
+        r
+    };
+    (
+        matrix(0, &|j| cols[j].orig.std),
+        matrix(d * d, &|j| cols[j].rel.std),
+    )
+}
+
+/// Figures per stratum and measurement, computed one column at a time (memory: a few
+/// columns of one stratum, not the table).
+pub fn analyse(pl: &Pipeline, e: &Eligible, part: &Partition, t: &Table) -> Analysis {
+    use rayon::prelude::*;
+    let k = pl.release.k;
+    let mut strata = Vec::new();
+    for (si, cats) in part.strata.iter().enumerate() {
+        let members: Vec<(usize, u32)> = (0..part.classes.len())
+            .filter(|&c| part.classes[c].stratum == si)
+            .flat_map(|c| part.classes[c].members.iter().map(move |&m| (c, m)))
+            .collect();
+        if members.is_empty() {
+            continue;
+        }
+        let classes = (0..part.classes.len())
+            .filter(|&c| part.classes[c].stratum == si)
+            .count();
+        let dims: Vec<usize> = (0..pl.measurements.len())
+            .filter(|&p| pl.applies(pl.measurements[p], cats))
+            .collect();
+        let columns: Vec<ColumnFigures> = dims
+            .par_iter()
+            .map(|&p| {
+                let n = members.len();
+                let (mut o, mut r) = (Vec::with_capacity(n), Vec::with_capacity(n));
+                let (mut abs, mut width) = (0.0, 0.0);
+                for &(c, m) in &members {
+                    let (x, y, w) = pair(pl, e, t, c, m, p);
+                    o.push(x);
+                    r.push(y);
+                    abs += (x - y).abs();
+                    width += w;
+                }
+                let so = std(&o);
+                let sq_std_dist = if so > 0.0 {
+                    o.iter().zip(&r).map(|(a, b)| ((a - b) / so).powi(2)).sum()
+                } else {
+                    0.0
+                };
+                // Edges at k-smoothed 1st and 99th percentiles: no edge is one person's value.
+                let mut sorted = o.clone();
+                sorted.sort_unstable_by(f64::total_cmp);
+                let (lo, hi) = (
+                    smoothed_pct(&sorted, 1.0, k),
+                    smoothed_pct(&sorted, 99.0, k),
+                );
+                let (min, max) = (sorted[0], sorted[n - 1]);
+                drop(sorted);
+                ColumnFigures {
+                    orig: side(&mut o, k, lo, hi),
+                    rel: side(&mut r, k, lo, hi),
+                    hist_lo: lo,
+                    hist_hi: hi,
+                    min,
+                    max,
+                    mean_abs_change: abs / n as f64,
+                    mean_width: width / n as f64,
+                    sq_std_dist,
+                }
+            })
+            .collect();
+        let (corr_orig, corr_rel) = correlations(pl, e, t, &members, &dims, &columns);
+        strata.push(StratumAnalysis {
+            stratum: si,
+            people: members.len(),
+            classes,
+            dims,
+            columns,
+            corr_orig,
+            corr_rel,
+        });
+    }
     Analysis { strata }
 }
 
@@ -196,28 +325,20 @@ pub fn utility(pl: &Pipeline, part: &Partition, analysis: &Analysis) -> Value {
     let (mut worst_mean, mut worst_std, mut worst_corr) = (0.0f64, 0.0f64, 0.0f64);
     for a in &analysis.strata {
         let cats = &part.strata[a.stratum];
-        let StratumColumns {
-            dims, orig, rel, ..
-        } = &a.cols;
-        let n = orig.first().map_or(0, Vec::len);
+        let n = a.people;
         let mut per = Map::new();
         let mut sq = 0.0;
-        for (j, &p) in dims.iter().enumerate() {
+        for (f, &p) in a.columns.iter().zip(&a.dims) {
             let name = &pl.catalog.measurements[pl.measurements[p]].name;
-            let (mo, mr) = (mean(&orig[j]), mean(&rel[j]));
-            let (so, sr) = (std(&orig[j]), std(&rel[j]));
-            let (o, r) = (&a.sorted_orig[j], &a.sorted_rel[j]);
+            let (mo, mr) = (f.orig.mean, f.rel.mean);
+            let (so, sr) = (f.orig.std, f.rel.std);
             let mean_err = 100.0 * (mr - mo) / mo.abs().max(1e-9);
             let std_err = 100.0 * (sr - so) / so.max(1e-9);
             worst_mean = worst_mean.max(mean_err.abs());
             worst_std = worst_std.max(std_err.abs());
-            if so > 0.0 {
-                sq += orig[j]
-                    .iter()
-                    .zip(&rel[j])
-                    .map(|(a, b)| ((a - b) / so).powi(2))
-                    .sum::<f64>();
-            }
+            sq += f.sq_std_dist;
+            // PERCENTILES[1..4] are the 5th, 50th and 95th.
+            let err = |i: usize| round(f.rel.pct[i] - f.orig.pct[i], 1);
             per.insert(
                 name.clone(),
                 json!({
@@ -225,14 +346,14 @@ pub fn utility(pl: &Pipeline, part: &Partition, analysis: &Analysis) -> Value {
                     "mean_error_pct": round(mean_err, 3),
                     "std": [round(so, 2), round(sr, 2)],
                     "std_error_pct": round(std_err, 2),
-                    "p5_error": round(smoothed_pct(r, 5.0, k) - smoothed_pct(o, 5.0, k), 1),
-                    "p50_error": round(smoothed_pct(r, 50.0, k) - smoothed_pct(o, 50.0, k), 1),
-                    "p95_error": round(smoothed_pct(r, 95.0, k) - smoothed_pct(o, 95.0, k), 1),
+                    "p5_error": err(1),
+                    "p50_error": err(2),
+                    "p95_error": err(3),
                 }),
             );
         }
         let (co, cr) = (&a.corr_orig, &a.corr_rel);
-        let d = dims.len();
+        let d = a.dims.len();
         let mut diffs: Vec<f64> = (0..d)
             .flat_map(|i| (i + 1..d).map(move |j| (i, j)))
             .map(|(i, j)| (co[i * d + j] - cr[i * d + j]).abs())

@@ -21,38 +21,72 @@ pub(super) fn read(r: &mut Reader, path: &Path) -> Result<()> {
     }
 }
 
+/// Lines per batch: parsed in parallel while the previous batch is being read into people.
+const BATCH: usize = 1024;
+
+/// The next batch of non-blank lines with their 1-based numbers.
+fn next_batch(
+    reader: &mut impl BufRead,
+    line: &mut u64,
+    meter: &crate::progress::Meter,
+) -> std::io::Result<Vec<(u64, Vec<u8>)>> {
+    let mut batch = Vec::with_capacity(BATCH);
+    while batch.len() < BATCH {
+        let mut buf = Vec::new();
+        let n = reader.read_until(b'\n', &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        meter.add(n as u64);
+        *line += 1;
+        if !trim(&buf, *line == 1).is_empty() {
+            batch.push((*line, buf));
+        }
+    }
+    Ok(batch)
+}
+
+fn parse_batch(batch: Vec<(u64, Vec<u8>)>) -> Vec<(u64, Option<Value>)> {
+    use rayon::prelude::*;
+    batch
+        .into_par_iter()
+        .map(|(n, buf)| (n, serde_json::from_slice::<Value>(trim(&buf, n == 1)).ok()))
+        .collect()
+}
+
+/// NDJSON, one record per line. Parsing (the costly part) runs in parallel, one batch
+/// ahead of the records being applied, which happens in line order: the result does not
+/// depend on the thread count.
 fn read_lines(r: &mut Reader, path: &Path) -> Result<()> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let id = r.add_file(path, Unit::Line);
     let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
-    let mut buf = Vec::new();
     let mut line = 0u64;
-    loop {
-        buf.clear();
-        let n = reader
-            .read_until(b'\n', &mut buf)
-            .map_err(|e| Error::io(path, e))?;
-        if n == 0 {
-            break;
-        }
-        r.meter.add(n as u64);
-        line += 1;
-        let text = trim(&buf, line == 1);
-        if text.is_empty() {
-            continue;
-        }
-        let at = RecordRef {
-            file: id,
-            n: line,
-            sub: None,
-        };
-        match serde_json::from_slice::<Value>(text) {
-            Ok(v) => record(r, at, v),
-            Err(_) => {
-                r.export.records_read += 1;
-                r.drop_record(at, None, Reason::MalformedJson)
-            }
-        }
+    let meter = r.meter;
+    let mut current =
+        parse_batch(next_batch(&mut reader, &mut line, meter).map_err(|e| Error::io(path, e))?);
+    while !current.is_empty() {
+        let raw = next_batch(&mut reader, &mut line, meter).map_err(|e| Error::io(path, e))?;
+        let (next, ()) = rayon::join(
+            || parse_batch(raw),
+            || {
+                for (n, v) in current.drain(..) {
+                    let at = RecordRef {
+                        file: id,
+                        n,
+                        sub: None,
+                    };
+                    match v {
+                        Some(v) => record(r, at, v),
+                        None => {
+                            r.export.records_read += 1;
+                            r.drop_record(at, None, Reason::MalformedJson)
+                        }
+                    }
+                }
+            },
+        );
+        current = next;
     }
     Ok(())
 }
