@@ -41,34 +41,53 @@ pub fn check_version(v: &str) -> Result<()> {
 /// `opentape verify --source`, scores up to opentape_verify::MAX_SCORED).
 const RELEASE_LINKAGE_SCORED: usize = 2_000;
 
-/// The eligible people as the checker takes them: plain values, keyed by record.
-pub fn checker_source(pl: &Pipeline, e: &Eligible) -> opentape_verify::Source {
-    let people = e
-        .people
-        .iter()
-        .map(|p| opentape_verify::SourcePerson {
-            record: e.record_key(p.at),
-            owner: p.owner,
-            categories: p
-                .categories
-                .iter()
-                .map(|c| c.clone().unwrap_or_default())
-                .collect(),
-            values: p
-                .values
-                .iter()
-                .map(|v| (!v.is_nan()).then_some(*v))
-                .collect(),
-        })
-        .collect();
-    opentape_verify::Source {
+/// The eligible people as the checker reads them (no copy): `E` is `&Eligible` inside a
+/// release, `Box<Eligible>` for `opentape verify --source`.
+pub struct CheckerSource<E> {
+    e: E,
+    categories: Vec<String>,
+    measurements: Vec<String>,
+}
+
+pub fn checker_source<E: std::ops::Deref<Target = Eligible>>(
+    pl: &Pipeline,
+    e: E,
+) -> CheckerSource<E> {
+    CheckerSource {
+        e,
         categories: pl.categories.iter().map(|c| c.name.clone()).collect(),
         measurements: pl
             .measurements
             .iter()
             .map(|&m| pl.catalog.measurements[m].name.clone())
             .collect(),
-        people,
+    }
+}
+
+impl<E: std::ops::Deref<Target = Eligible> + Sync> opentape_verify::SourceRecords
+    for CheckerSource<E>
+{
+    fn category_names(&self) -> &[String] {
+        &self.categories
+    }
+    fn measurement_names(&self) -> &[String] {
+        &self.measurements
+    }
+    fn len(&self) -> usize {
+        self.e.people.len()
+    }
+    fn record(&self, i: usize) -> String {
+        self.e.record_key(self.e.people[i].at)
+    }
+    fn owner(&self, i: usize) -> u32 {
+        self.e.people[i].owner
+    }
+    fn category(&self, i: usize, c: usize) -> &str {
+        self.e.people[i].categories[c].as_deref().unwrap_or("")
+    }
+    fn value(&self, i: usize, j: usize) -> Option<f64> {
+        let v = self.e.people[i].values[j];
+        (!v.is_nan()).then_some(v)
     }
 }
 
@@ -76,17 +95,14 @@ pub fn checker_source(pl: &Pipeline, e: &Eligible) -> opentape_verify::Source {
 /// the true class membership, before anything is written.
 pub fn linkage(pl: &Pipeline, e: &Eligible, part: &Partition, t: &Table) -> opentape_verify::Check {
     let source = checker_source(pl, e);
-    let mut member = std::collections::HashMap::new();
+    let mut member: opentape_verify::Membership = vec![None; e.people.len()];
     for (ci, c) in part.classes.iter().enumerate() {
         for &m in &c.members {
-            member.insert(
-                e.record_key(e.people[m as usize].at),
-                Some(t.class_rows[ci]),
-            );
+            member[m as usize] = Some(Some(t.class_rows[ci]));
         }
     }
     for &m in &part.suppressed {
-        member.insert(e.record_key(e.people[m as usize].at), None);
+        member[m as usize] = Some(None);
     }
     opentape_verify::check_linkage_with(
         &grouped(t),

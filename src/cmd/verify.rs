@@ -47,7 +47,7 @@ pub struct Args {
 fn source(
     a: &Args,
     meter: &opentape::progress::Meter,
-) -> Result<Option<(opentape_verify::Source, PathBuf)>> {
+) -> Result<Option<(Box<dyn opentape_verify::SourceRecords>, PathBuf)>> {
     let (Some(pipeline), Some(private)) = (&a.pipeline, &a.private_dir) else {
         return Ok(None);
     };
@@ -57,8 +57,8 @@ fn source(
         opentape::read::read_metered(&pl, &a.source, opentape::read::Limits::default(), meter)?;
     meter.stop();
     let e = opentape::filter::apply(&pl, export, as_of);
-    let src = opentape::release::checker_source(&pl, &e);
-    Ok(Some((src, private.join("membership.csv"))))
+    let src = opentape::release::checker_source(&pl, Box::new(e));
+    Ok(Some((Box::new(src), private.join("membership.csv"))))
 }
 
 pub fn run(a: Args, progress: &super::progress::Progress) -> Result<i32> {

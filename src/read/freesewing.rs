@@ -134,21 +134,20 @@ fn record(r: &mut Reader, at: RecordRef, v: Value) {
         Format::FreesewingV3 => ("set", "sets"),
         _ => ("person", "people"),
     };
-    let loc = r.location(at);
     if r.pl.format == Format::FreesewingV2 && obj.contains_key("account") {
         // v2 login payload: {account: {...user}, people: {handle: person}}
         let mut user = r.new_fields();
         let mut owner = None;
         match obj.get("account") {
             Some(Value::Object(acc)) => {
-                r.walk("user", acc, "", &loc, &[], &mut user);
+                r.walk("user", acc, "", at, &[], &mut user);
                 owner = user.owner.clone();
                 r.add_user(at, user);
             }
             _ => r.drop_record(at, Some("account".into()), Reason::WrongType),
         }
         for key in obj.keys().filter(|k| *k != "account" && *k != container) {
-            r.unknown_field("user", key, loc.clone());
+            r.unknown_field("user", key, at);
         }
         match obj.get(container) {
             Some(Value::Object(people)) => {
@@ -167,7 +166,7 @@ fn record(r: &mut Reader, at: RecordRef, v: Value) {
     if obj.contains_key(container) {
         // v3 account export: {...account, sets: [...]}
         let mut user = r.new_fields();
-        r.walk("user", &obj, "", &loc, &[container], &mut user);
+        r.walk("user", &obj, "", at, &[container], &mut user);
         let owner = user.owner.clone();
         r.add_user(at, user);
         match obj.get(container) {
@@ -190,10 +189,10 @@ fn record(r: &mut Reader, at: RecordRef, v: Value) {
     };
     let mut f = r.new_fields();
     if is_person {
-        r.walk(person, &obj, "", &loc, &[], &mut f);
+        r.walk(person, &obj, "", at, &[], &mut f);
         r.add_person(at, f);
     } else {
-        r.walk("user", &obj, "", &loc, &[], &mut f);
+        r.walk("user", &obj, "", at, &[], &mut f);
         r.add_user(at, f);
     }
 }
@@ -210,9 +209,8 @@ fn people_of(r: &mut Reader, at: RecordRef, items: &[&Value], entity: &str, owne
             r.drop_record(at, None, Reason::WrongType);
             continue;
         };
-        let loc = r.location(at);
         let mut f: Fields = r.new_fields();
-        r.walk(entity, obj as &Map<String, Value>, "", &loc, &[], &mut f);
+        r.walk(entity, obj as &Map<String, Value>, "", at, &[], &mut f);
         if f.owner.is_none() {
             f.owner = owner.clone();
         }

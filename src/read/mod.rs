@@ -210,7 +210,7 @@ impl<'a> Reader<'a> {
         entity: &str,
         obj: &serde_json::Map<String, Value>,
         prefix: &str,
-        at: &str,
+        at: RecordRef,
         structural: &[&str],
         out: &mut Fields,
     ) {
@@ -218,50 +218,41 @@ impl<'a> Reader<'a> {
             if prefix.is_empty() && structural.contains(&key.as_str()) {
                 continue;
             }
-            let path = if prefix.is_empty() {
-                key.clone()
+            let joined;
+            let path: &str = if prefix.is_empty() {
+                key
             } else {
-                format!("{prefix}.{key}")
+                joined = format!("{prefix}.{key}");
+                &joined
             };
-            let role = self
-                .pl
-                .roles
-                .get(entity)
-                .and_then(|r| r.get(&path))
-                .copied();
+            let role = self.pl.roles.get(entity).and_then(|r| r.get(path)).copied();
             match role {
                 Some(Role::Identifier) => {}
                 Some(Role::Owner) => match value {
                     Value::String(s) if !s.is_empty() => out.owner = Some(s.clone()),
                     Value::Number(n) => out.owner = Some(n.to_string()),
-                    _ => out.problem(&path, Reason::MissingOwner),
+                    _ => out.problem(path, Reason::MissingOwner),
                 },
                 Some(Role::Filter) => {
-                    if let Some(i) = self.filter_index(entity, &path) {
+                    if let Some(i) = self.filter_index(entity, path) {
                         out.filters[i] = Some(value.clone());
                     }
                 }
                 Some(Role::Category) => {
-                    if let Some(i) = self.category_index(entity, &path) {
+                    if let Some(i) = self.category_index(entity, path) {
                         match scalar(value) {
                             Some(s) => out.categories[i] = Some(s),
                             None if value.is_null() => {}
-                            None => out.problem(&path, Reason::WrongType),
+                            None => out.problem(path, Reason::WrongType),
                         }
                     }
                 }
-                Some(Role::Measurement) => {
-                    self.measurement_container(entity, &path, value, at, out)
-                }
+                Some(Role::Measurement) => self.measurement_container(entity, path, value, at, out),
                 None => match value {
-                    Value::Object(child) if self.pl.has_declared_children(entity, &path) => {
-                        self.walk(entity, child, &path, at, &[], out)
+                    Value::Object(child) if self.pl.has_declared_children(entity, path) => {
+                        self.walk(entity, child, path, at, &[], out)
                     }
-                    _ => {
-                        self.unknown
-                            .entry((entity.to_string(), path))
-                            .or_insert_with(|| at.to_string());
-                    }
+                    _ => self.unknown_field(entity, path, at),
                 },
             }
         }
@@ -274,7 +265,7 @@ impl<'a> Reader<'a> {
         entity: &str,
         path: &str,
         value: &Value,
-        at: &str,
+        at: RecordRef,
         out: &mut Fields,
     ) {
         let parsed;
@@ -319,9 +310,7 @@ impl<'a> Reader<'a> {
                     }
                 }
                 Lookup::Retired => {}
-                Lookup::Unknown => {
-                    self.unknown_field(entity, &format!("{path}.{name}"), at.to_string())
-                }
+                Lookup::Unknown => self.unknown_field(entity, &format!("{path}.{name}"), at),
             }
         }
     }
@@ -385,10 +374,20 @@ impl<'a> Reader<'a> {
             .push(crate::model::Dropped { at, field, reason });
     }
 
-    pub(crate) fn unknown_field(&mut self, entity: &str, field: &str, at: String) {
+    /// A field with no role, first seen at `at` (where is only worked out then).
+    pub(crate) fn unknown_field(&mut self, entity: &str, field: &str, at: RecordRef) {
+        let key = (entity.to_string(), field.to_string());
+        if !self.unknown.contains_key(&key) {
+            let loc = self.location(at);
+            self.unknown.insert(key, loc);
+        }
+    }
+
+    /// As [`Reader::unknown_field`], with the location given.
+    pub(crate) fn unknown_field_at(&mut self, entity: &str, field: &str, loc: String) {
         self.unknown
             .entry((entity.to_string(), field.to_string()))
-            .or_insert(at);
+            .or_insert(loc);
     }
 
     fn intern(&mut self, key: String) -> u32 {

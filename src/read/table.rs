@@ -67,7 +67,7 @@ pub(super) fn read(r: &mut Reader, path: &Path) -> Result<()> {
         let role = pl.roles.get("row").and_then(|m| m.get(&name)).copied();
         let s = col.as_materialized_series();
         match role {
-            None => r.unknown_field("row", &name, loc.replace("row 0", "header")),
+            None => r.unknown_field_at("row", &name, loc.replace("row 0", "header")),
             Some(Role::Identifier) => {}
             Some(Role::Owner) => {
                 let s = as_text(s).map_err(polars_err)?;

@@ -11,7 +11,9 @@ mod pii;
 mod scan;
 pub mod table;
 
-pub use linkage::{check_linkage_with, Source, SourcePerson, MAX_SCORED};
+pub use linkage::{
+    check_linkage_with, Membership, Source, SourcePerson, SourceRecords, MAX_SCORED,
+};
 pub use table::{Builder, Cell, Grouped};
 
 use scan::{Csv, Parquet};
@@ -102,7 +104,7 @@ impl fmt::Display for Report {
     }
 }
 
-#[derive(Debug, Default, Clone)]
+#[derive(Default)]
 pub struct Options {
     /// k to demand at least (the manifest's k is demanded anyway).
     pub min_k: usize,
@@ -110,7 +112,7 @@ pub struct Options {
     pub key: Option<Vec<u8>>,
     /// The eligible source records and the release's private `membership.csv`: adds the
     /// `linkage` check.
-    pub source: Option<(Source, PathBuf)>,
+    pub source: Option<(Box<dyn SourceRecords>, PathBuf)>,
 }
 
 /// Runs every check on the release folder `dir`. A file that cannot be parsed (a changed
@@ -190,7 +192,7 @@ pub fn verify(dir: &Path, o: &Options) -> Result<Report, ReadError> {
                 let k = (m["parameters"]["k"].as_u64().unwrap_or(0) as usize)
                     .max(o.min_k)
                     .max(2);
-                linkage::check_linkage(&t.grouped, source, membership, k)?
+                linkage::check_linkage(&t.grouped, source.as_ref(), membership, k)?
             }
             _ => unreadable("linkage", errs(&[m_err, t_err])),
         });

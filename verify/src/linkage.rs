@@ -32,6 +32,54 @@ pub struct Source {
     pub people: Vec<SourcePerson>,
 }
 
+/// The eligible source records as the linkage check reads them. opentape implements it
+/// over its own records (no copy); [`Source`] is a plain owned form.
+pub trait SourceRecords: Sync {
+    /// Released category column names, in order.
+    fn category_names(&self) -> &[String];
+    /// Measurement names, in order (for a range release: the names before `_min`/`_max`).
+    fn measurement_names(&self) -> &[String];
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Where record `i` was, as the membership file names it.
+    fn record(&self, i: usize) -> String;
+    fn owner(&self, i: usize) -> u32;
+    /// Record `i`'s value of category `c` (empty when missing).
+    fn category(&self, i: usize, c: usize) -> &str;
+    /// Record `i`'s measurement `j`, in the release's measurement order.
+    fn value(&self, i: usize, j: usize) -> Option<f64>;
+}
+
+impl SourceRecords for Source {
+    fn category_names(&self) -> &[String] {
+        &self.categories
+    }
+    fn measurement_names(&self) -> &[String] {
+        &self.measurements
+    }
+    fn len(&self) -> usize {
+        self.people.len()
+    }
+    fn record(&self, i: usize) -> String {
+        self.people[i].record.clone()
+    }
+    fn owner(&self, i: usize) -> u32 {
+        self.people[i].owner
+    }
+    fn category(&self, i: usize, c: usize) -> &str {
+        &self.people[i].categories[c]
+    }
+    fn value(&self, i: usize, j: usize) -> Option<f64> {
+        self.people[i].values[j]
+    }
+}
+
+/// Each source record's place in the release: `Some(Some(row))` placed in the class
+/// whose first row is `row`, `Some(None)` suppressed, `None` not in the membership.
+pub type Membership = Vec<Option<Option<usize>>>;
+
 /// At most this many source people are scored for nearest-neighbour linkage (a fixed,
 /// evenly spaced subset beyond that), to bound the cost on million-person releases.
 pub const MAX_SCORED: usize = 20_000;
@@ -74,15 +122,15 @@ fn key(cat: u32, vals: &[Option<f64>]) -> Key {
     )
 }
 
-fn released(g: &Grouped, s: &Source) -> Result<Released, String> {
+fn released(g: &Grouped, s: &dyn SourceRecords) -> Result<Released, String> {
     let idx = |n: &str| g.columns.iter().position(|c| c == n);
     let cat_idx: Vec<usize> = s
-        .categories
+        .category_names()
         .iter()
         .map(|c| idx(c).ok_or(format!("category `{c}` is not released")))
         .collect::<Result<_, _>>()?;
     let mut meas: Vec<(usize, Option<usize>)> = Vec::new();
-    for m in &s.measurements {
+    for m in s.measurement_names() {
         match (idx(m), idx(&format!("{m}_min")), idx(&format!("{m}_max"))) {
             (Some(i), _, _) => meas.push((i, None)),
             (None, Some(a), Some(b)) => meas.push((a, Some(b))),
@@ -126,21 +174,24 @@ impl Released {
 
 pub(crate) fn check_linkage(
     g: &Grouped,
-    source: &Source,
+    source: &dyn SourceRecords,
     membership: &Path,
     k: usize,
 ) -> Result<Check, ReadError> {
-    let member = read_membership(membership)?;
+    let by_record = read_membership(membership)?;
+    let member: Membership = (0..source.len())
+        .map(|i| by_record.get(&source.record(i)).copied())
+        .collect();
     Ok(check_linkage_with(g, source, &member, k, MAX_SCORED))
 }
 
-/// The linkage check with the membership given in memory (record key -> released row,
-/// `None` for suppressed people); at most `max_scored` people are scored for
-/// nearest-neighbour linkage. Used by `release` on its table before writing it.
+/// The linkage check with the membership given in memory; at most `max_scored` people
+/// are scored for nearest-neighbour linkage. Used by `release` on its table before
+/// writing it.
 pub fn check_linkage_with(
     g: &Grouped,
-    source: &Source,
-    member: &HashMap<String, Option<usize>>,
+    source: &dyn SourceRecords,
+    member: &[Option<Option<usize>>],
     k: usize,
     max_scored: usize,
 ) -> Check {
@@ -149,34 +200,41 @@ pub fn check_linkage_with(
         Err(e) => return check("linkage", vec![e], "release and source do not match".into()),
     };
     let mut problems = Vec::new();
+    let n = source.len();
+    let ncats = source.category_names().len();
+    let d = source.measurement_names().len();
+    let values = |i: usize| -> Vec<Option<f64>> { (0..d).map(|j| source.value(i, j)).collect() };
     // Source people's category ids (a category no released row has gets a new id).
-    let person_cat: Vec<u32> = source
-        .people
-        .iter()
-        .map(|p| rel.cat_id(p.categories.clone()))
+    let person_cat: Vec<u32> = (0..n)
+        .map(|i| {
+            let cats = (0..ncats)
+                .map(|c| source.category(i, c).to_string())
+                .collect();
+            rel.cat_id(cats)
+        })
         .collect();
 
     // 1. Distinct owners per class, recounted from the source.
     let mut class_owners: HashMap<usize, Vec<u32>> = HashMap::new();
     let mut missing = 0;
     let mut mismatched = 0;
-    for (pi, p) in source.people.iter().enumerate() {
-        match member.get(&p.record) {
+    for (pi, &cat) in person_cat.iter().enumerate() {
+        match member.get(pi).copied().flatten() {
             Some(Some(row)) => {
                 let same = g
                     .row_group
-                    .get(*row)
-                    .is_some_and(|&d| rel.rows[d as usize].0 == person_cat[pi]);
+                    .get(row)
+                    .is_some_and(|&d| rel.rows[d as usize].0 == cat);
                 if !same {
                     mismatched += 1;
                     if mismatched <= 5 {
                         problems.push(format!(
                             "{}: its class row has other category values",
-                            p.record
+                            source.record(pi)
                         ));
                     }
                 }
-                class_owners.entry(*row).or_default().push(p.owner);
+                class_owners.entry(row).or_default().push(source.owner(pi));
             }
             Some(None) => {}
             None => missing += 1,
@@ -212,11 +270,11 @@ pub fn check_linkage_with(
         *multiplicity.entry(rk).or_default() += g.count[d];
     }
     let mut record_owners: HashMap<Key, Vec<u32>> = HashMap::new();
-    for (pi, p) in source.people.iter().enumerate() {
+    for (pi, &cat) in person_cat.iter().enumerate() {
         record_owners
-            .entry(key(person_cat[pi], &p.values))
+            .entry(key(cat, &values(pi)))
             .or_default()
-            .push(p.owner);
+            .push(source.owner(pi));
     }
     let mut reproduced = 0;
     for (rk, owners) in &mut record_owners {
@@ -236,13 +294,12 @@ pub fn check_linkage_with(
     // 3. Nearest-neighbour linkage within category, on measurements standardized by the
     // source's own mean and deviation. Candidates: one per distinct released record, in
     // the order of their first row.
-    let d = source.measurements.len();
     let ncat = rel.cats.len();
     let mut sums = vec![(0.0f64, 0.0f64, 0usize); ncat * d];
-    for (pi, p) in source.people.iter().enumerate() {
-        let c = person_cat[pi] as usize;
-        for (j, v) in p.values.iter().enumerate() {
-            if let Some(v) = v {
+    for (pi, &c) in person_cat.iter().enumerate() {
+        let c = c as usize;
+        for j in 0..d {
+            if let Some(v) = source.value(pi, j) {
                 let s = &mut sums[c * d + j];
                 s.0 += v;
                 s.2 += 1;
@@ -250,10 +307,10 @@ pub fn check_linkage_with(
         }
     }
     let means: Vec<f64> = sums.iter().map(|s| s.0 / s.2.max(1) as f64).collect();
-    for (pi, p) in source.people.iter().enumerate() {
-        let c = person_cat[pi] as usize;
-        for (j, v) in p.values.iter().enumerate() {
-            if let Some(v) = v {
+    for (pi, &c) in person_cat.iter().enumerate() {
+        let c = c as usize;
+        for j in 0..d {
+            if let Some(v) = source.value(pi, j) {
                 sums[c * d + j].1 += (v - means[c * d + j]).powi(2);
             }
         }
@@ -283,14 +340,12 @@ pub fn check_linkage_with(
             );
         }
     }
-    let placed: Vec<(usize, usize)> = source
-        .people
-        .iter()
-        .enumerate()
-        .filter_map(|(pi, p)| {
+    let placed: Vec<(usize, usize)> = (0..n)
+        .filter_map(|pi| {
             member
-                .get(&p.record)
+                .get(pi)
                 .copied()
+                .flatten()
                 .flatten()
                 .map(|row| (pi, row))
         })
@@ -305,11 +360,8 @@ pub fn check_linkage_with(
         .map(|&&(pi, own)| {
             let c = person_cat[pi] as usize;
             let (ids, pts) = &cands[c];
-            let q: Vec<f64> = source.people[pi]
-                .values
-                .iter()
-                .enumerate()
-                .map(|(j, x)| x.map_or(f64::NAN, |x| x / sd[c * d + j]))
+            let q: Vec<f64> = (0..d)
+                .map(|j| source.value(pi, j).map_or(f64::NAN, |x| x / sd[c * d + j]))
                 .collect();
             // The first candidate at the smallest distance; a partial sum already over
             // the best so far cannot win, so its loop stops early.
@@ -352,7 +404,7 @@ pub fn check_linkage_with(
     }
     let detail = format!(
         "{} source people; min owners per class {}; 0 reproduced records; nearest-neighbour linkage {:.4} <= 1/k = {:.4} ({} scored)",
-        source.people.len(),
+        n,
         if min_owners == usize::MAX { 0 } else { min_owners },
         share,
         1.0 / k as f64,
@@ -360,7 +412,7 @@ pub fn check_linkage_with(
     );
     let mut c = check("linkage", problems, detail);
     c.figures = Some(serde_json::json!({
-        "source_people": source.people.len(),
+        "source_people": n,
         "min_owners_per_class": if min_owners == usize::MAX { 0 } else { min_owners },
         "reproduced_records": reproduced,
         "nearest_neighbour_share": share,
