@@ -119,7 +119,7 @@ fn stratum(pl: &Pipeline, people: &[Person], categories: Vec<String>, rows: Vec<
     for (j, &pos) in dims.iter().enumerate() {
         let col: Vec<f64> = rows
             .iter()
-            .map(|&r| people[r as usize].values[pos])
+            .map(|&r| people[r as usize].values[pos] as f64)
             .collect();
         let mean = col.iter().sum::<f64>() / n as f64;
         let var = col.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
@@ -221,7 +221,7 @@ pub fn class_centers(pl: &Pipeline, e: &Eligible, part: &Partition) -> Vec<Vec<f
                 .map(|pos| {
                     c.members
                         .iter()
-                        .map(|&r| e.people[r as usize].values[pos])
+                        .map(|&r| e.people[r as usize].values[pos] as f64)
                         .sum::<f64>()
                         / c.members.len() as f64
                 })
@@ -247,7 +247,7 @@ pub fn class_centers(pl: &Pipeline, e: &Eligible, part: &Partition) -> Vec<Vec<f
         for &ci in &in_stratum {
             for &r in &part.classes[ci].members {
                 let v = &e.people[r as usize].values;
-                y.extend(dims.iter().map(|&p| v[p]));
+                y.extend(dims.iter().map(|&p| v[p] as f64));
             }
         }
         let (_, mut s_y) = moments::moments(&y, &vec![1.0; y.len() / d], d);
@@ -370,7 +370,10 @@ pub fn generalize(
                     }
                     continue;
                 }
-                let vals = c.members.iter().map(|&r| e.people[r as usize].values[pos]);
+                let vals = c
+                    .members
+                    .iter()
+                    .map(|&r| e.people[r as usize].values[pos] as f64);
                 let grid = |v: f64| (v / def.resolution).round() as i64;
                 let (lo, hi) = (grid(def.min), grid(def.max));
                 match rep {
@@ -467,7 +470,9 @@ mod tests {
                     },
                     owner: *owner,
                     categories: vec![Some(cat.to_string())],
-                    values: (0..n).map(|j| vals[j % vals.len()] + j as f64).collect(),
+                    values: (0..n)
+                        .map(|j| (vals[j % vals.len()] + j as f64) as f32)
+                        .collect(),
                     problem: None,
                     filters: vec![],
                     has_user: true,
@@ -537,7 +542,7 @@ mod tests {
                 p.values[pos] = (mid
                     + spread * (((i * 7 + pos * 3) % 11) as f64 / 11.0 - 0.5)
                     + (i % 5) as f64)
-                    .round();
+                    .round() as f32;
             }
         }
         let part = partition(pl, &e);
@@ -602,7 +607,7 @@ mod tests {
                 let mean = c
                     .members
                     .iter()
-                    .map(|&m| e.people[m as usize].values[pos])
+                    .map(|&m| e.people[m as usize].values[pos] as f64)
                     .sum::<f64>()
                     / c.members.len() as f64;
                 assert_eq!(*v, Some(mean.round() as i64));
@@ -625,7 +630,7 @@ mod tests {
             .map(|c| {
                 c.members
                     .iter()
-                    .map(|&m| e.people[m as usize].values[0])
+                    .map(|&m| e.people[m as usize].values[0] as f64)
                     .sum::<f64>()
                     / c.members.len() as f64
             })

@@ -171,10 +171,10 @@ fn implausible(pl: &Pipeline, p: &mut Person) -> Option<(String, Reason)> {
     for (pos, &m) in pl.measurements.iter().enumerate() {
         let def = &pl.catalog.measurements[m];
         if !pl.applies(m, &cats) {
-            p.values[pos] = f64::NAN;
+            p.values[pos] = f32::NAN;
             continue;
         }
-        let v = p.values[pos];
+        let v = p.values[pos] as f64;
         let reason = if v.is_nan() {
             Reason::Missing
         } else if v < 0.0 {
@@ -203,10 +203,9 @@ fn dedupe(
         let dup = seen.iter().any(|&j| {
             let q = &people[j];
             q.categories == p.categories
-                && q.values
-                    .iter()
-                    .zip(&p.values)
-                    .all(|(a, b)| (a.is_nan() && b.is_nan()) || (a - b).abs() <= tol)
+                && q.values.iter().zip(&p.values).all(|(a, b)| {
+                    (a.is_nan() && b.is_nan()) || (*a as f64 - *b as f64).abs() <= tol
+                })
         });
         if dup {
             keep[i] = false;

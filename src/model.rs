@@ -140,8 +140,10 @@ pub struct Person {
     pub owner: u32,
     /// One value per pipeline category, in pipeline order.
     pub categories: Vec<Option<String>>,
-    /// One value per released measurement, in release order; NaN = absent.
-    pub values: Vec<f64>,
+    /// One value per released measurement, in release order; NaN = absent. f32 holds a
+    /// measurement in mm to about 1/10,000 mm, far below any catalog resolution, at half
+    /// the memory of f64 (10M people x 38 measurements).
+    pub values: Box<[f32]>,
     /// The first problem the reader found, if any.
     pub problem: Option<Problem>,
     /// Values of the filter fields (pipeline `filter_fields` order), joined from the owner's

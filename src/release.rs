@@ -86,7 +86,7 @@ impl<E: std::ops::Deref<Target = Eligible> + Sync> opentape_verify::SourceRecord
         self.e.people[i].categories[c].as_deref().unwrap_or("")
     }
     fn value(&self, i: usize, j: usize) -> Option<f64> {
-        let v = self.e.people[i].values[j];
+        let v = self.e.people[i].values[j] as f64;
         (!v.is_nan()).then_some(v)
     }
 }

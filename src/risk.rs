@@ -27,34 +27,54 @@ pub fn uniqueness(e: &Eligible) -> Vec<Uniqueness> {
             *cat_codes.entry(p.categories.as_slice()).or_insert(next)
         })
         .collect();
-    // Per rounding: every record as a flat key (category code, rounded values), record
-    // indices sorted by key, and runs of one counted. Exact, and one key table at a time.
-    let w = e.people.first().map_or(0, |p| p.values.len()) + 1;
+    // Per rounding: each record's key (category code, rounded values) is hashed, record
+    // indices are sorted by hash and, where hashes tie, by the key itself (recomputed, so
+    // the count is exact), and runs of one are counted. Memory: 12 bytes per record.
+    let d = e.people.first().map_or(0, |p| p.values.len());
     ROUNDINGS
         .iter()
         .map(|&step| {
-            let mut keys = vec![0i64; n * w];
-            keys.par_chunks_mut(w.max(1))
-                .zip(&e.people)
-                .zip(&codes)
-                .for_each(|((k, p), &c)| {
-                    k[0] = c;
-                    for (x, v) in k[1..].iter_mut().zip(&p.values) {
-                        *x = if v.is_nan() {
-                            i64::MIN
-                        } else {
-                            (v / step).round() as i64
-                        };
+            let cell = |i: u32, j: usize| -> i64 {
+                let v = e.people[i as usize].values[j] as f64;
+                if v.is_nan() {
+                    i64::MIN
+                } else {
+                    (v / step).round() as i64
+                }
+            };
+            let key_cmp = |a: u32, b: u32| {
+                codes[a as usize].cmp(&codes[b as usize]).then_with(|| {
+                    (0..d)
+                        .map(|j| cell(a, j).cmp(&cell(b, j)))
+                        .find(|o| o.is_ne())
+                        .unwrap_or(std::cmp::Ordering::Equal)
+                })
+            };
+            let hashes: Vec<u64> = (0..n as u32)
+                .into_par_iter()
+                .map(|i| {
+                    use std::hash::{Hash, Hasher};
+                    let mut h = std::hash::DefaultHasher::new();
+                    codes[i as usize].hash(&mut h);
+                    for j in 0..d {
+                        cell(i, j).hash(&mut h);
                     }
-                });
-            let key = |i: u32| &keys[i as usize * w..(i as usize + 1) * w];
+                    h.finish()
+                })
+                .collect();
             let mut order: Vec<u32> = (0..n as u32).collect();
-            order.par_sort_unstable_by(|&a, &b| key(a).cmp(key(b)));
+            order.par_sort_unstable_by(|&a, &b| {
+                hashes[a as usize]
+                    .cmp(&hashes[b as usize])
+                    .then_with(|| key_cmp(a, b))
+            });
+            let same =
+                |a: u32, b: u32| hashes[a as usize] == hashes[b as usize] && key_cmp(a, b).is_eq();
             let mut unique_people = 0;
             let mut i = 0;
             while i < n {
                 let mut j = i + 1;
-                while j < n && key(order[j]) == key(order[i]) {
+                while j < n && same(order[j], order[i]) {
                     j += 1;
                 }
                 if j - i == 1 {
@@ -86,7 +106,7 @@ mod tests {
             },
             owner: 0,
             categories: vec![Some("Male".into())],
-            values: vec![v, 100.0],
+            values: vec![v as f32, 100.0].into(),
             problem: None,
             filters: vec![],
             has_user: true,

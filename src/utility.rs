@@ -147,7 +147,7 @@ fn pair(
 ) -> (f64, f64, f64) {
     let row = t.class_values(class);
     let res = pl.catalog.measurements[pl.measurements[p]].resolution;
-    let own = e.people[person as usize].values[p];
+    let own = e.people[person as usize].values[p] as f64;
     if pl.release.representation == Representation::Range {
         let (lo, hi) = (row[2 * p].unwrap_or(0), row[2 * p + 1].unwrap_or(0));
         (own, (lo + hi) as f64 / 2.0 * res, (hi - lo) as f64 * res)

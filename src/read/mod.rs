@@ -361,7 +361,7 @@ impl<'a> Reader<'a> {
             at,
             owner,
             categories: f.categories,
-            values: f.values,
+            values: f.values.iter().map(|&v| v as f32).collect(),
             problem: f.problem,
             filters: f.filters,
             has_user: false,

@@ -269,18 +269,20 @@ pub fn check_linkage_with(
     for (d, rk) in row_keys.iter().enumerate() {
         *multiplicity.entry(rk).or_default() += g.count[d];
     }
-    let mut record_owners: HashMap<Key, Vec<u32>> = HashMap::new();
+    // Only source records equal to a released row can be reproduced: owners are
+    // collected for those alone (memory follows the released rows, not the source).
+    let mut record_owners: HashMap<&Key, Vec<u32>> = HashMap::new();
     for (pi, &cat) in person_cat.iter().enumerate() {
-        record_owners
-            .entry(key(cat, &values(pi)))
-            .or_default()
-            .push(source.owner(pi));
+        let pk = key(cat, &values(pi));
+        if let Some((rk, _)) = multiplicity.get_key_value(&pk) {
+            record_owners.entry(*rk).or_default().push(source.owner(pi));
+        }
     }
     let mut reproduced = 0;
-    for (rk, owners) in &mut record_owners {
+    for owners in record_owners.values_mut() {
         owners.sort_unstable();
         owners.dedup();
-        if owners.len() < k && multiplicity.contains_key(rk) {
+        if owners.len() < k {
             reproduced += 1;
         }
     }
