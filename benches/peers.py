@@ -17,8 +17,9 @@ memory); opentape is timed as the whole `opentape release` process (reading the 
 filtering, partitioning, noise, writing Parquet + CSV + documents, and verifying them), so
 its figure includes work the others do not do.
 
-usage: python benches/peers.py OPENTAPE_BIN WORK_DIR [ROWS]
+usage: python benches/peers.py OPENTAPE_BIN WORK_DIR [ROWS] [TIMEOUT_SECONDS]
   (from a venv with: pip install anjana anonypy pycanon pandas pyarrow)
+A peer still running after TIMEOUT_SECONDS (default 1800) is stopped and reported as such.
 """
 
 import json
@@ -219,17 +220,37 @@ measurements = {json.dumps(MEAS)}
             "suppressed": len(df) - len(rows), "ncp": ncp, "mae_mm": mae, "k": pycanon_k(table)}
 
 
+def _child(f, df, q):
+    try:
+        q.put(f(df))
+    except Exception as e:  # a peer that fails is reported, not hidden
+        q.put({"tool": f.__name__, "error": repr(e)})
+
+
+def with_timeout(f, df, timeout):
+    import multiprocessing as mp
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=_child, args=(f, df, q))
+    t0 = time.perf_counter()
+    p.start()
+    p.join(timeout)
+    if p.is_alive():
+        p.terminate()
+        p.join()
+        return {"tool": f.__name__, "error": f"still running after {time.perf_counter() - t0:.0f} s: stopped"}
+    return q.get()
+
+
 def main():
     bin_, work = sys.argv[1], sys.argv[2]
     rows = int(sys.argv[3]) if len(sys.argv) > 3 else 100_000
+    timeout = float(sys.argv[4]) if len(sys.argv) > 4 else 1800.0
     os.makedirs(work, exist_ok=True)
     df = make_table(bin_, work, rows)
     results = [run_opentape(bin_, work, df, "centroid"), run_opentape(bin_, work, df, "range")]
     for f in (run_anonypy, run_anjana):
-        try:
-            results.append(f(df))
-        except Exception as e:  # a peer that fails is reported, not hidden
-            results.append({"tool": f.__name__, "error": repr(e)})
+        results.append(with_timeout(f, df, timeout))
         print(json.dumps(results[-1]), file=sys.stderr, flush=True)
     print(f"{len(df)} rows, 5 measurements + has_breasts, k = {K}\n")
     print("| tool | seconds | suppressed | NCP | MAE mm | k (pycanon) |")

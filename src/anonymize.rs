@@ -26,7 +26,8 @@ struct Stratum {
     /// Release positions of the measurements that apply in this stratum.
     dims: Vec<usize>,
     /// Row-major, `rows.len() x dims.len()`, standardized (z-scores).
-    z: Vec<f64>,
+    /// Standardized values, row-major (f32: half the memory; only cuts are chosen on it).
+    z: Vec<f32>,
     owners: Vec<u32>,
 }
 
@@ -46,7 +47,12 @@ impl Partition {
 
 fn distinct(owners: impl Iterator<Item = u32>) -> usize {
     let mut v: Vec<u32> = owners.collect();
-    v.sort_unstable();
+    // The top nodes of a partition hold a whole stratum: sort those on every core.
+    if v.len() > 1 << 16 {
+        v.par_sort_unstable();
+    } else {
+        v.sort_unstable();
+    }
     v.dedup();
     v.len()
 }
@@ -115,7 +121,7 @@ fn stratum(pl: &Pipeline, people: &[Person], categories: Vec<String>, rows: Vec<
         .collect();
     let n = rows.len();
     let d = dims.len();
-    let mut z = vec![0.0; n * d];
+    let mut z = vec![0.0f32; n * d];
     for (j, &pos) in dims.iter().enumerate() {
         let col: Vec<f64> = rows
             .iter()
@@ -125,7 +131,7 @@ fn stratum(pl: &Pipeline, people: &[Person], categories: Vec<String>, rows: Vec<
         let var = col.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
         let sd = if var > 0.0 { var.sqrt() } else { 1.0 };
         for (i, v) in col.iter().enumerate() {
-            z[i * d + j] = (v - mean) / sd;
+            z[i * d + j] = ((v - mean) / sd) as f32;
         }
     }
     let owners = rows.iter().map(|&r| people[r as usize].owner).collect();
@@ -156,14 +162,14 @@ fn mondrian(s: &Stratum, idx: &mut [usize], k: usize, meter: &Meter) -> Vec<Vec<
             let (lo, hi) = idx
                 .iter()
                 .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &i| {
-                    let v = s.z[i * d + j];
+                    let v = s.z[i * d + j] as f64;
                     (lo.min(v), hi.max(v))
                 });
             (hi - lo, j)
         })
         .collect();
     ranges.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    let mut vals: Vec<f64> = Vec::with_capacity(idx.len());
+    let mut vals: Vec<f32> = Vec::with_capacity(idx.len());
     for &(range, j) in &ranges {
         if range <= 0.0 {
             break;
@@ -171,11 +177,11 @@ fn mondrian(s: &Stratum, idx: &mut [usize], k: usize, meter: &Meter) -> Vec<Vec<
         vals.clear();
         vals.extend(idx.iter().map(|&i| s.z[i * d + j]));
         let mid = vals.len() / 2;
-        let median = *vals.select_nth_unstable_by(mid, f64::total_cmp).1;
+        let median = *vals.select_nth_unstable_by(mid, f32::total_cmp).1;
         // Left: values below the median; right: the rest. With many ties at the median,
         // move the median's block to the left instead when that balances better.
         for left_takes_median in [false, true] {
-            let goes_left = |v: f64| v < median || (left_takes_median && v == median);
+            let goes_left = |v: f32| v < median || (left_takes_median && v == median);
             let left_owners = distinct(
                 idx.iter()
                     .filter(|&&i| goes_left(s.z[i * d + j]))

@@ -60,6 +60,20 @@ impl Eligible {
     }
 }
 
+/// Filter field `i` of a person: its own value, else its owner's user record's.
+fn filter_value<'a>(
+    p: &'a Person,
+    users: &'a std::collections::HashMap<u32, Vec<Option<serde_json::Value>>>,
+    i: usize,
+) -> Option<&'a serde_json::Value> {
+    p.filters.get(i).and_then(Option::as_ref).or_else(|| {
+        users
+            .get(&p.owner)
+            .and_then(|f| f.get(i))
+            .and_then(Option::as_ref)
+    })
+}
+
 /// `as_of`: days since 1970-01-01 of the reference date for retention.
 pub fn apply(pl: &Pipeline, export: Export, as_of: i64) -> Eligible {
     let mut dropped = export.dropped;
@@ -84,6 +98,7 @@ pub fn apply(pl: &Pipeline, export: Export, as_of: i64) -> Eligible {
         .as_ref()
         .map(|f| filter_fields.iter().position(|x| x == f).unwrap());
 
+    let users = &export.user_filters;
     let mut kept = Vec::with_capacity(export.people.len());
     for mut p in export.people {
         if !p.has_user {
@@ -91,13 +106,13 @@ pub fn apply(pl: &Pipeline, export: Export, as_of: i64) -> Eligible {
             continue;
         }
         if let Some(i) = consent_idx {
-            if !consents(pl, p.filters[i].as_ref()) {
+            if !consents(pl, filter_value(&p, users, i)) {
                 drop(&p, pl.filters.consent.field.clone(), Reason::NoConsent);
                 continue;
             }
         }
         if let (Some(i), Some(max)) = (retention_idx, pl.filters.retention.max_age_days) {
-            match p.filters[i].as_ref().and_then(days_since_epoch) {
+            match filter_value(&p, users, i).and_then(days_since_epoch) {
                 None => {
                     drop(&p, pl.filters.retention.field.clone(), Reason::NoLastSeen);
                     continue;
@@ -160,7 +175,7 @@ fn implausible(pl: &Pipeline, p: &mut Person) -> Option<(String, Reason)> {
             return Some((c.name.clone(), Reason::MissingCategory));
         }
     }
-    if let Some(Problem { field, reason }) = &p.problem {
+    if let Some(Problem { field, reason }) = p.problem.as_deref() {
         return Some((field.clone(), *reason));
     }
     let cats: Vec<String> = p

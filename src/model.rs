@@ -144,10 +144,11 @@ pub struct Person {
     /// measurement in mm to about 1/10,000 mm, far below any catalog resolution, at half
     /// the memory of f64 (10M people x 38 measurements).
     pub values: Box<[f32]>,
-    /// The first problem the reader found, if any.
-    pub problem: Option<Problem>,
-    /// Values of the filter fields (pipeline `filter_fields` order), joined from the owner's
-    /// user record where the field belongs to `user`.
+    /// The first problem the reader found, if any (boxed: rare, and a person is kept
+    /// for each of up to 10M records).
+    pub problem: Option<Box<Problem>>,
+    /// Values of the person record's own filter fields (pipeline `filter_fields` order);
+    /// empty when it has none. User fields are in `Export::user_filters`.
     pub filters: Vec<Option<serde_json::Value>>,
     /// Whether the owner's user record was found (always true for single-entity formats).
     pub has_user: bool,
@@ -158,6 +159,9 @@ pub struct Person {
 pub struct Export {
     pub files: Vec<SourceFile>,
     pub people: Vec<Person>,
+    /// Filter values of each owner's user record (pipeline `filter_fields` order), by
+    /// owner; a person's own value for a field, if any, comes first.
+    pub user_filters: std::collections::HashMap<u32, Vec<Option<serde_json::Value>>>,
     /// Owner keys. Needed to count owners and key the noise; never released.
     pub owner_keys: Vec<String>,
     pub dropped: Vec<Dropped>,

@@ -362,8 +362,13 @@ impl<'a> Reader<'a> {
             owner,
             categories: f.categories,
             values: f.values.iter().map(|&v| v as f32).collect(),
-            problem: f.problem,
-            filters: f.filters,
+            problem: f.problem.map(Box::new),
+            // Most person records hold no filter field: no allocation for them.
+            filters: if f.filters.iter().all(Option::is_none) {
+                Vec::new()
+            } else {
+                f.filters
+            },
             has_user: false,
         });
     }
@@ -391,16 +396,21 @@ impl<'a> Reader<'a> {
     }
 
     fn intern(&mut self, key: String) -> u32 {
+        // Keys live in the map only; `finish` moves them into `owner_keys` by id.
         if let Some(&id) = self.owner_ids.get(&key) {
             return id;
         }
-        let id = self.export.owner_keys.len() as u32;
-        self.owner_ids.insert(key.clone(), id);
-        self.export.owner_keys.push(key);
+        let id = self.owner_ids.len() as u32;
+        self.owner_ids.insert(key, id);
         id
     }
 
     fn finish(mut self) -> Result<Export> {
+        let mut keys = vec![String::new(); self.owner_ids.len()];
+        for (k, id) in std::mem::take(&mut self.owner_ids) {
+            keys[id as usize] = k;
+        }
+        self.export.owner_keys = keys;
         if let Some(((entity, field), at)) = self.unknown.iter().next() {
             let others: Vec<String> = self
                 .unknown
@@ -422,22 +432,12 @@ impl<'a> Reader<'a> {
             });
         }
         // Join each person with its owner's user record (single-entity formats have none).
-        let user_entity = self.pl.format.entities().get(1).copied();
+        // The user's filter values stay with the user (one copy per owner, not per person).
+        let single = self.pl.format.entities().get(1).is_none();
         for p in &mut self.export.people {
-            match user_entity {
-                None => p.has_user = true,
-                Some(ue) => {
-                    if let Some(filters) = self.users.get(&p.owner) {
-                        p.has_user = true;
-                        for (i, (e, _)) in self.filter_fields.iter().enumerate() {
-                            if e == ue {
-                                p.filters[i] = filters[i].clone();
-                            }
-                        }
-                    }
-                }
-            }
+            p.has_user = single || self.users.contains_key(&p.owner);
         }
+        self.export.user_filters = std::mem::take(&mut self.users);
         Ok(self.export)
     }
 
