@@ -65,18 +65,23 @@ pub fn partition(pl: &Pipeline, e: &Eligible) -> Partition {
 pub fn partition_metered(pl: &Pipeline, e: &Eligible, meter: &Meter) -> Partition {
     let k = pl.release.k;
     meter.start(e.people.len() as u64, crate::progress::Unit::Count);
-    let mut by_cat: BTreeMap<Vec<String>, Vec<u32>> = BTreeMap::new();
+    let mut by_cat: BTreeMap<Vec<&str>, Vec<u32>> = BTreeMap::new();
     for (i, p) in e.people.iter().enumerate() {
         let cats = p
             .categories
             .iter()
-            .map(|c| c.clone().unwrap_or_default())
+            .map(|c| c.as_deref().unwrap_or_default())
             .collect();
         by_cat.entry(cats).or_default().push(i as u32);
     }
     let strata: Vec<Stratum> = by_cat
         .into_iter()
-        .map(|(categories, rows)| stratum(pl, &e.people, categories, rows))
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|(categories, rows)| {
+            let categories = categories.into_iter().map(str::to_string).collect();
+            stratum(pl, &e.people, categories, rows)
+        })
         .collect();
     let mut classes = Vec::new();
     let mut suppressed = Vec::new();
@@ -121,19 +126,24 @@ fn stratum(pl: &Pipeline, people: &[Person], categories: Vec<String>, rows: Vec<
         .collect();
     let n = rows.len();
     let d = dims.len();
+    // Per dimension: mean and deviation (each summed in order), then every row's
+    // standardized values, rows in parallel.
+    let stats: Vec<(f64, f64)> = dims
+        .par_iter()
+        .map(|&pos| {
+            let col = || rows.iter().map(|&r| people[r as usize].values[pos] as f64);
+            let mean = col().sum::<f64>() / n as f64;
+            let var = col().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
+            (mean, if var > 0.0 { var.sqrt() } else { 1.0 })
+        })
+        .collect();
     let mut z = vec![0.0f32; n * d];
-    for (j, &pos) in dims.iter().enumerate() {
-        let col: Vec<f64> = rows
-            .iter()
-            .map(|&r| people[r as usize].values[pos] as f64)
-            .collect();
-        let mean = col.iter().sum::<f64>() / n as f64;
-        let var = col.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
-        let sd = if var > 0.0 { var.sqrt() } else { 1.0 };
-        for (i, v) in col.iter().enumerate() {
-            z[i * d + j] = ((v - mean) / sd) as f32;
+    z.par_chunks_mut(d.max(1)).zip(&rows).for_each(|(zr, &r)| {
+        let v = &people[r as usize].values;
+        for (j, &pos) in dims.iter().enumerate() {
+            zr[j] = ((v[pos] as f64 - stats[j].0) / stats[j].1) as f32;
         }
-    }
+    });
     let owners = rows.iter().map(|&r| people[r as usize].owner).collect();
     Stratum {
         categories,
