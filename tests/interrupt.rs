@@ -10,23 +10,10 @@ use std::time::Duration;
 
 const KEY: &str = "interrupt-test-key-0123456789";
 
-fn release_cmd(out: &Path, pipeline: &str, version: &str) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_opentape"));
-    c.current_dir(repo())
-        .args([
-            "release",
-            "--pipeline",
-            pipeline,
-            "--version",
-            version,
-            "--as-of",
-            "2026-11-29",
-            "--quiet",
-            "--out",
-        ])
-        .arg(out)
-        .env("OPENTAPE_NOISE_KEY", KEY)
-        .stdout(std::process::Stdio::null())
+/// A release with its output thrown away (the tests look at the files).
+fn release(out: &Path, pipeline: &str, version: &str) -> Command {
+    let mut c = release_cmd(pipeline, version, out, KEY);
+    c.stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     c
 }
@@ -50,7 +37,7 @@ fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
 fn kill_9_at_20_random_points_never_leaves_a_partial_release() {
     let d = tmp();
     let out = d.path().join("rel");
-    assert!(release_cmd(&out, "pipelines/freesewing-v3.toml", "1.0.0")
+    assert!(release(&out, "pipelines/freesewing-v3.toml", "1.0.0")
         .status()
         .unwrap()
         .success());
@@ -63,7 +50,7 @@ fn kill_9_at_20_random_points_never_leaves_a_partial_release() {
         x ^= x >> 7;
         x ^= x << 17;
         let delay = Duration::from_millis(x % 900);
-        let mut child = release_cmd(&out, "pipelines/freesewing-v2.toml", "2.0.0")
+        let mut child = release(&out, "pipelines/freesewing-v2.toml", "2.0.0")
             .spawn()
             .unwrap();
         std::thread::sleep(delay);
@@ -94,7 +81,7 @@ fn kill_9_at_20_random_points_never_leaves_a_partial_release() {
         "no kill landed before publishing"
     );
     // A later run succeeds, and leaves no staging folder behind.
-    assert!(release_cmd(&out, "pipelines/freesewing-v2.toml", "2.0.0")
+    assert!(release(&out, "pipelines/freesewing-v2.toml", "2.0.0")
         .status()
         .unwrap()
         .success());
@@ -114,11 +101,11 @@ fn kill_9_at_20_random_points_never_leaves_a_partial_release() {
 fn verify_all_catches_a_changed_published_file() {
     let d = tmp();
     let out = d.path().join("rel");
-    assert!(release_cmd(&out, "pipelines/freesewing-v3.toml", "1.0.0")
+    assert!(release(&out, "pipelines/freesewing-v3.toml", "1.0.0")
         .status()
         .unwrap()
         .success());
-    assert!(release_cmd(&out, "pipelines/freesewing-v2.toml", "2.0.0")
+    assert!(release(&out, "pipelines/freesewing-v2.toml", "2.0.0")
         .status()
         .unwrap()
         .success());
@@ -154,7 +141,7 @@ fn a_full_disk_ends_with_a_clear_error_and_no_partial_release() {
         return;
     }
     let out = mnt.join("rel");
-    let r = release_cmd(&out, "pipelines/freesewing-v3.toml", "1.0.0")
+    let r = release(&out, "pipelines/freesewing-v3.toml", "1.0.0")
         .stderr(std::process::Stdio::piped())
         .output()
         .unwrap();
@@ -183,12 +170,12 @@ fn a_full_disk_ends_with_a_clear_error_and_no_partial_release() {
 fn the_next_run_repairs_a_changelog_left_behind_by_a_kill_after_publishing() {
     let d = tmp();
     let out = d.path().join("rel");
-    assert!(release_cmd(&out, "pipelines/freesewing-v3.toml", "1.0.0")
+    assert!(release(&out, "pipelines/freesewing-v3.toml", "1.0.0")
         .status()
         .unwrap()
         .success());
     let log_after_1 = fs::read_to_string(out.join("CHANGELOG.md")).unwrap();
-    assert!(release_cmd(&out, "pipelines/freesewing-v2.toml", "2.0.0")
+    assert!(release(&out, "pipelines/freesewing-v2.toml", "2.0.0")
         .status()
         .unwrap()
         .success());
@@ -198,7 +185,7 @@ fn the_next_run_repairs_a_changelog_left_behind_by_a_kill_after_publishing() {
     fs::write(out.join("CHANGELOG.md"), &log_after_1).unwrap();
     fs::write(out.join("latest"), "1.0.0\n").unwrap();
     // The next run (here a refused one: 2.0.1 understates a change) catches up first.
-    let r = release_cmd(&out, "pipelines/freesewing-v3.toml", "2.0.1")
+    let r = release(&out, "pipelines/freesewing-v3.toml", "2.0.1")
         .status()
         .unwrap();
     assert_eq!(r.code(), Some(1));

@@ -70,24 +70,16 @@ fn report_shows_only_aggregates_of_k_people_even_with_outliers() {
     }
     fs::write(input.join("sets.ndjson"), sets).unwrap();
     let out = d.path().join("rel");
-    let r = Command::new(env!("CARGO_BIN_EXE_opentape"))
-        .current_dir(repo())
-        .args([
-            "release",
-            "--pipeline",
-            "pipelines/freesewing-v3.toml",
-            "--version",
-            "1.0.0",
-            "--as-of",
-            "2026-11-29",
-            "--input",
-        ])
-        .arg(&input)
-        .arg("--out")
-        .arg(&out)
-        .env("OPENTAPE_NOISE_KEY", "report-test-key-0123456789")
-        .output()
-        .unwrap();
+    let r = release_cmd(
+        "pipelines/freesewing-v3.toml",
+        "1.0.0",
+        &out,
+        "report-test-key-0123456789",
+    )
+    .arg("--input")
+    .arg(&input)
+    .output()
+    .unwrap();
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let v = out.join("1.0.0");
     let json_text = fs::read_to_string(v.join("report.json")).unwrap();
@@ -184,21 +176,7 @@ fn report_command_rebuilds_the_same_page_and_json_output_stays_clean() {
 }
 
 fn release_with_key(out: &std::path::Path, key: &str) {
-    let r = Command::new(env!("CARGO_BIN_EXE_opentape"))
-        .current_dir(repo())
-        .args([
-            "release",
-            "--pipeline",
-            "pipelines/freesewing-v3.toml",
-            "--version",
-            "1.0.0",
-            "--as-of",
-            "2026-11-29",
-            "--quiet",
-            "--out",
-        ])
-        .arg(out)
-        .env("OPENTAPE_NOISE_KEY", key)
+    let r = release_cmd("pipelines/freesewing-v3.toml", "1.0.0", out, key)
         .output()
         .unwrap();
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));

@@ -18,22 +18,9 @@ fn good() -> &'static Path {
     DIR.get_or_init(|| {
         let d = tmp().keep();
         let out = d.join("rel");
-        let s = Command::new(env!("CARGO_BIN_EXE_opentape"))
-            .current_dir(repo())
-            .args([
-                "release",
-                "--pipeline",
-                "pipelines/freesewing-v3.toml",
-                "--version",
-                "1.0.0",
-                "--as-of",
-                "2026-11-29",
-                "--out",
-            ])
-            .arg(&out)
+        let s = release_cmd("pipelines/freesewing-v3.toml", "1.0.0", &out, KEY)
             .arg("--private-dir")
             .arg(d.join("private"))
-            .env("OPENTAPE_NOISE_KEY", KEY)
             .output()
             .unwrap();
         assert!(s.status.success(), "{}", String::from_utf8_lossy(&s.stderr));

@@ -63,3 +63,16 @@ pub fn edited_pipeline(dir: &Path, name: &str, edits: &[(&str, &str)]) -> PathBu
     std::fs::write(&p, text).unwrap();
     p
 }
+
+/// `opentape release` of `pipeline` (a path in the repository) as `version` into `out`,
+/// at the samples' date, run from the repository with `key` as the noise key; add
+/// arguments (`--input`, `--private-dir`, ...) before running it.
+pub fn release_cmd(pipeline: &str, version: &str, out: &Path, key: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_opentape"));
+    c.current_dir(repo())
+        .args(["release", "--pipeline", pipeline, "--version", version])
+        .args(["--as-of", "2026-11-29", "--quiet", "--out"])
+        .arg(out)
+        .env("OPENTAPE_NOISE_KEY", key);
+    c
+}
