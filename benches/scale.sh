@@ -13,6 +13,7 @@
 # Uses the dev-profile build that tests and the README use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+[ -x /usr/bin/time ] || { echo "needs GNU time (Debian package: time)" >&2; exit 2; }
 cargo build -q --bin opentape --example io_floor
 target="${CARGO_TARGET_DIR:-target}/debug"
 bin="$target/opentape"

@@ -1,7 +1,7 @@
 //! FreeSewing exports, v3 (sets + users, per-account files) and v2 (people + users, login
 //! payloads). NDJSON is read line by line so one bad line is quarantined, not fatal.
 
-use super::{Fields, Reader};
+use super::{Fields, Reader, Walker};
 use crate::error::{Error, Result};
 use crate::model::{Reason, RecordRef, Unit};
 use crate::pipeline::Format;
@@ -46,43 +46,45 @@ fn next_batch(
     Ok(batch)
 }
 
-fn parse_batch(batch: Vec<(u64, Vec<u8>)>) -> Vec<(u64, Option<Value>)> {
+/// Parses and walks a batch of lines (in parallel): what each record adds, in order.
+fn parse_batch(w: &Walker, file: u32, batch: Vec<(u64, Vec<u8>)>) -> Vec<Vec<Action>> {
     use rayon::prelude::*;
     batch
         .into_par_iter()
-        .map(|(n, buf)| (n, serde_json::from_slice::<Value>(trim(&buf, n == 1)).ok()))
+        .map(|(n, buf)| {
+            let at = RecordRef { file, n, sub: None };
+            match serde_json::from_slice::<Value>(trim(&buf, n == 1)) {
+                Ok(v) => prepare(w, at, v),
+                Err(_) => vec![Action::Drop {
+                    at,
+                    field: None,
+                    reason: Reason::MalformedJson,
+                    counted: true,
+                }],
+            }
+        })
         .collect()
 }
 
-/// NDJSON, one record per line. Parsing (the costly part) runs in parallel, one batch
-/// ahead of the records being applied, which happens in line order: the result does not
-/// depend on the thread count.
+/// NDJSON, one record per line. Parsing and applying roles (the costly part) run in
+/// parallel, one batch ahead of the records being added, which happens in line order:
+/// the result does not depend on the thread count.
 fn read_lines(r: &mut Reader, path: &Path) -> Result<()> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let id = r.add_file(path, Unit::Line);
     let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
     let mut line = 0u64;
     let meter = r.meter;
-    let mut current =
-        parse_batch(next_batch(&mut reader, &mut line, meter).map_err(|e| Error::io(path, e))?);
+    let w = r.w.clone();
+    let first = next_batch(&mut reader, &mut line, meter).map_err(|e| Error::io(path, e))?;
+    let mut current = parse_batch(&w, id, first);
     while !current.is_empty() {
         let raw = next_batch(&mut reader, &mut line, meter).map_err(|e| Error::io(path, e))?;
         let (next, ()) = rayon::join(
-            || parse_batch(raw),
+            || parse_batch(&w, id, raw),
             || {
-                for (n, v) in current.drain(..) {
-                    let at = RecordRef {
-                        file: id,
-                        n,
-                        sub: None,
-                    };
-                    match v {
-                        Some(v) => record(r, at, v),
-                        None => {
-                            r.export.records_read += 1;
-                            r.drop_record(at, None, Reason::MalformedJson)
-                        }
-                    }
+                for actions in current.drain(..) {
+                    apply(r, actions);
                 }
             },
         );
@@ -112,108 +114,162 @@ fn read_document(r: &mut Reader, path: &Path) -> Result<()> {
         n,
         sub: None,
     };
+    let w = r.w.clone();
     match doc {
         Value::Array(items) => {
             for (i, v) in items.into_iter().enumerate() {
-                record(r, at(i as u64), v);
+                apply(r, prepare(&w, at(i as u64), v));
             }
         }
-        v => record(r, at(0), v),
+        v => apply(r, prepare(&w, at(0), v)),
     }
     r.meter.add(bytes.len() as u64);
     Ok(())
 }
 
+/// What one record adds to the export, worked out apart from the reader's state.
+enum Action {
+    /// A record dropped; `counted`: it counts as a person record read.
+    Drop {
+        at: RecordRef,
+        field: Option<String>,
+        reason: Reason,
+        counted: bool,
+    },
+    User(RecordRef, Fields),
+    Person(RecordRef, Fields),
+    Unknown(&'static str, String, RecordRef),
+}
+
+fn apply(r: &mut Reader, actions: Vec<Action>) {
+    for a in actions {
+        match a {
+            Action::Drop {
+                at,
+                field,
+                reason,
+                counted,
+            } => {
+                if counted {
+                    r.export.records_read += 1;
+                }
+                r.drop_record(at, field, reason)
+            }
+            Action::User(at, f) => r.add_user(at, f),
+            Action::Person(at, f) => r.add_person(at, f),
+            Action::Unknown(entity, field, at) => r.unknown_field(entity, &field, at),
+        }
+    }
+}
+
 /// One top-level record: a person (set), a user, or an account with its people.
-fn record(r: &mut Reader, at: RecordRef, v: Value) {
-    let Value::Object(obj) = v else {
-        r.export.records_read += 1;
-        return r.drop_record(at, None, Reason::WrongType);
+fn prepare(w: &Walker, at: RecordRef, v: Value) -> Vec<Action> {
+    let drop = |at, field: Option<&str>, reason, counted| Action::Drop {
+        at,
+        field: field.map(str::to_string),
+        reason,
+        counted,
     };
-    let (person, container) = match r.pl.format {
+    let Value::Object(obj) = v else {
+        return vec![drop(at, None, Reason::WrongType, true)];
+    };
+    let (person, container) = match w.pl.format {
         Format::FreesewingV3 => ("set", "sets"),
         _ => ("person", "people"),
     };
-    if r.pl.format == Format::FreesewingV2 && obj.contains_key("account") {
+    let mut out = Vec::new();
+    if w.pl.format == Format::FreesewingV2 && obj.contains_key("account") {
         // v2 login payload: {account: {...user}, people: {handle: person}}
-        let mut user = r.new_fields();
         let mut owner = None;
         match obj.get("account") {
             Some(Value::Object(acc)) => {
-                r.walk("user", acc, "", at, &[], &mut user);
+                let mut user = w.new_fields();
+                w.walk("user", acc, "", &[], &mut user);
                 owner = user.owner.clone();
-                r.add_user(at, user);
+                out.push(Action::User(at, user));
             }
-            _ => r.drop_record(at, Some("account".into()), Reason::WrongType),
+            _ => out.push(drop(at, Some("account"), Reason::WrongType, false)),
         }
         for key in obj.keys().filter(|k| *k != "account" && *k != container) {
-            r.unknown_field("user", key, at);
+            out.push(Action::Unknown("user", key.clone(), at));
         }
         match obj.get(container) {
             Some(Value::Object(people)) => {
                 let items: Vec<&Value> = people.values().collect();
-                people_of(r, at, &items, person, owner);
+                people_of(w, at, &items, person, owner, &mut out);
             }
             Some(Value::Array(people)) => {
                 let items: Vec<&Value> = people.iter().collect();
-                people_of(r, at, &items, person, owner);
+                people_of(w, at, &items, person, owner, &mut out);
             }
             None | Some(Value::Null) => {}
-            Some(_) => r.drop_record(at, Some(container.into()), Reason::WrongType),
+            Some(_) => out.push(drop(at, Some(container), Reason::WrongType, false)),
         }
-        return;
+        return out;
     }
     if obj.contains_key(container) {
         // v3 account export: {...account, sets: [...]}
-        let mut user = r.new_fields();
-        r.walk("user", &obj, "", at, &[container], &mut user);
+        let mut user = w.new_fields();
+        w.walk("user", &obj, "", &[container], &mut user);
         let owner = user.owner.clone();
-        r.add_user(at, user);
+        out.push(Action::User(at, user));
         match obj.get(container) {
             Some(Value::Array(sets)) => {
                 let items: Vec<&Value> = sets.iter().collect();
-                people_of(r, at, &items, person, owner);
+                people_of(w, at, &items, person, owner, &mut out);
             }
             Some(Value::Object(sets)) => {
                 let items: Vec<&Value> = sets.values().collect();
-                people_of(r, at, &items, person, owner);
+                people_of(w, at, &items, person, owner, &mut out);
             }
             Some(Value::Null) | None => {}
-            Some(_) => r.drop_record(at, Some(container.into()), Reason::WrongType),
+            Some(_) => out.push(drop(at, Some(container), Reason::WrongType, false)),
         }
-        return;
+        return out;
     }
-    let is_person = match r.pl.format {
+    let is_person = match w.pl.format {
         Format::FreesewingV3 => obj.contains_key("measies") || obj.contains_key("userId"),
         _ => obj.contains_key("measurements") || obj.contains_key("breasts"),
     };
-    let mut f = r.new_fields();
+    let mut f = w.new_fields();
     if is_person {
-        r.walk(person, &obj, "", at, &[], &mut f);
-        r.add_person(at, f);
+        w.walk(person, &obj, "", &[], &mut f);
+        out.push(Action::Person(at, f));
     } else {
-        r.walk("user", &obj, "", at, &[], &mut f);
-        r.add_user(at, f);
+        w.walk("user", &obj, "", &[], &mut f);
+        out.push(Action::User(at, f));
     }
+    out
 }
 
 /// The people inside an account record; those without an owner field belong to the account.
-fn people_of(r: &mut Reader, at: RecordRef, items: &[&Value], entity: &str, owner: Option<String>) {
+fn people_of(
+    w: &Walker,
+    at: RecordRef,
+    items: &[&Value],
+    entity: &str,
+    owner: Option<String>,
+    out: &mut Vec<Action>,
+) {
     for (j, item) in items.iter().enumerate() {
         let at = RecordRef {
             sub: Some(j as u32),
             ..at
         };
         let Value::Object(obj) = item else {
-            r.export.records_read += 1;
-            r.drop_record(at, None, Reason::WrongType);
+            out.push(Action::Drop {
+                at,
+                field: None,
+                reason: Reason::WrongType,
+                counted: true,
+            });
             continue;
         };
-        let mut f: Fields = r.new_fields();
-        r.walk(entity, obj as &Map<String, Value>, "", at, &[], &mut f);
+        let mut f: Fields = w.new_fields();
+        w.walk(entity, obj as &Map<String, Value>, "", &[], &mut f);
         if f.owner.is_none() {
             f.owner = owner.clone();
         }
-        r.add_person(at, f);
+        out.push(Action::Person(at, f));
     }
 }

@@ -115,6 +115,8 @@ pub(crate) struct Fields {
     pub breasts_only_present: bool,
     pub problem: Option<Problem>,
     pub filters: Vec<Option<Value>>,
+    /// Fields with no role met in this record: (entity, field).
+    pub unknown: Vec<(String, String)>,
 }
 
 impl Fields {
@@ -128,12 +130,19 @@ impl Fields {
     }
 }
 
-pub(crate) struct Reader<'a> {
+/// What applying roles needs to know: shared by the threads that walk records.
+#[derive(Clone)]
+pub(crate) struct Walker<'a> {
     pub pl: &'a Pipeline,
     /// Catalog index -> position among the released measurements.
     pub(crate) release_pos: Vec<Option<usize>>,
     /// Filter fields as (entity, path), in pipeline order.
     filter_fields: Vec<(String, String)>,
+}
+
+pub(crate) struct Reader<'a> {
+    pub pl: &'a Pipeline,
+    pub(crate) w: Walker<'a>,
     /// Unknown fields: (entity, field) -> where first seen.
     unknown: BTreeMap<(String, String), String>,
     pub export: Export,
@@ -160,8 +169,11 @@ impl<'a> Reader<'a> {
             .collect();
         Reader {
             pl,
-            release_pos,
-            filter_fields,
+            w: Walker {
+                pl,
+                release_pos,
+                filter_fields,
+            },
             unknown: BTreeMap::new(),
             export: Export::default(),
             users: Default::default(),
@@ -192,143 +204,23 @@ impl<'a> Reader<'a> {
     }
 
     pub(crate) fn new_fields(&self) -> Fields {
-        Fields {
-            owner: None,
-            categories: vec![None; self.pl.categories.len()],
-            values: vec![f64::NAN; self.pl.measurements.len()],
-            breasts_only_present: false,
-            problem: None,
-            filters: vec![None; self.filter_fields.len()],
-        }
-    }
-
-    /// Applies roles to one JSON object of `entity`, recursing into objects whose children
-    /// carry roles. Fields listed in `structural` (e.g. `sets` of an account export) are
-    /// handled by the caller.
-    pub(crate) fn walk(
-        &mut self,
-        entity: &str,
-        obj: &serde_json::Map<String, Value>,
-        prefix: &str,
-        at: RecordRef,
-        structural: &[&str],
-        out: &mut Fields,
-    ) {
-        for (key, value) in obj {
-            if prefix.is_empty() && structural.contains(&key.as_str()) {
-                continue;
-            }
-            let joined;
-            let path: &str = if prefix.is_empty() {
-                key
-            } else {
-                joined = format!("{prefix}.{key}");
-                &joined
-            };
-            let role = self.pl.roles.get(entity).and_then(|r| r.get(path)).copied();
-            match role {
-                Some(Role::Identifier) => {}
-                Some(Role::Owner) => match value {
-                    Value::String(s) if !s.is_empty() => out.owner = Some(s.clone()),
-                    Value::Number(n) => out.owner = Some(n.to_string()),
-                    _ => out.problem(path, Reason::MissingOwner),
-                },
-                Some(Role::Filter) => {
-                    if let Some(i) = self.filter_index(entity, path) {
-                        out.filters[i] = Some(value.clone());
-                    }
-                }
-                Some(Role::Category) => {
-                    if let Some(i) = self.category_index(entity, path) {
-                        match scalar(value) {
-                            Some(s) => out.categories[i] = Some(s),
-                            None if value.is_null() => {}
-                            None => out.problem(path, Reason::WrongType),
-                        }
-                    }
-                }
-                Some(Role::Measurement) => self.measurement_container(entity, path, value, at, out),
-                None => match value {
-                    Value::Object(child) if self.pl.has_declared_children(entity, path) => {
-                        self.walk(entity, child, path, at, &[], out)
-                    }
-                    _ => self.unknown_field(entity, path, at),
-                },
-            }
-        }
-    }
-
-    /// A field with the measurement role holding an object of measurements (v3 `measies`,
-    /// which may also come as a JSON string; v2 `measurements`).
-    fn measurement_container(
-        &mut self,
-        entity: &str,
-        path: &str,
-        value: &Value,
-        at: RecordRef,
-        out: &mut Fields,
-    ) {
-        let parsed;
-        let value = match value {
-            Value::String(s) => match serde_json::from_str::<Value>(s) {
-                Ok(v) => {
-                    parsed = v;
-                    &parsed
-                }
-                Err(_) => return out.problem(path, Reason::WrongType),
-            },
-            v => v,
-        };
-        let obj = match value {
-            Value::Object(o) => o,
-            Value::Null => return,
-            _ => return out.problem(path, Reason::WrongType),
-        };
-        if obj.contains_key("iv") && obj.contains_key("ct") {
-            return out.problem(path, Reason::Encrypted);
-        }
-        for (name, v) in obj {
-            match self.pl.catalog.lookup(name) {
-                Lookup::Known(i) => {
-                    if self.pl.catalog.measurements[i].breasts_only && !v.is_null() {
-                        out.breasts_only_present = true;
-                    }
-                    let Some(pos) = self.release_pos[i] else {
-                        continue;
-                    };
-                    // The current name wins over a legacy alias given beside it.
-                    if !out.values[pos].is_nan() && *name != self.pl.catalog.measurements[i].name {
-                        continue;
-                    }
-                    match v {
-                        Value::Number(n) => match n.as_f64() {
-                            Some(x) if x.is_finite() => out.values[pos] = x,
-                            _ => out.problem(format!("{path}.{name}"), Reason::NonNumeric),
-                        },
-                        Value::Null => {}
-                        _ => out.problem(format!("{path}.{name}"), Reason::NonNumeric),
-                    }
-                }
-                Lookup::Retired => {}
-                Lookup::Unknown => self.unknown_field(entity, &format!("{path}.{name}"), at),
-            }
-        }
+        self.w.new_fields()
     }
 
     pub(crate) fn filter_index(&self, entity: &str, path: &str) -> Option<usize> {
-        self.filter_fields
-            .iter()
-            .position(|(e, p)| e == entity && p == path)
+        self.w.filter_index(entity, path)
     }
 
-    fn category_index(&self, entity: &str, path: &str) -> Option<usize> {
-        self.pl.categories.iter().position(|c| {
-            matches!(&c.source, CategorySource::Field { entity: e, path: p } if e == entity && p == path)
-        })
+    /// Records the fields with no role that a walk met, at `at`.
+    fn note_unknown(&mut self, at: RecordRef, f: &mut Fields) {
+        for (entity, field) in std::mem::take(&mut f.unknown) {
+            self.unknown_field(&entity, &field, at);
+        }
     }
 
     /// Registers one user record (its filter values) under its owner.
-    pub(crate) fn add_user(&mut self, at: RecordRef, f: Fields) {
+    pub(crate) fn add_user(&mut self, at: RecordRef, mut f: Fields) {
+        self.note_unknown(at, &mut f);
         self.export.users_read += 1;
         let Some(owner) = f.owner else {
             return self.drop_record(at, None, Reason::MissingOwner);
@@ -342,6 +234,7 @@ impl<'a> Reader<'a> {
 
     /// Registers one person record.
     pub(crate) fn add_person(&mut self, at: RecordRef, mut f: Fields) {
+        self.note_unknown(at, &mut f);
         self.export.records_read += 1;
         let Some(owner) = f.owner.take() else {
             return self.drop_record(at, None, Reason::MissingOwner);
@@ -451,6 +344,139 @@ impl<'a> Reader<'a> {
             .unwrap_or(&full)
             .to_string();
         format!("{p}\u{0}{rest}")
+    }
+}
+
+impl<'a> Walker<'a> {
+    pub(crate) fn new_fields(&self) -> Fields {
+        Fields {
+            owner: None,
+            categories: vec![None; self.pl.categories.len()],
+            values: vec![f64::NAN; self.pl.measurements.len()],
+            breasts_only_present: false,
+            problem: None,
+            filters: vec![None; self.filter_fields.len()],
+            unknown: Vec::new(),
+        }
+    }
+
+    /// Applies roles to one JSON object of `entity`, recursing into objects whose children
+    /// carry roles. Fields listed in `structural` (e.g. `sets` of an account export) are
+    /// handled by the caller.
+    pub(crate) fn walk(
+        &self,
+        entity: &str,
+        obj: &serde_json::Map<String, Value>,
+        prefix: &str,
+        structural: &[&str],
+        out: &mut Fields,
+    ) {
+        for (key, value) in obj {
+            if prefix.is_empty() && structural.contains(&key.as_str()) {
+                continue;
+            }
+            let joined;
+            let path: &str = if prefix.is_empty() {
+                key
+            } else {
+                joined = format!("{prefix}.{key}");
+                &joined
+            };
+            let role = self.pl.roles.get(entity).and_then(|r| r.get(path)).copied();
+            match role {
+                Some(Role::Identifier) => {}
+                Some(Role::Owner) => match value {
+                    Value::String(s) if !s.is_empty() => out.owner = Some(s.clone()),
+                    Value::Number(n) => out.owner = Some(n.to_string()),
+                    _ => out.problem(path, Reason::MissingOwner),
+                },
+                Some(Role::Filter) => {
+                    if let Some(i) = self.filter_index(entity, path) {
+                        out.filters[i] = Some(value.clone());
+                    }
+                }
+                Some(Role::Category) => {
+                    if let Some(i) = self.category_index(entity, path) {
+                        match scalar(value) {
+                            Some(s) => out.categories[i] = Some(s),
+                            None if value.is_null() => {}
+                            None => out.problem(path, Reason::WrongType),
+                        }
+                    }
+                }
+                Some(Role::Measurement) => self.measurement_container(entity, path, value, out),
+                None => match value {
+                    Value::Object(child) if self.pl.has_declared_children(entity, path) => {
+                        self.walk(entity, child, path, &[], out)
+                    }
+                    _ => out.unknown.push((entity.to_string(), path.to_string())),
+                },
+            }
+        }
+    }
+
+    /// A field with the measurement role holding an object of measurements (v3 `measies`,
+    /// which may also come as a JSON string; v2 `measurements`).
+    fn measurement_container(&self, entity: &str, path: &str, value: &Value, out: &mut Fields) {
+        let parsed;
+        let value = match value {
+            Value::String(s) => match serde_json::from_str::<Value>(s) {
+                Ok(v) => {
+                    parsed = v;
+                    &parsed
+                }
+                Err(_) => return out.problem(path, Reason::WrongType),
+            },
+            v => v,
+        };
+        let obj = match value {
+            Value::Object(o) => o,
+            Value::Null => return,
+            _ => return out.problem(path, Reason::WrongType),
+        };
+        if obj.contains_key("iv") && obj.contains_key("ct") {
+            return out.problem(path, Reason::Encrypted);
+        }
+        for (name, v) in obj {
+            match self.pl.catalog.lookup(name) {
+                Lookup::Known(i) => {
+                    if self.pl.catalog.measurements[i].breasts_only && !v.is_null() {
+                        out.breasts_only_present = true;
+                    }
+                    let Some(pos) = self.release_pos[i] else {
+                        continue;
+                    };
+                    // The current name wins over a legacy alias given beside it.
+                    if !out.values[pos].is_nan() && *name != self.pl.catalog.measurements[i].name {
+                        continue;
+                    }
+                    match v {
+                        Value::Number(n) => match n.as_f64() {
+                            Some(x) if x.is_finite() => out.values[pos] = x,
+                            _ => out.problem(format!("{path}.{name}"), Reason::NonNumeric),
+                        },
+                        Value::Null => {}
+                        _ => out.problem(format!("{path}.{name}"), Reason::NonNumeric),
+                    }
+                }
+                Lookup::Retired => {}
+                Lookup::Unknown => out
+                    .unknown
+                    .push((entity.to_string(), format!("{path}.{name}"))),
+            }
+        }
+    }
+
+    pub(crate) fn filter_index(&self, entity: &str, path: &str) -> Option<usize> {
+        self.filter_fields
+            .iter()
+            .position(|(e, p)| e == entity && p == path)
+    }
+
+    fn category_index(&self, entity: &str, path: &str) -> Option<usize> {
+        self.pl.categories.iter().position(|c| {
+            matches!(&c.source, CategorySource::Field { entity: e, path: p } if e == entity && p == path)
+        })
     }
 }
 

@@ -99,7 +99,7 @@ pub(super) fn read(r: &mut Reader, path: &Path) -> Result<()> {
             }
             Some(Role::Measurement) => {
                 let pos = match pl.catalog.lookup(&name) {
-                    Lookup::Known(i) => r.release_pos[i],
+                    Lookup::Known(i) => r.w.release_pos[i],
                     Lookup::Retired => None,
                     Lookup::Unknown => {
                         return Err(Error::Config {
