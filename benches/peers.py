@@ -39,7 +39,17 @@ K = 10
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def plausible_ranges():
+    import tomllib
+    with open(os.path.join(ROOT, "schemas", "freesewing-measurements.toml"), "rb") as f:
+        cat = tomllib.load(f)
+    return {m["name"]: (m["min"], m["max"]) for m in cat["measurement"] if m["name"] in MEAS}
+
+
 def make_table(bin_, work, rows):
+    """The same clean table for every tool: the sample's deliberately implausible values
+    (which opentape quarantines and the peers would anonymize) are left out here."""
+    ranges = plausible_ranges()
     src = os.path.join(work, "sample")
     subprocess.run([bin_, "sample", "--format", "freesewing-v3", "--people", str(int(rows * 1.3)),
                     "--seed", "1", "--out", src, "--as-of", "2026-11-29", "--quiet"],
@@ -58,6 +68,8 @@ def make_table(bin_, work, rows):
                 except ValueError:
                     continue
             if not isinstance(m, dict) or not all(isinstance(m.get(c), (int, float)) for c in MEAS):
+                continue
+            if not all(ranges[c][0] <= m[c] <= ranges[c][1] for c in MEAS):
                 continue
             out.append({"id": len(out) + 1, "has_breasts": "true" if "bustFront" in m else "false",
                         **{c: int(round(m[c])) for c in MEAS}})
