@@ -92,14 +92,8 @@ pub fn build(f: &Facts, uniqueness: &[crate::risk::Uniqueness]) -> Value {
                     .collect()
             })
             .collect();
-        let names: serde_json::Map<String, Value> = pl
-            .categories
-            .iter()
-            .zip(cats)
-            .map(|(c, v)| (c.name.clone(), json!(v)))
-            .collect();
         strata.push(json!({
-            "categories": names, "n": n, "classes": classes,
+            "categories": crate::utility::category_values(pl, cats), "n": n, "classes": classes,
             "measurements": measurements,
             "correlation_drift": {"n": n, "names": dims.iter().map(|&p| pl.catalog.measurements[pl.measurements[p]].name.clone()).collect::<Vec<_>>(), "abs_change": drift},
         }));

@@ -38,41 +38,31 @@ pub fn smoothed_pct(sorted: &[f64], p: f64, k: usize) -> f64 {
     sorted[start..start + k].iter().sum::<f64>() / k as f64
 }
 
-/// Pearson correlation matrix (row-major, d x d). Pairs run in parallel; each pair's sum
-/// runs in order, so the result does not depend on the thread count.
+/// Pearson correlation matrix (row-major, d x d) of whole columns: what the streamed
+/// figures of [`analyse`] are checked against.
+#[cfg(test)]
 pub fn corr(cols: &[Vec<f64>]) -> Vec<f64> {
-    use rayon::prelude::*;
     let d = cols.len();
     let sd: Vec<f64> = cols.iter().map(|c| std(c)).collect();
+    let mu: Vec<f64> = cols.iter().map(|c| mean(c)).collect();
     let n = cols.first().map_or(0, Vec::len) as f64;
-    let centered: Vec<Vec<f64>> = cols
-        .par_iter()
-        .map(|c| {
-            let m = mean(c);
-            c.iter().map(|a| a - m).collect()
-        })
-        .collect();
-    let pairs: Vec<(usize, usize)> = (0..d).flat_map(|i| (i..d).map(move |j| (i, j))).collect();
-    let values: Vec<f64> = pairs
-        .par_iter()
-        .map(|&(i, j)| {
-            let cov = centered[i]
+    let mut r = vec![0.0; d * d];
+    for i in 0..d {
+        for j in i..d {
+            let cov = cols[i]
                 .iter()
-                .zip(&centered[j])
-                .map(|(a, b)| a * b)
+                .zip(&cols[j])
+                .map(|(a, b)| (a - mu[i]) * (b - mu[j]))
                 .sum::<f64>()
                 / n;
-            if sd[i] > 0.0 && sd[j] > 0.0 {
+            let v = if sd[i] > 0.0 && sd[j] > 0.0 {
                 cov / (sd[i] * sd[j])
             } else {
                 0.0
-            }
-        })
-        .collect();
-    let mut r = vec![0.0; d * d];
-    for (&(i, j), v) in pairs.iter().zip(values) {
-        r[i * d + j] = v;
-        r[j * d + i] = v;
+            };
+            r[i * d + j] = v;
+            r[j * d + i] = v;
+        }
     }
     r
 }
@@ -319,6 +309,15 @@ pub fn analyse(pl: &Pipeline, e: &Eligible, part: &Partition, t: &Table) -> Anal
     Analysis { strata }
 }
 
+/// A stratum's category values by category name, as the manifest and report show them.
+pub fn category_values(pl: &Pipeline, cats: &[String]) -> Map<String, Value> {
+    pl.categories
+        .iter()
+        .zip(cats)
+        .map(|(c, v)| (c.name.clone(), json!(v)))
+        .collect()
+}
+
 pub fn utility(pl: &Pipeline, part: &Partition, analysis: &Analysis) -> Value {
     let k = pl.release.k;
     let mut strata = Vec::new();
@@ -361,14 +360,8 @@ pub fn utility(pl: &Pipeline, part: &Partition, analysis: &Analysis) -> Value {
         diffs.sort_by(f64::total_cmp);
         let max_corr = diffs.last().copied().unwrap_or(0.0);
         worst_corr = worst_corr.max(max_corr);
-        let names: Map<String, Value> = pl
-            .categories
-            .iter()
-            .zip(cats)
-            .map(|(c, v)| (c.name.clone(), json!(v)))
-            .collect();
         strata.push(json!({
-            "categories": names,
+            "categories": category_values(pl, cats),
             "people": n,
             "correlation_change": {
                 "max": round(max_corr, 4),

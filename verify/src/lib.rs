@@ -11,9 +11,7 @@ mod pii;
 mod scan;
 pub mod table;
 
-pub use linkage::{
-    check_linkage_with, Membership, Source, SourcePerson, SourceRecords, MAX_SCORED,
-};
+pub use linkage::{check_linkage_with, Membership, SourceRecords, MAX_SCORED};
 pub use table::{Builder, Cell, Grouped};
 
 use scan::{Csv, Parquet};

@@ -13,27 +13,8 @@ use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::Path;
 
-/// One eligible source person: where it was (as the membership file names it), its owner,
-/// its category values and its measurements (in the release's measurement order).
-#[derive(Debug, Clone)]
-pub struct SourcePerson {
-    pub record: String,
-    pub owner: u32,
-    pub categories: Vec<String>,
-    pub values: Vec<Option<f64>>,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct Source {
-    /// Released category column names, in order.
-    pub categories: Vec<String>,
-    /// Measurement names, in order (for a range release: the names before `_min`/`_max`).
-    pub measurements: Vec<String>,
-    pub people: Vec<SourcePerson>,
-}
-
 /// The eligible source records as the linkage check reads them. opentape implements it
-/// over its own records (no copy); [`Source`] is a plain owned form.
+/// over its own records (no copy).
 pub trait SourceRecords: Sync {
     /// Released category column names, in order.
     fn category_names(&self) -> &[String];
@@ -50,30 +31,6 @@ pub trait SourceRecords: Sync {
     fn category(&self, i: usize, c: usize) -> &str;
     /// Record `i`'s measurement `j`, in the release's measurement order.
     fn value(&self, i: usize, j: usize) -> Option<f64>;
-}
-
-impl SourceRecords for Source {
-    fn category_names(&self) -> &[String] {
-        &self.categories
-    }
-    fn measurement_names(&self) -> &[String] {
-        &self.measurements
-    }
-    fn len(&self) -> usize {
-        self.people.len()
-    }
-    fn record(&self, i: usize) -> String {
-        self.people[i].record.clone()
-    }
-    fn owner(&self, i: usize) -> u32 {
-        self.people[i].owner
-    }
-    fn category(&self, i: usize, c: usize) -> &str {
-        &self.people[i].categories[c]
-    }
-    fn value(&self, i: usize, j: usize) -> Option<f64> {
-        self.people[i].values[j]
-    }
 }
 
 /// Each source record's place in the release: `Some(Some(row))` placed in the class
