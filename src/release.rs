@@ -643,20 +643,20 @@ pub struct Run {
     pub analysis: crate::utility::Analysis,
 }
 
-/// Read, filter, partition, generalize and check linkage: everything of a release but
-/// the files. Refuses (nothing written) when a guarantee or a limit does not hold.
-/// `private`: (private folder, release folder) for dropped.csv, written once filtered.
-pub fn anonymize(
-    pl: &Pipeline,
-    inputs: &[PathBuf],
-    o: &Options,
-    private: Option<(&Path, &Path)>,
-) -> Result<(Run, Option<PathBuf>)> {
-    let stage = |s: &str| {
-        if let Some(f) = &o.on_stage {
+impl Options<'_> {
+    /// Tells the hook, if any, that stage `s` starts.
+    fn stage(&self, s: &str) {
+        if let Some(f) = &self.on_stage {
             f(s)
         }
-    };
+    }
+}
+
+/// Read, filter, partition, generalize and check linkage: everything of a release but
+/// the files. Refuses (nothing written) when a guarantee or a limit does not hold. With
+/// `o.private_dir`, dropped.csv is written there once the export is filtered.
+pub fn anonymize(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<(Run, Option<PathBuf>)> {
+    let stage = |s: &str| o.stage(s);
     let quiet = crate::progress::Meter::default();
     let meter = o.meter.unwrap_or(&quiet);
     stage("reading the export");
@@ -664,8 +664,8 @@ pub fn anonymize(
     meter.stop();
     stage("filtering");
     let eligible = crate::filter::apply(pl, export, o.as_of);
-    let private = match private {
-        Some((d, out)) => Some(write_private(d, out, &eligible)?),
+    let private = match &o.private_dir {
+        Some(d) => Some(write_private(d, &o.out, &eligible)?),
         None => None,
     };
     let rejected = eligible.rejected_share();
@@ -740,11 +740,7 @@ impl Run {
 
 /// The main job: read, filter, partition, generalize, write to staging, check, publish.
 pub fn release(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<Outcome> {
-    let stage = |s: &str| {
-        if let Some(f) = &o.on_stage {
-            f(s)
-        }
-    };
+    let stage = |s: &str| o.stage(s);
     check_version(&o.version)?;
     let target = o.out.join(&o.version);
     if target.exists() {
@@ -758,8 +754,7 @@ pub fn release(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<Outcome
     }
     // A run killed after publishing its version left the changelog behind: catch up.
     write_index(&o.out)?;
-    let private = o.private_dir.as_deref().map(|d| (d, o.out.as_path()));
-    let (run, private) = anonymize(pl, inputs, o, private)?;
+    let (run, private) = anonymize(pl, inputs, o)?;
     let as_of = crate::filter::format_date(o.as_of);
     let facts = run.facts(pl, o, &as_of);
     if let Some(d) = &o.private_dir {

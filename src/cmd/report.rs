@@ -118,7 +118,7 @@ fn recompute(a: &Args, pipeline: &Path, progress: &super::progress::Progress) ->
         meter: Some(progress.meter()),
         limits: opentape::read::Limits::default(),
     };
-    let (run, _) = opentape::release::anonymize(&pl, &a.source, &o, None)?;
+    let (run, _) = opentape::release::anonymize(&pl, &a.source, &o)?;
     progress.stage("comparing with the published table");
     let same =
         opentape::release::same_table(&run.table, &a.release.join(opentape::release::PARQUET))?;

@@ -46,16 +46,21 @@ pub struct Args {
 /// Reads and filters the source as the release did, and hands the checker plain values.
 fn source(
     a: &Args,
-    meter: &opentape::progress::Meter,
+    progress: &super::progress::Progress,
 ) -> Result<Option<(Box<dyn opentape_verify::SourceRecords>, PathBuf)>> {
     let (Some(pipeline), Some(private)) = (&a.pipeline, &a.private_dir) else {
         return Ok(None);
     };
     let pl = opentape::pipeline::Pipeline::load(pipeline)?;
     let as_of = super::parse_as_of(a.as_of.as_deref())?;
-    let export =
-        opentape::read::read_metered(&pl, &a.source, opentape::read::Limits::default(), meter)?;
-    meter.stop();
+    progress.stage("reading the source");
+    let export = opentape::read::read_metered(
+        &pl,
+        &a.source,
+        opentape::read::Limits::default(),
+        progress.meter(),
+    )?;
+    progress.meter().stop();
     let e = opentape::filter::apply(&pl, export, as_of);
     let src = opentape::release::checker_source(&pl, Box::new(e));
     Ok(Some((Box::new(src), private.join("membership.csv"))))
@@ -64,11 +69,10 @@ fn source(
 pub fn run(a: Args, progress: &super::progress::Progress) -> Result<i32> {
     let key = opentape_verify::load_key(a.noise_key_file.as_deref())
         .map_err(|e| Error::Usage(e.to_string()))?;
-    progress.stage("reading the source");
     let opts = opentape_verify::Options {
         min_k: a.min_k,
         key,
-        source: source(&a, progress.meter())?,
+        source: source(&a, progress)?,
     };
     if a.all {
         let versions = opentape::versions::published(&a.release);
