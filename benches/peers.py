@@ -229,7 +229,6 @@ measurements = {json.dumps(MEAS)}
     if representation == "range":
         widths = pd.DataFrame({c: (rows[f"{c}_max"] - rows[f"{c}_min"]).astype(float) for c in MEAS})
         mids = pd.DataFrame({c: (rows[f"{c}_max"] + rows[f"{c}_min"]) / 2 for c in MEAS})
-        table = rel.rename(columns={f"{c}_min": c for c in MEAS})
         table = pd.DataFrame({c: rel[f"{c}_min"].astype(str) + "-" + rel[f"{c}_max"].astype(str) for c in MEAS})
         table["has_breasts"] = rel["has_breasts"]
     else:

@@ -18,6 +18,12 @@ fn release(out: &Path, pipeline: &str, version: &str) -> Command {
     c
 }
 
+/// A release that must publish.
+fn publish(out: &Path, pipeline: &str, version: &str) {
+    let ok = release(out, pipeline, version).status().unwrap().success();
+    assert!(ok, "release {version} of {pipeline} failed");
+}
+
 fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut v: Vec<(String, Vec<u8>)> = fs::read_dir(dir)
         .unwrap()
@@ -37,10 +43,7 @@ fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
 fn kill_9_at_20_random_points_never_leaves_a_partial_release() {
     let d = tmp();
     let out = d.path().join("rel");
-    assert!(release(&out, "pipelines/freesewing-v3.toml", "1.0.0")
-        .status()
-        .unwrap()
-        .success());
+    publish(&out, "pipelines/freesewing-v3.toml", "1.0.0");
     let before = snapshot(&out.join("1.0.0"));
     // A fixed pseudo-random sequence of kill delays over the whole run (about 1 s).
     let mut x: u64 = 0x9E3779B97F4A7C15;
@@ -81,10 +84,7 @@ fn kill_9_at_20_random_points_never_leaves_a_partial_release() {
         "no kill landed before publishing"
     );
     // A later run succeeds, and leaves no staging folder behind.
-    assert!(release(&out, "pipelines/freesewing-v2.toml", "2.0.0")
-        .status()
-        .unwrap()
-        .success());
+    publish(&out, "pipelines/freesewing-v2.toml", "2.0.0");
     let names: Vec<String> = fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -101,14 +101,8 @@ fn kill_9_at_20_random_points_never_leaves_a_partial_release() {
 fn verify_all_catches_a_changed_published_file() {
     let d = tmp();
     let out = d.path().join("rel");
-    assert!(release(&out, "pipelines/freesewing-v3.toml", "1.0.0")
-        .status()
-        .unwrap()
-        .success());
-    assert!(release(&out, "pipelines/freesewing-v2.toml", "2.0.0")
-        .status()
-        .unwrap()
-        .success());
+    publish(&out, "pipelines/freesewing-v3.toml", "1.0.0");
+    publish(&out, "pipelines/freesewing-v2.toml", "2.0.0");
     let o = out.display().to_string();
     assert_eq!(opentape(&repo(), &["verify", "--all", &o]).code, 0);
     let p = out.join("1.0.0/DATASHEET.md");
@@ -170,15 +164,9 @@ fn a_full_disk_ends_with_a_clear_error_and_no_partial_release() {
 fn the_next_run_repairs_a_changelog_left_behind_by_a_kill_after_publishing() {
     let d = tmp();
     let out = d.path().join("rel");
-    assert!(release(&out, "pipelines/freesewing-v3.toml", "1.0.0")
-        .status()
-        .unwrap()
-        .success());
+    publish(&out, "pipelines/freesewing-v3.toml", "1.0.0");
     let log_after_1 = fs::read_to_string(out.join("CHANGELOG.md")).unwrap();
-    assert!(release(&out, "pipelines/freesewing-v2.toml", "2.0.0")
-        .status()
-        .unwrap()
-        .success());
+    publish(&out, "pipelines/freesewing-v2.toml", "2.0.0");
     let log_after_2 = fs::read_to_string(out.join("CHANGELOG.md")).unwrap();
     assert!(log_after_2.contains("## [2.0.0]") && log_after_2.contains("## [1.0.0]"));
     // The state a kill between publish and the index update leaves.
