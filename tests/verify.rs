@@ -39,6 +39,30 @@ fn copy() -> tempfile::TempDir {
 
 /// (exit code, failed check ids)
 fn verify(dir: &Path, extra: &[&str]) -> (i32, Vec<String>) {
+    let (code, report) = verify_report(dir, extra);
+    let failed = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["ok"] == false)
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
+    (code, failed)
+}
+
+/// The problems one check reported, as text.
+fn problems(report: &serde_json::Value, check: &str) -> String {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == check)
+        .map(|c| c["problems"].to_string())
+        .unwrap_or_default()
+}
+
+/// (exit code, the JSON report)
+fn verify_report(dir: &Path, extra: &[&str]) -> (i32, serde_json::Value) {
     let out = Command::new(env!("CARGO_BIN_EXE_opentape"))
         .arg("verify")
         .arg(dir)
@@ -50,14 +74,7 @@ fn verify(dir: &Path, extra: &[&str]) -> (i32, Vec<String>) {
     let code = out.status.code().unwrap_or(-1);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|_| panic!("exit {code}: {}", String::from_utf8_lossy(&out.stderr)));
-    let failed = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["ok"] == false)
-        .map(|c| c["id"].as_str().unwrap().to_string())
-        .collect();
-    (code, failed)
+    (code, report)
 }
 
 fn assert_caught(dir: &Path, check: &str) {
@@ -447,6 +464,10 @@ fn linkage_catches_a_reproduced_source_record_and_a_class_short_of_owners() {
     let (code, failed) = verify(d.path(), &args);
     assert_eq!(code, 1);
     assert!(failed.contains(&"linkage".to_string()), "{failed:?}");
+    // It is the reproduced-record rule that catches it.
+    let (_, report) = verify_report(d.path(), &args);
+    let p = problems(&report, "linkage");
+    assert!(p.contains("reproduce a source record"), "{p}");
 
     // A membership file (as a buggy anonymizer would make it) whose class has 5 owners.
     let p = tmp();
@@ -474,4 +495,10 @@ fn linkage_catches_a_reproduced_source_record_and_a_class_short_of_owners() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let (code, failed) = verify(good(), &args);
     assert_eq!((code, failed), (1, vec!["linkage".to_string()]));
+    let (_, report) = verify_report(good(), &args);
+    let p = problems(&report, "linkage");
+    assert!(
+        p.contains("a class holds only 5 distinct owners < k = 10"),
+        "{p}"
+    );
 }
