@@ -1,6 +1,7 @@
 //! FreeSewing exports, v3 (sets + users, per-account files) and v2 (people + users, login
 //! payloads). NDJSON is read line by line so one bad line is quarantined, not fatal.
 
+use super::fast::{Entity, Fast};
 use super::{Fields, Reader, Walker};
 use crate::error::{Error, Result};
 use crate::model::{Reason, RecordRef, Unit};
@@ -8,6 +9,7 @@ use crate::pipeline::Format;
 use serde_json::{Map, Value};
 use std::io::BufRead;
 use std::path::Path;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 pub(super) fn read(r: &mut Reader, path: &Path) -> Result<()> {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
@@ -22,38 +24,70 @@ pub(super) fn read(r: &mut Reader, path: &Path) -> Result<()> {
 }
 
 /// Lines per batch: parsed in parallel while the previous batch is being read into people.
-const BATCH: usize = 1024;
+const BATCH: usize = 2048;
 
-/// The next batch of non-blank lines with their 1-based numbers.
+/// A batch of non-blank lines held in one buffer: (1-based line number, start, end).
+#[derive(Default)]
+struct Batch {
+    buf: Vec<u8>,
+    lines: Vec<(u64, usize, usize)>,
+}
+
+/// Reads the next batch of non-blank lines into `b` (its buffers are reused: fresh memory
+/// costs the kernel a page clearing per batch).
 fn next_batch(
     reader: &mut impl BufRead,
     line: &mut u64,
     meter: &crate::progress::Meter,
-) -> std::io::Result<Vec<(u64, Vec<u8>)>> {
-    let mut batch = Vec::with_capacity(BATCH);
-    while batch.len() < BATCH {
-        let mut buf = Vec::new();
-        let n = reader.read_until(b'\n', &mut buf)?;
+    b: &mut Batch,
+) -> std::io::Result<()> {
+    b.buf.clear();
+    b.lines.clear();
+    while b.lines.len() < BATCH {
+        let start = b.buf.len();
+        let n = reader.read_until(b'\n', &mut b.buf)?;
         if n == 0 {
             break;
         }
         meter.add(n as u64);
         *line += 1;
-        if !trim(&buf, *line == 1).is_empty() {
-            batch.push((*line, buf));
+        if trim(&b.buf[start..], *line == 1).is_empty() {
+            b.buf.truncate(start);
+        } else {
+            b.lines.push((*line, start, b.buf.len()));
         }
     }
-    Ok(batch)
+    Ok(())
 }
 
 /// Parses and walks a batch of lines (in parallel): what each record adds, in order.
-fn parse_batch(w: &Walker, file: u32, batch: Vec<(u64, Vec<u8>)>) -> Vec<Vec<Action>> {
+/// Most records take the typed fast path as the entity the file's last record was; the
+/// rest (and all unusual records) are read as a JSON tree by the general walk.
+fn parse_batch(
+    w: &Walker,
+    fast: &Fast,
+    hint: &AtomicU8,
+    file: u32,
+    batch: &Batch,
+) -> Vec<Vec<Action>> {
     use rayon::prelude::*;
     batch
-        .into_par_iter()
-        .map(|(n, buf)| {
+        .lines
+        .par_iter()
+        .map(|&(n, start, end)| {
             let at = RecordRef { file, n, sub: None };
-            match serde_json::from_slice::<Value>(trim(&buf, n == 1)) {
+            let line = trim(&batch.buf[start..end], n == 1);
+            let guess = match hint.load(Ordering::Relaxed) {
+                0 => Entity::Person,
+                _ => Entity::User,
+            };
+            if let Some(f) = fast.read(w, guess, line) {
+                return vec![match guess {
+                    Entity::Person => Action::Person(at, f),
+                    Entity::User => Action::User(at, f),
+                }];
+            }
+            let actions = match serde_json::from_slice::<Value>(line) {
                 Ok(v) => prepare(w, at, v),
                 Err(_) => vec![Action::Drop {
                     at,
@@ -61,7 +95,14 @@ fn parse_batch(w: &Walker, file: u32, batch: Vec<(u64, Vec<u8>)>) -> Vec<Vec<Act
                     reason: Reason::MalformedJson,
                     counted: true,
                 }],
+            };
+            // Only a hint: it changes which path reads a record, never what is read.
+            match actions.as_slice() {
+                [Action::Person(..)] => hint.store(0, Ordering::Relaxed),
+                [Action::User(..)] => hint.store(1, Ordering::Relaxed),
+                _ => {}
             }
+            actions
         })
         .collect()
 }
@@ -76,19 +117,30 @@ fn read_lines(r: &mut Reader, path: &Path) -> Result<()> {
     let mut line = 0u64;
     let meter = r.meter;
     let w = r.w.clone();
-    let first = next_batch(&mut reader, &mut line, meter).map_err(|e| Error::io(path, e))?;
-    let mut current = parse_batch(&w, id, first);
-    while !current.is_empty() {
-        let raw = next_batch(&mut reader, &mut line, meter).map_err(|e| Error::io(path, e))?;
-        let (next, ()) = rayon::join(
-            || parse_batch(&w, id, raw),
+    let fast = Fast::new(&w);
+    let hint = AtomicU8::new(0);
+    let next = |reader: &mut std::io::BufReader<std::fs::File>, line: &mut u64, b: &mut Batch| {
+        next_batch(reader, line, meter, b).map_err(|e| Error::io(path, e))
+    };
+    // Three batches in flight: one being read from the file and one being added to the
+    // export (on this thread), one being parsed (on the others).
+    let mut raw = Batch::default();
+    let mut spare = Batch::default();
+    next(&mut reader, &mut line, &mut raw)?;
+    let mut current = Vec::new();
+    while !raw.lines.is_empty() || !current.is_empty() {
+        let (parsed, read) = rayon::join(
+            || parse_batch(&w, &fast, &hint, id, &raw),
             || {
                 for actions in current.drain(..) {
                     apply(r, actions);
                 }
+                next(&mut reader, &mut line, &mut spare)
             },
         );
-        current = next;
+        current = parsed;
+        read?;
+        std::mem::swap(&mut raw, &mut spare);
     }
     Ok(())
 }
@@ -271,5 +323,280 @@ fn people_of(
             f.owner = owner.clone();
         }
         out.push(Action::Person(at, f));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::Pipeline;
+    use rand::{Rng, SeedableRng};
+
+    fn repo(p: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
+    }
+
+    /// What the general walk makes of a line, when it makes one person or one user of it.
+    fn walk(w: &Walker, line: &[u8]) -> Option<(Entity, Fields)> {
+        let v: Value = serde_json::from_slice(line).ok()?;
+        let at = RecordRef {
+            file: 0,
+            n: 1,
+            sub: None,
+        };
+        match <[Action; 1]>::try_from(prepare(w, at, v)).ok()? {
+            [Action::Person(_, f)] => Some((Entity::Person, f)),
+            [Action::User(_, f)] => Some((Entity::User, f)),
+            _ => None,
+        }
+    }
+
+    /// Whatever the fast path reads, the general walk reads the same way. Returns whether
+    /// the fast path read the line.
+    fn same_as_walk(w: &Walker, fast: &Fast, line: &[u8]) -> bool {
+        let mut read = false;
+        for guess in [Entity::Person, Entity::User] {
+            if let Some(f) = fast.read(w, guess, line) {
+                let shown = String::from_utf8_lossy(line);
+                let (entity, g) = walk(w, line)
+                    .unwrap_or_else(|| panic!("fast path read what the walk does not: {shown}"));
+                assert_eq!(entity, guess, "{shown}");
+                // Compared as printed: NaN (missing) equals NaN, -0.0 differs from 0.0.
+                assert_eq!(format!("{f:?}"), format!("{g:?}"), "{shown}");
+                assert!(f.problem.is_none() && f.unknown.is_empty(), "{shown}");
+                read = true;
+            }
+        }
+        read
+    }
+
+    /// A record as (key, raw JSON text) pairs, so mutations can write what a JSON tree
+    /// cannot hold (1e999, lone surrogates, duplicate keys, invalid UTF-8).
+    fn pairs(line: &str) -> Vec<(String, Vec<u8>)> {
+        let v: serde_json::Map<String, Value> = serde_json::from_str(line).unwrap();
+        v.into_iter()
+            .map(|(k, v)| (k, serde_json::to_vec(&v).unwrap()))
+            .collect()
+    }
+
+    fn render(pairs: &[(String, Vec<u8>)]) -> Vec<u8> {
+        let mut out = b"{".to_vec();
+        for (i, (k, v)) in pairs.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.push(b'"');
+            out.extend_from_slice(k.as_bytes());
+            out.extend_from_slice(b"\":");
+            out.extend_from_slice(v);
+        }
+        out.push(b'}');
+        out
+    }
+
+    const VALUES: &[&[u8]] = &[
+        b"null",
+        b"true",
+        b"false",
+        b"0",
+        b"-1",
+        b"7",
+        b"254.0",
+        b"1.5e2",
+        b"-0.0",
+        b"1e999",
+        b"-1e999",
+        b"1e-999",
+        b"123456789012345678901234567890",
+        b"18446744073709551616",
+        b"3.141592653589793238462643383279",
+        b"0.1",
+        b"\"\"",
+        b"\"x\"",
+        b"\"254\"",
+        b"\"a\\\"b\"",
+        b"\"\\u00e9t\\u00e9\"",
+        b"\"\\ud800\"",
+        b"\"\\udc00\\ud800\"",
+        b"\"\\ud83d\\ude00\"",
+        b"\"bad\xff\xfeutf8\"",
+        b"\"tab\there\"",
+        b"\"\\q\"",
+        b"\"2026-01-01T00:00:00.000Z\"",
+        b"[]",
+        b"[1,\"a\",null]",
+        b"{}",
+        b"{\"a\":1}",
+        b"{\"a\":1,\"a\":2}",
+        b"{\"chest\":1000.0}",
+        b"{\"waist\":800,\"ankle\":null}",
+        b"{\"iv\":\"x\",\"ct\":\"y\"}",
+        b"\"{\\\"chest\\\": 900}\"",
+        b"[1,",
+    ];
+
+    /// Mutates one record: change a value, add, duplicate or drop a key, here or inside
+    /// the measurement container.
+    fn mutate(
+        rng: &mut impl Rng,
+        pairs: &mut Vec<(String, Vec<u8>)>,
+        keys: &[&str],
+        inner: &[&str],
+    ) {
+        let value =
+            |rng: &mut dyn rand::RngCore| VALUES[rng.random_range(0..VALUES.len())].to_vec();
+        match rng.random_range(0..6) {
+            0 if !pairs.is_empty() => {
+                let i = rng.random_range(0..pairs.len());
+                pairs[i].1 = value(rng);
+            }
+            1 => {
+                let k = keys[rng.random_range(0..keys.len())].to_string();
+                let i = rng.random_range(0..=pairs.len());
+                pairs.insert(i, (k, value(rng)));
+            }
+            2 if !pairs.is_empty() => {
+                let i = rng.random_range(0..pairs.len());
+                let dup = pairs[i].clone();
+                pairs.insert(rng.random_range(0..=pairs.len()), dup);
+            }
+            3 if !pairs.is_empty() => {
+                pairs.remove(rng.random_range(0..pairs.len()));
+            }
+            _ => {
+                // Inside the measurements, when there are some.
+                let Some(i) = pairs.iter().position(|(k, v)| {
+                    (k == "measies" || k == "measurements") && v.first() == Some(&b'{')
+                }) else {
+                    return;
+                };
+                let mut m = pairs_of(&pairs[i].1);
+                match rng.random_range(0..3) {
+                    0 if !m.is_empty() => {
+                        let j = rng.random_range(0..m.len());
+                        m[j].1 = value(rng);
+                    }
+                    1 => {
+                        let k = inner[rng.random_range(0..inner.len())].to_string();
+                        m.insert(rng.random_range(0..=m.len()), (k, value(rng)));
+                    }
+                    _ if !m.is_empty() => {
+                        let j = rng.random_range(0..m.len());
+                        let dup = m[j].clone();
+                        m.insert(rng.random_range(0..=m.len()), dup);
+                    }
+                    _ => {}
+                }
+                pairs[i].1 = render(&m);
+            }
+        }
+    }
+
+    /// (key, raw value) pairs of a rendered object, when it still parses as one.
+    fn pairs_of(raw: &[u8]) -> Vec<(String, Vec<u8>)> {
+        std::str::from_utf8(raw)
+            .ok()
+            .and_then(|s| serde_json::from_str::<serde_json::Map<String, Value>>(s).ok())
+            .map(|m| {
+                m.into_iter()
+                    .map(|(k, v)| (k, serde_json::to_vec(&v).unwrap()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn fuzz(pipeline: &str, lines: &[String], keys: &[&str]) {
+        let pl = Pipeline::load(&repo(pipeline)).unwrap();
+        let w = Walker::new(&pl);
+        let fast = Fast::new(&w);
+        let mut inner: Vec<&str> = vec!["hpsToHipsBack", "notAMeasurement", "iv", "ct", "chest"];
+        for m in &pl.catalog.measurements {
+            inner.push(&m.name);
+            inner.extend(m.aliases.iter().map(String::as_str));
+        }
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(20261129);
+        let (mut clean, mut mutated, mut total) = (0, 0, 0);
+        for line in lines {
+            // Every clean record of the sample takes the fast path.
+            if same_as_walk(&w, &fast, line.as_bytes()) {
+                clean += 1;
+            }
+            let base = pairs(line);
+            for _ in 0..40 {
+                let mut p = base.clone();
+                for _ in 0..rng.random_range(1..4) {
+                    mutate(&mut rng, &mut p, keys, &inner);
+                }
+                total += 1;
+                if same_as_walk(&w, &fast, &render(&p)) {
+                    mutated += 1;
+                }
+            }
+        }
+        assert_eq!(
+            clean,
+            lines.len(),
+            "{pipeline}: the fast path reads clean records"
+        );
+        // The mutations are not all refused: the comparison is exercised on odd records too.
+        assert!(
+            mutated * 10 > total,
+            "{pipeline}: only {mutated} of {total} mutated records read fast"
+        );
+    }
+
+    fn sample_lines(path: &str, n: usize) -> Vec<String> {
+        std::fs::read_to_string(repo(path))
+            .unwrap()
+            .lines()
+            .filter(|l| {
+                serde_json::from_str::<Value>(l)
+                    .is_ok_and(|v| v.is_object() && !v.get("measies").is_some_and(Value::is_string))
+            })
+            .take(n)
+            .map(String::from)
+            .collect()
+    }
+
+    #[test]
+    fn fast_path_reads_v3_records_exactly_as_the_walk() {
+        let mut lines = sample_lines("data-samples/freesewing-v3/sets.ndjson", 60);
+        lines.extend(sample_lines("data-samples/freesewing-v3/users.ndjson", 60));
+        let keys = [
+            "id",
+            "userId",
+            "measies",
+            "sets",
+            "consent",
+            "lastSeen",
+            "unknownField",
+            "name",
+            "na\\u006de",
+        ];
+        fuzz("pipelines/freesewing-v3.toml", &lines, &keys);
+    }
+
+    #[test]
+    fn fast_path_reads_v2_people_exactly_as_the_walk() {
+        let doc: Vec<Value> = serde_json::from_str(
+            &std::fs::read_to_string(repo("data-samples/freesewing-v2/people.json")).unwrap(),
+        )
+        .unwrap();
+        let lines: Vec<String> = doc
+            .iter()
+            .filter(|v| v.get("measurements").is_some_and(Value::is_object))
+            .take(80)
+            .map(|v| v.to_string())
+            .collect();
+        let keys = [
+            "user",
+            "breasts",
+            "measurements",
+            "account",
+            "people",
+            "handle",
+            "unknownField",
+        ];
+        fuzz("pipelines/freesewing-v2.toml", &lines, &keys);
     }
 }

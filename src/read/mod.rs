@@ -1,6 +1,7 @@
 //! Readers: turn an export into people with roles applied. Identifier fields are dropped
 //! the moment they are seen; a field with no role stops the run (deny by default).
 
+mod fast;
 mod freesewing;
 mod table;
 
@@ -155,25 +156,9 @@ pub(crate) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn new(pl: &'a Pipeline, meter: &'a Meter) -> Self {
-        let mut release_pos = vec![None; pl.catalog.measurements.len()];
-        for (pos, &i) in pl.measurements.iter().enumerate() {
-            release_pos[i] = Some(pos);
-        }
-        let filter_fields = pl
-            .filter_fields()
-            .into_iter()
-            .map(|q| {
-                let (e, p) = q.split_once('.').unwrap();
-                (e.to_string(), p.to_string())
-            })
-            .collect();
         Reader {
             pl,
-            w: Walker {
-                pl,
-                release_pos,
-                filter_fields,
-            },
+            w: Walker::new(pl),
             unknown: BTreeMap::new(),
             export: Export::default(),
             users: Default::default(),
@@ -348,6 +333,26 @@ impl<'a> Reader<'a> {
 }
 
 impl<'a> Walker<'a> {
+    pub(crate) fn new(pl: &'a Pipeline) -> Self {
+        let mut release_pos = vec![None; pl.catalog.measurements.len()];
+        for (pos, &i) in pl.measurements.iter().enumerate() {
+            release_pos[i] = Some(pos);
+        }
+        let filter_fields = pl
+            .filter_fields()
+            .into_iter()
+            .map(|q| {
+                let (e, p) = q.split_once('.').unwrap();
+                (e.to_string(), p.to_string())
+            })
+            .collect();
+        Walker {
+            pl,
+            release_pos,
+            filter_fields,
+        }
+    }
+
     pub(crate) fn new_fields(&self) -> Fields {
         Fields {
             owner: None,

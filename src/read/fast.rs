@@ -1,0 +1,425 @@
+//! The common FreeSewing record, read without building a JSON tree: a flat person (set) or
+//! user object whose every field has a role, read straight into [`Fields`] with
+//! identifiers skipped unparsed.
+//!
+//! This path only accepts what it can read exactly as [`Walker::walk`] would: any record
+//! with something unusual (an unknown or nested field, a duplicate key, a wrong type, an
+//! account export with its sets inside, measurements given as a JSON string, an escaped
+//! key, ...) is refused with `None`, and the general walk reads it from a JSON tree and
+//! decides. So both paths give the same people, drops and errors; a test compares them.
+
+use super::{Fields, Walker};
+use crate::catalog::Lookup;
+use crate::pipeline::{CategorySource, Format, Role};
+use rustc_hash::FxHashMap;
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
+use std::fmt;
+
+/// Which entity a record is read as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Entity {
+    Person,
+    User,
+}
+
+/// One top-level field of an entity: its role and where its value goes.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    role: Role,
+    /// Index among the filters (Filter) or the categories (Category), if the pipeline
+    /// uses this field as one.
+    index: Option<usize>,
+    /// Seeing this key makes the record a person (v3 `measies`/`userId`, v2
+    /// `measurements`/`breasts`).
+    marks_person: bool,
+}
+
+/// Lookup tables for the fast path, built once per run.
+pub(crate) struct Fast {
+    /// Top-level field -> slot number, per entity (person, user).
+    fields: [FxHashMap<String, usize>; 2],
+    slots: [Vec<Slot>; 2],
+    /// Measurement container key -> catalog lookup.
+    names: FxHashMap<String, Lookup>,
+    /// Keys that make a record something other than a flat person or user.
+    structural: [&'static str; 2],
+    catalog_len: usize,
+}
+
+/// Refusal: the record needs the general walk (any error makes the caller fall back).
+fn refuse<E: de::Error>() -> E {
+    E::custom("refused")
+}
+
+impl Fast {
+    pub(crate) fn new(w: &Walker) -> Fast {
+        let pl = w.pl;
+        let (person, markers, structural): (&str, [&str; 2], [&'static str; 2]) = match pl.format {
+            Format::FreesewingV3 => ("set", ["measies", "userId"], ["sets", "sets"]),
+            _ => ("person", ["measurements", "breasts"], ["people", "account"]),
+        };
+        let build = |entity: &str, markers: &[&str]| {
+            let mut fields = FxHashMap::default();
+            let mut slots = Vec::new();
+            for (path, &role) in pl.roles.get(entity).into_iter().flatten() {
+                let index = match role {
+                    Role::Filter => w.filter_index(entity, path),
+                    Role::Category => pl.categories.iter().position(|c| {
+                        matches!(&c.source, CategorySource::Field { entity: e, path: p } if e == entity && p == path)
+                    }),
+                    _ => None,
+                };
+                fields.insert(path.clone(), slots.len());
+                slots.push(Slot {
+                    role,
+                    index,
+                    marks_person: markers.contains(&path.as_str()),
+                });
+            }
+            (fields, slots)
+        };
+        let (pf, ps) = build(person, &markers);
+        // A user record holding a person marker is still read as a person by the walk:
+        // mark those keys in the user table too, so such a record is refused as a user.
+        let (uf, us) = build("user", &markers);
+        let mut names = FxHashMap::default();
+        for (i, m) in pl.catalog.measurements.iter().enumerate() {
+            for n in std::iter::once(&m.name).chain(&m.aliases) {
+                names.insert(n.clone(), pl.catalog.lookup(n));
+            }
+            debug_assert_eq!(pl.catalog.lookup(&m.name), Lookup::Known(i));
+        }
+        Fast {
+            fields: [pf, uf],
+            slots: [ps, us],
+            names,
+            structural,
+            catalog_len: pl.catalog.measurements.len(),
+        }
+    }
+
+    /// Reads one record as `entity`; `None` when the general walk must read it (including
+    /// when the record turns out to be the other entity).
+    pub(crate) fn read(&self, w: &Walker, entity: Entity, line: &[u8]) -> Option<Fields> {
+        if self.catalog_len > 256 {
+            return None;
+        }
+        let mut de = serde_json::Deserializer::from_slice(line);
+        let f = Record {
+            fast: self,
+            w,
+            entity,
+        }
+        .deserialize(&mut de)
+        .ok()?;
+        de.end().ok()?;
+        Some(f)
+    }
+
+    /// Retired legacy names are in the catalog's own lookup only.
+    fn lookup(&self, w: &Walker, name: &str) -> Lookup {
+        match self.names.get(name) {
+            Some(&l) => l,
+            None => w.pl.catalog.lookup(name),
+        }
+    }
+}
+
+struct Record<'f, 'w, 'a> {
+    fast: &'f Fast,
+    w: &'w Walker<'a>,
+    entity: Entity,
+}
+
+impl<'de> DeserializeSeed<'de> for Record<'_, '_, '_> {
+    type Value = Fields;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Fields, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Record<'_, '_, '_> {
+    type Value = Fields;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a record object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields, A::Error> {
+        let e = self.entity as usize;
+        let (fields, slots) = (&self.fast.fields[e], &self.fast.slots[e]);
+        let mut out = self.w.new_fields();
+        let mut seen = 0u128;
+        let mut is_person = false;
+        while let Some(key) = map.next_key_seed(Key)? {
+            if self.fast.structural.contains(&key) {
+                return Err(refuse());
+            }
+            let Some(&slot_no) = fields.get(key) else {
+                return Err(refuse()); // unknown, or an object with declared children
+            };
+            if slot_no >= 128 || seen & (1 << slot_no) != 0 {
+                return Err(refuse());
+            }
+            seen |= 1 << slot_no;
+            let slot = slots[slot_no];
+            is_person |= slot.marks_person;
+            match slot.role {
+                Role::Identifier => {
+                    map.next_value::<Skip>()?;
+                }
+                Role::Owner => out.owner = Some(map.next_value_seed(Owner)?),
+                Role::Filter => {
+                    let v: Value = map.next_value()?;
+                    if let Some(i) = slot.index {
+                        out.filters[i] = Some(v);
+                    }
+                }
+                Role::Category => match slot.index {
+                    Some(i) => out.categories[i] = map.next_value_seed(Scalar)?,
+                    None => {
+                        map.next_value::<Skip>()?;
+                    }
+                },
+                Role::Measurement => map.next_value_seed(Measurements {
+                    fast: self.fast,
+                    w: self.w,
+                    out: &mut out,
+                })?,
+            }
+        }
+        if is_person != (self.entity == Entity::Person) {
+            return Err(refuse());
+        }
+        Ok(out)
+    }
+}
+
+/// A key, borrowed from the input; an escaped key is refused.
+struct Key;
+
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = &'de str;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<&'de str, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key {
+    type Value = &'de str;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a key")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<&'de str, E> {
+        Ok(v)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<&'de str, E> {
+        Err(refuse())
+    }
+}
+
+/// An owner: a non-empty string or an integer (as the walk writes it).
+struct Owner;
+
+impl<'de> DeserializeSeed<'de> for Owner {
+    type Value = String;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Owner {
+    type Value = String;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an owner")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+        if v.is_empty() {
+            return Err(refuse());
+        }
+        Ok(v.to_string())
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+}
+
+/// A category value: text, boolean or integer as text; null as none.
+struct Scalar;
+
+impl<'de> DeserializeSeed<'de> for Scalar {
+    type Value = Option<String>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Option<String>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Scalar {
+    type Value = Option<String>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a category value")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Some(v.to_string()))
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Some(v.to_string()))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Some(v.to_string()))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Some(v.to_string()))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
+/// The measurement container: an object of name -> number or null.
+struct Measurements<'f, 'w, 'a, 'o> {
+    fast: &'f Fast,
+    w: &'w Walker<'a>,
+    out: &'o mut Fields,
+}
+
+impl<'de> DeserializeSeed<'de> for Measurements<'_, '_, '_, '_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Measurements<'_, '_, '_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object of measurements")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let catalog = &self.w.pl.catalog;
+        // Keys seen, by catalog index: current names and aliases apart.
+        let mut names = [0u64; 4];
+        let mut aliases = [0u64; 4];
+        while let Some(name) = map.next_key_seed(Key)? {
+            match self.fast.lookup(self.w, name) {
+                Lookup::Known(i) => {
+                    let m = &catalog.measurements[i];
+                    let current = name == m.name;
+                    let bits = if current { &mut names } else { &mut aliases };
+                    if bits[i / 64] & (1 << (i % 64)) != 0 {
+                        return Err(refuse());
+                    }
+                    bits[i / 64] |= 1 << (i % 64);
+                    // As the walk: the current name wins over a legacy alias beside it.
+                    let pos =
+                        self.w.release_pos[i].filter(|&p| self.out.values[p].is_nan() || current);
+                    let present = match pos {
+                        Some(p) => match map.next_value_seed(Number)? {
+                            Some(x) => {
+                                self.out.values[p] = x;
+                                true
+                            }
+                            None => false,
+                        },
+                        None => map.next_value::<Option<Skip>>()?.is_some(),
+                    };
+                    if m.breasts_only && present {
+                        self.out.breasts_only_present = true;
+                    }
+                }
+                Lookup::Retired => {
+                    map.next_value::<Skip>()?;
+                }
+                Lookup::Unknown => return Err(refuse()),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A measurement value: a finite number, or null.
+struct Number;
+
+impl<'de> DeserializeSeed<'de> for Number {
+    type Value = Option<f64>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Option<f64>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Number {
+    type Value = Option<f64>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a number")
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Option<f64>, E> {
+        if v.is_finite() {
+            Ok(Some(v))
+        } else {
+            Err(refuse())
+        }
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Option<f64>, E> {
+        Ok(Some(v as f64))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Option<f64>, E> {
+        Ok(Some(v as f64))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Option<f64>, E> {
+        Ok(None)
+    }
+}
+
+/// A value that is not kept, parsed as fully as a JSON tree would parse it (text checked
+/// as UTF-8, escapes and number ranges checked) without storing it: a value the general
+/// walk could not read must not pass here.
+struct Skip;
+
+impl<'de> de::Deserialize<'de> for Skip {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Skip, D::Error> {
+        d.deserialize_any(SkipVisitor)
+    }
+}
+
+struct SkipVisitor;
+
+impl<'de> Visitor<'de> for SkipVisitor {
+    type Value = Skip;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_unit<E>(self) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
+        while seq.next_element::<Skip>()?.is_some() {}
+        Ok(Skip)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
+        while map.next_entry::<Skip, Skip>()?.is_some() {}
+        Ok(Skip)
+    }
+}
