@@ -361,7 +361,16 @@ pub fn generalize(
         }
     }
     let ratio = noise::scale_ratio(pl.release.noise_scale);
-    let pseudonyms: Vec<[u8; 32]> = owner_keys.iter().map(|o| key.pseudonym(o)).collect();
+    // Pseudonyms of the owners of eligible people only (others are never in a class).
+    let mut needed = vec![false; owner_keys.len()];
+    for p in &e.people {
+        needed[p.owner as usize] = true;
+    }
+    let pseudonyms: Vec<[u8; 32]> = owner_keys
+        .par_iter()
+        .zip(&needed)
+        .map(|(o, &n)| if n { key.pseudonym(o) } else { [0; 32] })
+        .collect();
     let centers = class_centers(pl, e, part);
     let per_class: Vec<(Vec<Option<i64>>, u64)> = part
         .classes

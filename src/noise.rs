@@ -16,9 +16,15 @@ use sha2::Sha256;
 
 type HmacSha256 = Hmac<Sha256>;
 
+fn keyed(bytes: &[u8]) -> HmacSha256 {
+    HmacSha256::new_from_slice(bytes).expect("HMAC takes keys of any length")
+}
+
 /// The secret noise key. Never written, logged, or put in metadata; `Debug` hides it.
 pub struct NoiseKey {
     bytes: Vec<u8>,
+    /// HMAC keyed once: cloned for every pseudonym and (class, column) stream.
+    keyed: HmacSha256,
     /// False when the key was drawn at random because none was given.
     pub reproducible: bool,
 }
@@ -31,7 +37,8 @@ impl std::fmt::Debug for NoiseKey {
 
 impl NoiseKey {
     pub fn from_bytes(bytes: Vec<u8>) -> Option<NoiseKey> {
-        (bytes.len() >= 16).then_some(NoiseKey {
+        (bytes.len() >= 16).then(|| NoiseKey {
+            keyed: keyed(&bytes),
             bytes,
             reproducible: true,
         })
@@ -41,6 +48,7 @@ impl NoiseKey {
         let mut bytes = vec![0u8; 32];
         rand::rng().fill(&mut bytes[..]);
         NoiseKey {
+            keyed: keyed(&bytes),
             bytes,
             reproducible: false,
         }
@@ -51,7 +59,7 @@ impl NoiseKey {
     }
 
     fn mac(&self) -> HmacSha256 {
-        HmacSha256::new_from_slice(&self.bytes).expect("HMAC takes keys of any length")
+        self.keyed.clone()
     }
 
     /// A keyed pseudonym for an owner: stable across releases, useless without the key.

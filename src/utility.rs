@@ -125,32 +125,25 @@ pub struct Analysis {
     pub strata: Vec<StratumAnalysis>,
 }
 
-/// What one person in a class had and got for release position `p`, in catalog units:
-/// (own value, released value or interval midpoint, interval width).
-fn pair(
-    pl: &Pipeline,
-    e: &Eligible,
-    t: &Table,
-    class: usize,
-    person: u32,
-    p: usize,
-) -> (f64, f64, f64) {
+/// What class `class` got for release position `p`, in catalog units: (released value or
+/// interval midpoint, interval width).
+fn released(pl: &Pipeline, t: &Table, class: usize, p: usize) -> (f64, f64) {
     let row = t.class_values(class);
     let res = pl.catalog.measurements[pl.measurements[p]].resolution;
-    let own = e.people[person as usize].values[p] as f64;
     if pl.release.representation == Representation::Range {
         let (lo, hi) = (row[2 * p].unwrap_or(0), row[2 * p + 1].unwrap_or(0));
-        (own, (lo + hi) as f64 / 2.0 * res, (hi - lo) as f64 * res)
+        ((lo + hi) as f64 / 2.0 * res, (hi - lo) as f64 * res)
     } else {
-        (own, row[p].unwrap_or(0) as f64 * res, 0.0)
+        (row[p].unwrap_or(0) as f64 * res, 0.0)
     }
 }
 
-fn side(values: &mut [f64], k: usize, lo: f64, hi: f64) -> Side {
-    let (mean, std) = (mean(values), std(values));
+/// Mean, standard deviation and histogram of `values` (in any order), with the
+/// percentiles of the same values sorted.
+fn side(values: &[f64], sorted: &[f64], k: usize, lo: f64, hi: f64) -> Side {
     let mut hist = vec![0usize; BINS];
     let w = (hi - lo) / BINS as f64;
-    for &v in values.iter() {
+    for &v in sorted {
         let b = if w > 0.0 {
             ((v - lo) / w).floor() as isize
         } else {
@@ -158,11 +151,10 @@ fn side(values: &mut [f64], k: usize, lo: f64, hi: f64) -> Side {
         };
         hist[b.clamp(0, BINS as isize - 1) as usize] += 1;
     }
-    values.sort_unstable_by(f64::total_cmp);
     Side {
-        mean,
-        std,
-        pct: PERCENTILES.map(|p| smoothed_pct(values, p, k)),
+        mean: mean(values),
+        std: std(values),
+        pct: PERCENTILES.map(|p| smoothed_pct(sorted, p, k)),
         hist,
     }
 }
@@ -171,54 +163,92 @@ fn side(values: &mut [f64], k: usize, lo: f64, hi: f64) -> Side {
 /// order, so the figures do not depend on the thread count.
 const CHUNK: usize = 1 << 14;
 
-/// Correlation matrices of the own and the released values, from one pass over the
-/// people that keeps only d x d sums.
+/// The classes of one stratum and the released values of each, per measurement.
+struct StratumClasses<'a> {
+    /// (class, its members), in partition order.
+    classes: Vec<(usize, &'a [u32])>,
+    people: usize,
+}
+
+/// Correlation matrices of the own and the released values from d x d sums: the own
+/// values one person at a time, the released ones one class at a time (a class's rows are
+/// identical, so each class counts as many times as it has members).
 fn correlations(
     pl: &Pipeline,
     e: &Eligible,
     t: &Table,
-    members: &[(usize, u32)],
+    s: &StratumClasses,
     dims: &[usize],
     cols: &[ColumnFigures],
 ) -> (Vec<f64>, Vec<f64>) {
     use rayon::prelude::*;
     let d = dims.len();
-    let partial: Vec<Vec<f64>> = members
-        .par_chunks(CHUNK)
-        .map(|chunk| {
-            let mut acc = vec![0.0; 2 * d * d];
-            let mut co = vec![0.0; d];
-            let mut cr = vec![0.0; d];
-            for &(c, m) in chunk {
-                for (j, &p) in dims.iter().enumerate() {
-                    let (o, r, _) = pair(pl, e, t, c, m, p);
-                    co[j] = o - cols[j].orig.mean;
-                    cr[j] = r - cols[j].rel.mean;
-                }
-                for i in 0..d {
-                    for j in i..d {
-                        acc[i * d + j] += co[i] * co[j];
-                        acc[d * d + i * d + j] += cr[i] * cr[j];
+    let members: Vec<u32> = s
+        .classes
+        .iter()
+        .flat_map(|(_, m)| m.iter().copied())
+        .collect();
+    let sum_chunks = |partial: Vec<Vec<f64>>| {
+        let mut sum = vec![0.0; d * d];
+        for p in partial {
+            for (s, x) in sum.iter_mut().zip(p) {
+                *s += x;
+            }
+        }
+        sum
+    };
+    let orig = sum_chunks(
+        members
+            .par_chunks(CHUNK)
+            .map(|chunk| {
+                let mut acc = vec![0.0; d * d];
+                let mut co = vec![0.0; d];
+                for &m in chunk {
+                    let values = &e.people[m as usize].values;
+                    for (j, &p) in dims.iter().enumerate() {
+                        co[j] = values[p] as f64 - cols[j].orig.mean;
+                    }
+                    for i in 0..d {
+                        let row = &mut acc[i * d + i..(i + 1) * d];
+                        for (a, &c) in row.iter_mut().zip(&co[i..]) {
+                            *a += co[i] * c;
+                        }
                     }
                 }
-            }
-            acc
-        })
-        .collect();
-    let mut sum = vec![0.0; 2 * d * d];
-    for p in partial {
-        for (s, x) in sum.iter_mut().zip(p) {
-            *s += x;
-        }
-    }
-    let n = members.len().max(1) as f64;
-    let matrix = |off: usize, sd: &dyn Fn(usize) -> f64| {
+                acc
+            })
+            .collect(),
+    );
+    let rel = sum_chunks(
+        s.classes
+            .par_chunks(CHUNK / 8)
+            .map(|chunk| {
+                let mut acc = vec![0.0; d * d];
+                let mut cr = vec![0.0; d];
+                for &(c, m) in chunk {
+                    for (j, &p) in dims.iter().enumerate() {
+                        cr[j] = released(pl, t, c, p).0 - cols[j].rel.mean;
+                    }
+                    let n = m.len() as f64;
+                    for i in 0..d {
+                        let row = &mut acc[i * d + i..(i + 1) * d];
+                        for (a, &c) in row.iter_mut().zip(&cr[i..]) {
+                            *a += n * cr[i] * c;
+                        }
+                    }
+                }
+                acc
+            })
+            .collect(),
+    );
+    let n = s.people.max(1) as f64;
+    let matrix = |sum: &[f64], sd: &dyn Fn(usize) -> f64| {
         let mut r = vec![0.0; d * d];
         for i in 0..d {
             for j in i..d {
                 let (a, b) = (sd(i), sd(j));
                 let v = if a > 0.0 && b > 0.0 {
-                    sum[off + i * d + j] / n / (a * b)
+                    sum[i * d + j] / n / (a * b)
                 } else {
                     0.0
                 };
@@ -229,77 +259,176 @@ fn correlations(
         r
     };
     (
-        matrix(0, &|j| cols[j].orig.std),
-        matrix(d * d, &|j| cols[j].rel.std),
+        matrix(&orig, &|j| cols[j].orig.std),
+        matrix(&rel, &|j| cols[j].rel.std),
     )
 }
 
-/// Figures per stratum and measurement, computed one column at a time (memory: a few
-/// columns of one stratum, not the table).
-pub fn analyse(pl: &Pipeline, e: &Eligible, part: &Partition, t: &Table) -> Analysis {
-    use rayon::prelude::*;
+/// The figures of one measurement (release position `p`) in one stratum; `own`: the
+/// people's own values in partition order, every `stride`-th element.
+fn column(
+    pl: &Pipeline,
+    t: &Table,
+    s: &StratumClasses,
+    p: usize,
+    own: &[f32],
+    stride: usize,
+) -> ColumnFigures {
     let k = pl.release.k;
+    let n = s.people;
+    let own = || own.iter().step_by(stride).copied();
+    // Own and released values, person by person in partition order.
+    let (mut o, mut r) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut abs, mut width) = (0.0, 0.0);
+    let mut per_class = Vec::with_capacity(s.classes.len());
+    let mut values = own();
+    for &(c, members) in &s.classes {
+        let (y, w) = released(pl, t, c, p);
+        per_class.push((y, members.len()));
+        for x in values.by_ref().take(members.len()) {
+            let x = x as f64;
+            o.push(x);
+            r.push(y);
+            abs += (x - y).abs();
+            width += w;
+        }
+    }
+    let so = std(&o);
+    let sq_std_dist = if so > 0.0 {
+        o.iter().zip(&r).map(|(a, b)| ((a - b) / so).powi(2)).sum()
+    } else {
+        0.0
+    };
+    let sorted = sorted_f32(own());
+    // The released values sorted: a class's members share one value, so sort the classes.
+    per_class.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    let r_sorted: Vec<f64> = per_class
+        .iter()
+        .flat_map(|&(y, count)| std::iter::repeat_n(y, count))
+        .collect();
+    // Edges at k-smoothed 1st and 99th percentiles: no edge is one person's value.
+    let (lo, hi) = (
+        smoothed_pct(&sorted, 1.0, k),
+        smoothed_pct(&sorted, 99.0, k),
+    );
+    ColumnFigures {
+        orig: side(&o, &sorted, k, lo, hi),
+        rel: side(&r, &r_sorted, k, lo, hi),
+        hist_lo: lo,
+        hist_hi: hi,
+        min: sorted[0],
+        max: sorted[n - 1],
+        mean_abs_change: abs / n as f64,
+        mean_width: width / n as f64,
+        sq_std_dist,
+    }
+}
+
+/// Measurements gathered per pass over the people: each person's values are read once
+/// per block, not once per measurement (a person is a cache miss).
+const BLOCK: usize = 8;
+
+/// The figures of the measurements `dims` in one stratum, a block of them at a time.
+fn columns(
+    pl: &Pipeline,
+    e: &Eligible,
+    t: &Table,
+    s: &StratumClasses,
+    dims: &[usize],
+) -> Vec<ColumnFigures> {
+    use rayon::prelude::*;
+    let members: Vec<u32> = s
+        .classes
+        .iter()
+        .flat_map(|(_, m)| m.iter().copied())
+        .collect();
+    let mut out = Vec::with_capacity(dims.len());
+    for block in dims.chunks(BLOCK) {
+        let b = block.len();
+        // Row-major: person i's values of the block at i * b ..
+        let mut data = vec![0f32; members.len() * b];
+        data.par_chunks_mut(b * CHUNK)
+            .zip(members.par_chunks(CHUNK))
+            .for_each(|(rows, people)| {
+                for (row, &m) in rows.chunks_exact_mut(b).zip(people) {
+                    let values = &e.people[m as usize].values;
+                    for (x, &p) in row.iter_mut().zip(block) {
+                        *x = values[p];
+                    }
+                }
+            });
+        out.par_extend(
+            block
+                .par_iter()
+                .enumerate()
+                .map(|(j, &p)| column(pl, t, s, p, &data[j..], b)),
+        );
+    }
+    out
+}
+
+/// Values sorted as `f64::total_cmp` sorts them (people's values are `f32`): a radix sort
+/// on the bits, three passes of 11 bits, instead of a comparison sort.
+fn sorted_f32(values: impl Iterator<Item = f32>) -> Vec<f64> {
+    // Order-preserving map to u32: negative values flipped, positive ones above them.
+    let mut keys: Vec<u32> = values
+        .map(|v| {
+            let b = v.to_bits();
+            if b >> 31 == 1 {
+                !b
+            } else {
+                b | 0x8000_0000
+            }
+        })
+        .collect();
+    let mut tmp = vec![0u32; keys.len()];
+    for shift in [0, 11, 22] {
+        let mut start = [0usize; 2048];
+        for &k in &keys {
+            start[((k >> shift) & 0x7ff) as usize] += 1;
+        }
+        let mut sum = 0;
+        for c in start.iter_mut() {
+            (*c, sum) = (sum, sum + *c);
+        }
+        for &k in &keys {
+            let d = ((k >> shift) & 0x7ff) as usize;
+            tmp[start[d]] = k;
+            start[d] += 1;
+        }
+        std::mem::swap(&mut keys, &mut tmp);
+    }
+    keys.into_iter()
+        .map(|k| {
+            let b = if k >> 31 == 1 { k & 0x7fff_ffff } else { !k };
+            f32::from_bits(b) as f64
+        })
+        .collect()
+}
+
+/// Figures per stratum and measurement, computed a block of columns at a time (memory: a
+/// few columns of one stratum, not the table).
+pub fn analyse(pl: &Pipeline, e: &Eligible, part: &Partition, t: &Table) -> Analysis {
     let mut strata = Vec::new();
     for (si, cats) in part.strata.iter().enumerate() {
-        let members: Vec<(usize, u32)> = (0..part.classes.len())
+        let classes: Vec<(usize, &[u32])> = (0..part.classes.len())
             .filter(|&c| part.classes[c].stratum == si)
-            .flat_map(|c| part.classes[c].members.iter().map(move |&m| (c, m)))
+            .map(|c| (c, part.classes[c].members.as_slice()))
             .collect();
-        if members.is_empty() {
+        let people = classes.iter().map(|(_, m)| m.len()).sum();
+        if people == 0 {
             continue;
         }
-        let classes = (0..part.classes.len())
-            .filter(|&c| part.classes[c].stratum == si)
-            .count();
+        let s = StratumClasses { classes, people };
         let dims: Vec<usize> = (0..pl.measurements.len())
             .filter(|&p| pl.applies(pl.measurements[p], cats))
             .collect();
-        let columns: Vec<ColumnFigures> = dims
-            .par_iter()
-            .map(|&p| {
-                let n = members.len();
-                let (mut o, mut r) = (Vec::with_capacity(n), Vec::with_capacity(n));
-                let (mut abs, mut width) = (0.0, 0.0);
-                for &(c, m) in &members {
-                    let (x, y, w) = pair(pl, e, t, c, m, p);
-                    o.push(x);
-                    r.push(y);
-                    abs += (x - y).abs();
-                    width += w;
-                }
-                let so = std(&o);
-                let sq_std_dist = if so > 0.0 {
-                    o.iter().zip(&r).map(|(a, b)| ((a - b) / so).powi(2)).sum()
-                } else {
-                    0.0
-                };
-                // Edges at k-smoothed 1st and 99th percentiles: no edge is one person's value.
-                let mut sorted = o.clone();
-                sorted.sort_unstable_by(f64::total_cmp);
-                let (lo, hi) = (
-                    smoothed_pct(&sorted, 1.0, k),
-                    smoothed_pct(&sorted, 99.0, k),
-                );
-                let (min, max) = (sorted[0], sorted[n - 1]);
-                drop(sorted);
-                ColumnFigures {
-                    orig: side(&mut o, k, lo, hi),
-                    rel: side(&mut r, k, lo, hi),
-                    hist_lo: lo,
-                    hist_hi: hi,
-                    min,
-                    max,
-                    mean_abs_change: abs / n as f64,
-                    mean_width: width / n as f64,
-                    sq_std_dist,
-                }
-            })
-            .collect();
-        let (corr_orig, corr_rel) = correlations(pl, e, t, &members, &dims, &columns);
+        let columns = columns(pl, e, t, &s, &dims);
+        let (corr_orig, corr_rel) = correlations(pl, e, t, &s, &dims, &columns);
         strata.push(StratumAnalysis {
             stratum: si,
-            people: members.len(),
-            classes,
+            people,
+            classes: s.classes.len(),
             dims,
             columns,
             corr_orig,
@@ -386,6 +515,36 @@ pub fn utility(pl: &Pipeline, part: &Partition, analysis: &Analysis) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn radix_sort_orders_like_total_cmp() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let mut v: Vec<f32> = (0..5000)
+            .map(|i| match i % 7 {
+                0 => rng.random_range(-1e6f32..1e6),
+                1 => rng.random_range(0f32..2000.0).round(),
+                2 => rng.random::<f32>() * 1e-30,
+                _ => rng.random_range(200f32..1200.0),
+            })
+            .collect();
+        v.extend([
+            0.0,
+            -0.0,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::MIN_POSITIVE,
+            -1.0,
+            1.0,
+        ]);
+        let mut want: Vec<f64> = v.iter().map(|&x| x as f64).collect();
+        want.sort_unstable_by(f64::total_cmp);
+        let got = sorted_f32(v.iter().copied());
+        assert_eq!(
+            got.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            want.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+        );
+    }
 
     #[test]
     fn percentiles_and_correlation() {
