@@ -4,7 +4,6 @@
 use crate::model::{Dropped, Export, Person, Problem, Reason, RecordRef, Tally};
 use crate::pipeline::Pipeline;
 use serde_json::Value;
-use std::collections::HashMap;
 
 /// People who passed every filter, with the counts of those who did not.
 #[derive(Debug)]
@@ -60,12 +59,11 @@ impl Eligible {
     }
 }
 
+/// Users' filter values by owner.
+type UserFilters = std::collections::HashMap<u32, Vec<Option<Value>>>;
+
 /// Filter field `i` of a person: its own value, else its owner's user record's.
-fn filter_value<'a>(
-    p: &'a Person,
-    users: &'a std::collections::HashMap<u32, Vec<Option<serde_json::Value>>>,
-    i: usize,
-) -> Option<&'a serde_json::Value> {
+fn filter_value<'a>(p: &'a Person, users: &'a UserFilters, i: usize) -> Option<&'a Value> {
     p.filters.get(i).and_then(Option::as_ref).or_else(|| {
         users
             .get(&p.owner)
@@ -74,8 +72,44 @@ fn filter_value<'a>(
     })
 }
 
+/// Where the consent and retention fields are among the filter fields.
+struct Checks {
+    consent: Option<usize>,
+    retention: Option<usize>,
+    /// Days since 1970-01-01 of the reference date for retention.
+    as_of: i64,
+}
+
+/// Why a person is dropped by consent, retention or plausibility (field, reason), if so.
+/// Clears the values that do not apply to the person.
+fn verdict(
+    pl: &Pipeline,
+    c: &Checks,
+    users: &UserFilters,
+    p: &mut Person,
+) -> Option<(Option<String>, Reason)> {
+    if !p.has_user {
+        return Some((None, Reason::NoUserRecord));
+    }
+    if let Some(i) = c.consent {
+        if !consents(pl, filter_value(p, users, i)) {
+            return Some((pl.filters.consent.field.clone(), Reason::NoConsent));
+        }
+    }
+    if let (Some(i), Some(max)) = (c.retention, pl.filters.retention.max_age_days) {
+        let field = || pl.filters.retention.field.clone();
+        match filter_value(p, users, i).and_then(days_since_epoch) {
+            None => return Some((field(), Reason::NoLastSeen)),
+            Some(d) if c.as_of - d > max as i64 => return Some((field(), Reason::StaleOwner)),
+            _ => {}
+        }
+    }
+    implausible(pl, p).map(|(field, reason)| (Some(field), reason))
+}
+
 /// `as_of`: days since 1970-01-01 of the reference date for retention.
 pub fn apply(pl: &Pipeline, export: Export, as_of: i64) -> Eligible {
+    use rayon::prelude::*;
     let mut dropped = export.dropped;
     let mut drop = |p: &Person, field: Option<String>, reason: Reason| {
         dropped.push(Dropped {
@@ -85,47 +119,28 @@ pub fn apply(pl: &Pipeline, export: Export, as_of: i64) -> Eligible {
         })
     };
     let filter_fields = pl.filter_fields();
-    let consent_idx = pl
-        .filters
-        .consent
-        .field
-        .as_ref()
-        .map(|f| filter_fields.iter().position(|x| x == f).unwrap());
-    let retention_idx = pl
-        .filters
-        .retention
-        .field
-        .as_ref()
-        .map(|f| filter_fields.iter().position(|x| x == f).unwrap());
-
-    let users = &export.user_filters;
-    let mut kept = Vec::with_capacity(export.people.len());
-    for mut p in export.people {
-        if !p.has_user {
-            drop(&p, None, Reason::NoUserRecord);
-            continue;
-        }
-        if let Some(i) = consent_idx {
-            if !consents(pl, filter_value(&p, users, i)) {
-                drop(&p, pl.filters.consent.field.clone(), Reason::NoConsent);
-                continue;
-            }
-        }
-        if let (Some(i), Some(max)) = (retention_idx, pl.filters.retention.max_age_days) {
-            match filter_value(&p, users, i).and_then(days_since_epoch) {
-                None => {
-                    drop(&p, pl.filters.retention.field.clone(), Reason::NoLastSeen);
-                    continue;
-                }
-                Some(d) if as_of - d > max as i64 => {
-                    drop(&p, pl.filters.retention.field.clone(), Reason::StaleOwner);
-                    continue;
-                }
-                _ => {}
-            }
-        }
-        if let Some((field, reason)) = implausible(pl, &mut p) {
-            drop(&p, Some(field), reason);
+    let index = |f: &Option<String>| {
+        f.as_ref()
+            .map(|f| filter_fields.iter().position(|x| x == f).unwrap())
+    };
+    let checks = Checks {
+        consent: index(&pl.filters.consent.field),
+        retention: index(&pl.filters.retention.field),
+        as_of,
+    };
+    let users = export.user_filters;
+    let mut people = export.people;
+    // Each person on their own, in parallel; then kept or dropped in record order.
+    let verdicts: Vec<Option<(Option<String>, Reason)>> = people
+        .par_iter_mut()
+        .map(|p| verdict(pl, &checks, &users, p))
+        .collect();
+    // The users' values have done their job: freed beside the work that follows.
+    rayon::spawn(move || std::mem::drop(users));
+    let mut kept = Vec::with_capacity(people.len());
+    for (mut p, v) in people.into_iter().zip(verdicts) {
+        if let Some((field, reason)) = v {
+            drop(&p, field, reason);
             continue;
         }
         // Filter fields have done their job: later stages never see them.
@@ -178,14 +193,9 @@ fn implausible(pl: &Pipeline, p: &mut Person) -> Option<(String, Reason)> {
     if let Some(Problem { field, reason }) = p.problem.as_deref() {
         return Some((field.clone(), *reason));
     }
-    let cats: Vec<String> = p
-        .categories
-        .iter()
-        .map(|c| c.clone().unwrap_or_default())
-        .collect();
     for (pos, &m) in pl.measurements.iter().enumerate() {
         let def = &pl.catalog.measurements[m];
-        if !pl.applies(m, &cats) {
+        if !pl.applies_to(m, &p.categories) {
             p.values[pos] = f32::NAN;
             continue;
         }
@@ -210,29 +220,43 @@ fn dedupe(
     people: Vec<Person>,
     drop: &mut impl FnMut(&Person, Option<String>, Reason),
 ) -> Vec<Person> {
+    use rayon::prelude::*;
     let tol = pl.filters.dedupe.tolerance;
-    let mut by_owner: HashMap<u32, Vec<usize>> = HashMap::new();
+    let same = |q: &Person, p: &Person| {
+        q.categories == p.categories
+            && q.values
+                .iter()
+                .zip(&p.values)
+                .all(|(a, b)| (a.is_nan() && b.is_nan()) || (*a as f64 - *b as f64).abs() <= tol)
+    };
+    // People grouped by owner, in record order within a group.
+    let mut order: Vec<u32> = (0..people.len() as u32).collect();
+    order.par_sort_unstable_by_key(|&i| (people[i as usize].owner, i));
     let mut keep = vec![true; people.len()];
-    for (i, p) in people.iter().enumerate() {
-        let seen = by_owner.entry(p.owner).or_default();
-        let dup = seen.iter().any(|&j| {
-            let q = &people[j];
-            q.categories == p.categories
-                && q.values.iter().zip(&p.values).all(|(a, b)| {
-                    (a.is_nan() && b.is_nan()) || (*a as f64 - *b as f64).abs() <= tol
-                })
-        });
-        if dup {
-            keep[i] = false;
-            drop(p, None, Reason::Duplicate);
-        } else {
-            seen.push(i);
+    let mut seen: Vec<usize> = Vec::new();
+    for group in order.chunk_by(|&a, &b| people[a as usize].owner == people[b as usize].owner) {
+        if group.len() < 2 {
+            continue;
+        }
+        seen.clear();
+        for &i in group {
+            let p = &people[i as usize];
+            if seen.iter().any(|&j| same(&people[j], p)) {
+                keep[i as usize] = false;
+            } else {
+                seen.push(i as usize);
+            }
         }
     }
     people
         .into_iter()
         .zip(keep)
-        .filter_map(|(p, k)| k.then_some(p))
+        .filter_map(|(p, k)| {
+            if !k {
+                drop(&p, None, Reason::Duplicate);
+            }
+            k.then_some(p)
+        })
         .collect()
 }
 
