@@ -60,7 +60,7 @@ impl Eligible {
 }
 
 /// Users' filter values by owner.
-type UserFilters = std::collections::HashMap<u32, Vec<Option<Value>>>;
+type UserFilters = rustc_hash::FxHashMap<u32, Vec<Option<Value>>>;
 
 /// Filter field `i` of a person: its own value, else its owner's user record's.
 fn filter_value<'a>(p: &'a Person, users: &'a UserFilters, i: usize) -> Option<&'a Value> {

@@ -161,7 +161,7 @@ pub struct Export {
     pub people: Vec<Person>,
     /// Filter values of each owner's user record (pipeline `filter_fields` order), by
     /// owner; a person's own value for a field, if any, comes first.
-    pub user_filters: std::collections::HashMap<u32, Vec<Option<serde_json::Value>>>,
+    pub user_filters: rustc_hash::FxHashMap<u32, Vec<Option<serde_json::Value>>>,
     /// Owner keys. Needed to count owners and key the noise; never released.
     pub owner_keys: Vec<String>,
     pub dropped: Vec<Dropped>,

@@ -42,6 +42,12 @@ pub(crate) struct Fast {
     slots: [Vec<Slot>; 2],
     /// Measurement container key -> catalog lookup.
     names: FxHashMap<String, Lookup>,
+    /// Current measurement names in alphabetical order: exports (and FreeSewing) write
+    /// them so, and the key after `order[i]` is tried as `order[i + 1]` first (one
+    /// comparison instead of a hash). Only a shortcut: a miss falls back to `names`.
+    order: Vec<(String, Lookup)>,
+    /// Catalog index -> its current name's place in `order`.
+    rank: Vec<usize>,
     /// Keys that make a record something other than a flat person or user.
     structural: [&'static str; 2],
     catalog_len: usize,
@@ -90,10 +96,26 @@ impl Fast {
             }
             debug_assert_eq!(pl.catalog.lookup(&m.name), Lookup::Known(i));
         }
+        let mut order: Vec<(String, Lookup)> = pl
+            .catalog
+            .measurements
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.name.clone(), Lookup::Known(i)))
+            .collect();
+        order.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut rank = vec![0; order.len()];
+        for (r, (_, l)) in order.iter().enumerate() {
+            if let Lookup::Known(i) = l {
+                rank[*i] = r;
+            }
+        }
         Fast {
             fields: [pf, uf],
             slots: [ps, us],
             names,
+            order,
+            rank,
             structural,
             catalog_len: pl.catalog.measurements.len(),
         }
@@ -117,10 +139,25 @@ impl Fast {
         Some(f)
     }
 
-    /// Retired legacy names are in the catalog's own lookup only.
-    fn lookup(&self, w: &Walker, name: &str) -> Lookup {
+    /// What a measurement key is; `next`: the place in `order` of the key expected, moved
+    /// past this one when it is a current name. Retired legacy names are in the
+    /// catalog's own lookup only.
+    fn lookup(&self, w: &Walker, name: &str, next: &mut usize) -> Lookup {
+        if let Some((n, l)) = self.order.get(*next) {
+            if n == name {
+                *next += 1;
+                return *l;
+            }
+        }
         match self.names.get(name) {
-            Some(&l) => l,
+            Some(&l) => {
+                if let Lookup::Known(i) = l {
+                    if w.pl.catalog.measurements[i].name == name {
+                        *next = self.rank[i] + 1;
+                    }
+                }
+                l
+            }
             None => w.pl.catalog.lookup(name),
         }
     }
@@ -308,8 +345,9 @@ impl<'de> Visitor<'de> for Measurements<'_, '_, '_, '_> {
         // Keys seen, by catalog index: current names and aliases apart.
         let mut names = [0u64; 4];
         let mut aliases = [0u64; 4];
+        let mut next = 0;
         while let Some(name) = map.next_key_seed(Key)? {
-            match self.fast.lookup(self.w, name) {
+            match self.fast.lookup(self.w, name, &mut next) {
                 Lookup::Known(i) => {
                     let m = &catalog.measurements[i];
                     let current = name == m.name;

@@ -148,8 +148,8 @@ pub(crate) struct Reader<'a> {
     unknown: BTreeMap<(String, String), String>,
     pub export: Export,
     /// Users by owner: their filter values.
-    users: std::collections::HashMap<u32, Vec<Option<Value>>>,
-    owner_ids: std::collections::HashMap<String, u32>,
+    users: rustc_hash::FxHashMap<u32, Vec<Option<Value>>>,
+    owner_ids: rustc_hash::FxHashMap<String, u32>,
     /// Bytes read so far, for the progress display.
     pub(crate) meter: &'a Meter,
 }
