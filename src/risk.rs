@@ -54,7 +54,8 @@ pub fn uniqueness(e: &Eligible) -> Vec<Uniqueness> {
                 .into_par_iter()
                 .map(|i| {
                     use std::hash::{Hash, Hasher};
-                    let mut h = std::hash::DefaultHasher::new();
+                    // Any hash will do: ties are settled on the key itself.
+                    let mut h = rustc_hash::FxHasher::default();
                     codes[i as usize].hash(&mut h);
                     for j in 0..d {
                         cell(i, j).hash(&mut h);

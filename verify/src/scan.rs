@@ -9,7 +9,7 @@ use arrow::array::{Array, Int64Array, RecordBatch};
 use arrow::datatypes::DataType;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use std::collections::HashSet;
+use rustc_hash::FxHashSet;
 use std::fmt::Write as _;
 use std::io::Read;
 use std::path::Path;
@@ -203,7 +203,7 @@ fn read_parquet(path: &Path, csv: &mut Result<(Records, Csv), String>) -> Result
         .collect();
     let mut b = Builder::new(columns, ints.iter().map(|i| !i).collect());
     let mut pii_found = Vec::new();
-    let mut ints_seen: HashSet<i64> = HashSet::new();
+    let mut ints_seen: FxHashSet<i64> = FxHashSet::default();
     let mut row = 0usize;
     let mut cell = String::new();
     let mut expect = String::new();
@@ -256,7 +256,7 @@ fn read_parquet(path: &Path, csv: &mut Result<(Records, Csv), String>) -> Result
                     } else {
                         let v = c.value(i);
                         b.cell(j, Cell::Int(v));
-                        write!(expect, "{v}").expect("write to String");
+                        push_int(&mut expect, v);
                         if ints_seen.insert(v) {
                             if let Some(what) = pii::looks_personal(&expect) {
                                 pii_found.push(format!("Parquet row {row}, column {j}: {what}"));
@@ -317,9 +317,38 @@ fn read_parquet(path: &Path, csv: &mut Result<(Records, Csv), String>) -> Result
     })
 }
 
+/// Appends `v` in decimal, as `write!("{v}")` would (without the formatting machinery:
+/// this runs for every cell).
+fn push_int(s: &mut String, v: i64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut n = v.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        s.push('-');
+    }
+    s.push_str(std::str::from_utf8(&buf[i..]).expect("ASCII digits"));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integers_print_as_display_does() {
+        for v in [0, 7, -7, 10, 945, -1000, i64::MAX, i64::MIN, 1234567890123] {
+            let mut s = String::from("x");
+            push_int(&mut s, v);
+            assert_eq!(s, format!("x{v}"));
+        }
+    }
 
     #[test]
     fn reads_quoted_fields_line_ends_and_a_missing_final_newline() {

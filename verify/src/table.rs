@@ -4,7 +4,7 @@
 //! secrets and linkage checks all work on distinct values. Text cells are interned per
 //! column; integer cells are stored as themselves; a missing cell is [`NULL`].
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 /// A missing cell.
 pub const NULL: i64 = i64::MIN;
@@ -74,8 +74,8 @@ impl Grouped {
 /// Builds a [`Grouped`] row by row.
 pub struct Builder {
     g: Grouped,
-    index: HashMap<Box<[i64]>, u32>,
-    interned: Vec<HashMap<String, i64>>,
+    index: FxHashMap<Box<[i64]>, u32>,
+    interned: Vec<FxHashMap<String, i64>>,
     row: Vec<i64>,
 }
 
@@ -89,8 +89,8 @@ impl Builder {
                 dicts: vec![Vec::new(); n],
                 ..Default::default()
             },
-            index: HashMap::new(),
-            interned: vec![HashMap::new(); n],
+            index: FxHashMap::default(),
+            interned: vec![FxHashMap::default(); n],
             row: Vec::with_capacity(n),
         }
     }
