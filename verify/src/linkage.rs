@@ -10,6 +10,7 @@
 
 use crate::{check, rerr, Check, Grouped, ReadError};
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -67,16 +68,20 @@ struct Released {
     rows: Vec<(u32, Vec<Option<f64>>)>,
 }
 
-/// A record as compared for reproduction: category id and values rounded to integers.
-type Key = (u32, Box<[i64]>);
+/// A record as compared for reproduction: category id, then values rounded to integers
+/// (missing: `i64::MIN`).
+type Key = Box<[i64]>;
 
 fn key(cat: u32, vals: &[Option<f64>]) -> Key {
-    (
-        cat,
-        vals.iter()
-            .map(|v| v.map_or(i64::MIN, |v| v.round() as i64))
-            .collect(),
-    )
+    let mut k = Vec::with_capacity(vals.len() + 1);
+    key_into(&mut k, cat, vals.iter().copied());
+    k.into()
+}
+
+fn key_into(k: &mut Vec<i64>, cat: u32, vals: impl Iterator<Item = Option<f64>>) {
+    k.clear();
+    k.push(cat as i64);
+    k.extend(vals.map(|v| v.map_or(i64::MIN, |v| v.round() as i64)));
 }
 
 fn released(g: &Grouped, s: &dyn SourceRecords) -> Result<Released, String> {
@@ -160,19 +165,24 @@ pub fn check_linkage_with(
     let n = source.len();
     let ncats = source.category_names().len();
     let d = source.measurement_names().len();
-    let values = |i: usize| -> Vec<Option<f64>> { (0..d).map(|j| source.value(i, j)).collect() };
     // Source people's category ids (a category no released row has gets a new id).
+    let mut seen_cats: FxHashMap<Vec<&str>, u32> = FxHashMap::default();
+    let mut cats: Vec<&str> = Vec::with_capacity(ncats);
     let person_cat: Vec<u32> = (0..n)
         .map(|i| {
-            let cats = (0..ncats)
-                .map(|c| source.category(i, c).to_string())
-                .collect();
-            rel.cat_id(cats)
+            cats.clear();
+            cats.extend((0..ncats).map(|c| source.category(i, c)));
+            if let Some(&id) = seen_cats.get(cats.as_slice()) {
+                return id;
+            }
+            let id = rel.cat_id(cats.iter().map(|c| c.to_string()).collect());
+            seen_cats.insert(cats.clone(), id);
+            id
         })
         .collect();
 
     // 1. Distinct owners per class, recounted from the source.
-    let mut class_owners: HashMap<usize, Vec<u32>> = HashMap::new();
+    let mut class_owners: Vec<(usize, u32)> = Vec::new();
     let mut missing = 0;
     let mut mismatched = 0;
     for (pi, &cat) in person_cat.iter().enumerate() {
@@ -191,7 +201,7 @@ pub fn check_linkage_with(
                         ));
                     }
                 }
-                class_owners.entry(row).or_default().push(source.owner(pi));
+                class_owners.push((row, source.owner(pi)));
             }
             Some(None) => {}
             None => missing += 1,
@@ -208,12 +218,14 @@ pub fn check_linkage_with(
             "{missing} eligible source records are not in the membership file (other source, or other --as-of?)"
         ));
     }
-    let mut min_owners = usize::MAX;
-    for owners in class_owners.values_mut() {
-        owners.sort_unstable();
-        owners.dedup();
-        min_owners = min_owners.min(owners.len());
-    }
+    class_owners.par_sort_unstable();
+    class_owners.dedup();
+    let min_owners = class_owners
+        .chunk_by(|a, b| a.0 == b.0)
+        .map(<[_]>::len)
+        .min()
+        .unwrap_or(usize::MAX);
+    drop(class_owners);
     if min_owners < k {
         problems.push(format!(
             "a class holds only {min_owners} distinct owners < k = {k}"
@@ -222,27 +234,33 @@ pub fn check_linkage_with(
 
     // 2. No released row reproduces a source record shared by fewer than k owners.
     let row_keys: Vec<Key> = rel.rows.iter().map(|(c, v)| key(*c, v)).collect();
-    let mut multiplicity: HashMap<&Key, u64> = HashMap::new();
+    // Distinct released records: (released rows, the record's number).
+    let mut multiplicity: FxHashMap<&[i64], (u64, u32)> = FxHashMap::default();
     for (d, rk) in row_keys.iter().enumerate() {
-        *multiplicity.entry(rk).or_default() += g.count[d];
+        let next = multiplicity.len() as u32;
+        multiplicity.entry(rk).or_insert((0, next)).0 += g.count[d];
     }
     // Only source records equal to a released row can be reproduced: owners are
     // collected for those alone (memory follows the released rows, not the source).
-    let mut record_owners: HashMap<&Key, Vec<u32>> = HashMap::new();
-    for (pi, &cat) in person_cat.iter().enumerate() {
-        let pk = key(cat, &values(pi));
-        if let Some((rk, _)) = multiplicity.get_key_value(&pk) {
-            record_owners.entry(*rk).or_default().push(source.owner(pi));
-        }
-    }
-    let mut reproduced = 0;
-    for owners in record_owners.values_mut() {
-        owners.sort_unstable();
-        owners.dedup();
-        if owners.len() < k {
-            reproduced += 1;
-        }
-    }
+    let matched: Vec<Option<u32>> = (0..n)
+        .into_par_iter()
+        .map_init(Vec::new, |k, pi| {
+            key_into(k, person_cat[pi], (0..d).map(|j| source.value(pi, j)));
+            multiplicity.get(k.as_slice()).map(|&(_, r)| r)
+        })
+        .collect();
+    let mut record_owners: Vec<(u32, u32)> = matched
+        .iter()
+        .enumerate()
+        .filter_map(|(pi, r)| r.map(|r| (r, source.owner(pi))))
+        .collect();
+    drop(matched);
+    record_owners.par_sort_unstable();
+    record_owners.dedup();
+    let reproduced = record_owners
+        .chunk_by(|a, b| a.0 == b.0)
+        .filter(|owners| owners.len() < k)
+        .count();
     drop(record_owners);
     if reproduced > 0 {
         problems.push(format!(
@@ -285,12 +303,18 @@ pub fn check_linkage_with(
             }
         })
         .collect();
-    // Per category: candidate keys and their standardized points (NaN: missing), flat.
+    // Per category: candidate keys and their standardized points (NaN: missing), flat;
+    // and each distinct row's candidate (category, place), for a first bound.
     let mut cands: Vec<(Vec<usize>, Vec<f64>)> = vec![(Vec::new(), Vec::new()); ncat];
-    let mut seen = std::collections::HashSet::new();
+    let mut seen: FxHashMap<&[i64], (usize, usize)> = FxHashMap::default();
+    let mut cand_of = Vec::with_capacity(rel.rows.len());
     for (di, (c, v)) in rel.rows.iter().enumerate() {
-        if seen.insert(&row_keys[di]) {
-            let (ids, pts) = &mut cands[*c as usize];
+        let (ids, pts) = &mut cands[*c as usize];
+        let place = *seen
+            .entry(&row_keys[di])
+            .or_insert((*c as usize, ids.len()));
+        cand_of.push(place);
+        if place == (*c as usize, ids.len()) {
             ids.push(di);
             pts.extend(
                 v.iter()
@@ -323,21 +347,36 @@ pub fn check_linkage_with(
                 .map(|j| source.value(pi, j).map_or(f64::NAN, |x| x / sd[c * d + j]))
                 .collect();
             // The first candidate at the smallest distance; a partial sum already over
-            // the best so far cannot win, so its loop stops early.
-            let mut best = f64::INFINITY;
-            let mut best_i = None;
-            for (i, p) in pts.chunks_exact(d.max(1)).enumerate() {
+            // the best so far cannot win, so its loop stops early. The person's own row,
+            // usually near, gives the first bound; a candidate at the same distance
+            // before it in order still wins, so the answer is the same as without.
+            let dist = |p: &[f64], bound: f64| {
                 let mut s = 0.0;
                 for j in 0..d {
                     let t = q[j] - p[j];
                     if !t.is_nan() {
                         s += t * t;
-                        if s > best {
+                        if s > bound {
                             break;
                         }
                     }
                 }
-                if s < best || best_i.is_none() {
+                s
+            };
+            let mut best = f64::INFINITY;
+            let mut best_i = None;
+            let own_place = cand_of[g.row_group[own] as usize];
+            if own_place.0 == c && d > 0 {
+                let i = own_place.1;
+                best = dist(&pts[i * d..(i + 1) * d], f64::INFINITY);
+                best_i = Some(i);
+            }
+            for (i, p) in pts.chunks_exact(d.max(1)).enumerate() {
+                if best_i == Some(i) {
+                    continue;
+                }
+                let s = dist(p, best);
+                if s < best || best_i.is_none_or(|b| s == best && i < b) {
                     best = s;
                     best_i = Some(i);
                 }
@@ -348,7 +387,7 @@ pub fn check_linkage_with(
             let bk = &row_keys[ids[b]];
             let own = &row_keys[g.row_group[own] as usize];
             if bk == own {
-                1.0 / multiplicity[bk] as f64
+                1.0 / multiplicity[&bk[..]].0 as f64
             } else {
                 0.0
             }
@@ -379,4 +418,72 @@ pub fn check_linkage_with(
         "scored": scored.len(),
     }));
     c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Builder, Cell};
+
+    /// Source records in memory: one category column `c` and one measurement `m`.
+    struct Mem {
+        cats: Vec<String>,
+        meas: Vec<String>,
+        values: Vec<f64>,
+    }
+
+    impl SourceRecords for Mem {
+        fn category_names(&self) -> &[String] {
+            &self.cats
+        }
+        fn measurement_names(&self) -> &[String] {
+            &self.meas
+        }
+        fn len(&self) -> usize {
+            self.values.len()
+        }
+        fn record(&self, i: usize) -> String {
+            format!("r{i}")
+        }
+        fn owner(&self, i: usize) -> u32 {
+            i as u32
+        }
+        fn category(&self, _: usize, _: usize) -> &str {
+            "x"
+        }
+        fn value(&self, i: usize, _: usize) -> Option<f64> {
+            Some(self.values[i])
+        }
+    }
+
+    /// k people at 10 mm in a class released at 10, k at 20 mm in a class released at
+    /// 30. Standardized (mean 15, sd 5) the second group sits at 4, exactly as far from
+    /// 2 (the first row) as from 6 (their own): the first candidate in order wins the
+    /// tie, as it must whatever candidate bounds the search first.
+    #[test]
+    fn nearest_neighbour_ties_go_to_the_first_candidate() {
+        let k = 2;
+        let mut b = Builder::new(vec!["c".into(), "m".into()], vec![true, false]);
+        for v in [10, 30] {
+            for _ in 0..k {
+                b.push(&[Cell::Text("x"), Cell::Int(v)]);
+            }
+        }
+        let g = b.finish();
+        let source = Mem {
+            cats: vec!["c".into()],
+            meas: vec!["m".into()],
+            values: [vec![10.0; k], vec![20.0; k]].concat(),
+        };
+        let member: Membership = (0..2 * k)
+            .map(|i| Some(Some(if i < k { 0 } else { k })))
+            .collect();
+        let c = check_linkage_with(&g, &source, &member, k, 100);
+        let share = c.figures.as_ref().unwrap()["nearest_neighbour_share"]
+            .as_f64()
+            .unwrap();
+        // First group: own row at distance 0, shared by k rows: 1/k each. Second group:
+        // the tie goes to the 10 mm row, not theirs: 0. Mean: 1 / (2k).
+        assert_eq!(share, 1.0 / (2 * k) as f64, "{}", c.detail);
+    }
 }
