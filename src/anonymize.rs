@@ -57,6 +57,24 @@ fn distinct(owners: impl Iterator<Item = u32>) -> usize {
     v.len()
 }
 
+/// Whether `owners` holds at least `m` distinct values: stops as soon as it has seen
+/// them (a large node reaches k distinct owners within its first few rows).
+fn at_least_distinct(owners: impl Iterator<Item = u32>, m: usize) -> bool {
+    if m == 0 {
+        return true;
+    }
+    let mut seen: Vec<u32> = Vec::with_capacity(m);
+    for o in owners {
+        if !seen.contains(&o) {
+            seen.push(o);
+            if seen.len() >= m {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 pub fn partition(pl: &Pipeline, e: &Eligible) -> Partition {
     partition_metered(pl, e, &Meter::default())
 }
@@ -164,19 +182,20 @@ fn mondrian(s: &Stratum, idx: &mut [usize], k: usize, meter: &Meter) -> Vec<Vec<
         meter.add(idx.len() as u64);
         vec![idx.to_vec()]
     };
-    if d == 0 || distinct(idx.iter().map(|&i| s.owners[i])) < 2 * k {
+    if d == 0 || !at_least_distinct(idx.iter().map(|&i| s.owners[i]), 2 * k) {
         return leaf(idx);
     }
+    // Each dimension's extent, in one pass over the rows (each row's values are adjacent).
+    let mut lo = vec![f32::INFINITY; d];
+    let mut hi = vec![f32::NEG_INFINITY; d];
+    for &i in idx.iter() {
+        for ((l, h), &v) in lo.iter_mut().zip(hi.iter_mut()).zip(&s.z[i * d..(i + 1) * d]) {
+            *l = l.min(v);
+            *h = h.max(v);
+        }
+    }
     let mut ranges: Vec<(f64, usize)> = (0..d)
-        .map(|j| {
-            let (lo, hi) = idx
-                .iter()
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &i| {
-                    let v = s.z[i * d + j] as f64;
-                    (lo.min(v), hi.max(v))
-                });
-            (hi - lo, j)
-        })
+        .map(|j| (hi[j] as f64 - lo[j] as f64, j))
         .collect();
     ranges.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     let mut vals: Vec<f32> = Vec::with_capacity(idx.len());
@@ -192,17 +211,15 @@ fn mondrian(s: &Stratum, idx: &mut [usize], k: usize, meter: &Meter) -> Vec<Vec<
         // move the median's block to the left instead when that balances better.
         for left_takes_median in [false, true] {
             let goes_left = |v: f32| v < median || (left_takes_median && v == median);
-            let left_owners = distinct(
-                idx.iter()
-                    .filter(|&&i| goes_left(s.z[i * d + j]))
-                    .map(|&i| s.owners[i]),
-            );
-            let right_owners = distinct(
-                idx.iter()
-                    .filter(|&&i| !goes_left(s.z[i * d + j]))
-                    .map(|&i| s.owners[i]),
-            );
-            if left_owners >= k && right_owners >= k {
+            let side_ok = |left: bool| {
+                at_least_distinct(
+                    idx.iter()
+                        .filter(|&&i| goes_left(s.z[i * d + j]) == left)
+                        .map(|&i| s.owners[i]),
+                    k,
+                )
+            };
+            if side_ok(true) && side_ok(false) {
                 let cut = partition_in_place(idx, |i| goes_left(s.z[i * d + j]));
                 let (l, r) = idx.split_at_mut(cut);
                 let (mut a, b) =
