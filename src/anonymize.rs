@@ -250,14 +250,15 @@ pub fn class_centers(pl: &Pipeline, e: &Eligible, part: &Partition) -> Vec<Vec<f
         .classes
         .par_iter()
         .map(|c| {
-            (0..dm)
-                .map(|pos| {
-                    c.members
-                        .iter()
-                        .map(|&r| e.people[r as usize].values[pos] as f64)
-                        .sum::<f64>()
-                        / c.members.len() as f64
-                })
+            // Each member's values read once; each sum still runs over members in order.
+            let mut sums = vec![0.0f64; dm];
+            for &r in &c.members {
+                for (s, &v) in sums.iter_mut().zip(e.people[r as usize].values.iter()) {
+                    *s += v as f64;
+                }
+            }
+            sums.into_iter()
+                .map(|s| s / c.members.len() as f64)
                 .collect()
         })
         .collect();

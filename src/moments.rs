@@ -7,6 +7,8 @@
 //! only where the class points sit moves. A partial map `alpha * A + (1 - alpha) * I`
 //! trades utility back for privacy (issue 5).
 
+use rayon::prelude::*;
+
 /// Symmetric eigen-decomposition by cyclic Jacobi rotations: (eigenvalues, eigenvectors
 /// as columns, row-major d x d). Exact enough for d up to a few hundred.
 pub fn sym_eigen(a: &[f64], d: usize) -> (Vec<f64>, Vec<f64>) {
@@ -97,15 +99,32 @@ pub fn moments(rows: &[f64], weights: &[f64], d: usize) -> (Vec<f64>, Vec<f64>) 
             mu[j] += wi * r[j] / w;
         }
     }
+    // Upper triangle, a block of rows per task (blocks of about equal work); each entry is
+    // summed over the rows in order, so the result does not depend on the thread count.
     let mut cov = vec![0.0; d * d];
-    for (r, &wi) in rows.chunks(d).zip(weights) {
-        for i in 0..d {
-            let di = r[i] - mu[i];
-            for j in i..d {
-                cov[i * d + j] += wi * di * (r[j] - mu[j]) / w;
-            }
+    let tasks = 4 * rayon::current_num_threads();
+    let total = d * (d + 1) / 2;
+    let mut blocks: Vec<(usize, &mut [f64])> = Vec::new();
+    let (mut rest, mut start, mut done) = (cov.as_mut_slice(), 0, 0);
+    for i in 0..d {
+        done += d - i;
+        if done * tasks >= total * (blocks.len() + 1) || i + 1 == d {
+            let (block, tail) = std::mem::take(&mut rest).split_at_mut((i + 1 - start) * d);
+            blocks.push((start, block));
+            (rest, start) = (tail, i + 1);
         }
     }
+    blocks.into_par_iter().for_each(|(first, block)| {
+        for (r, &wi) in rows.chunks(d).zip(weights) {
+            for (bi, out) in block.chunks_mut(d).enumerate() {
+                let i = first + bi;
+                let di = r[i] - mu[i];
+                for j in i..d {
+                    out[j] += wi * di * (r[j] - mu[j]) / w;
+                }
+            }
+        }
+    });
     for i in 0..d {
         for j in 0..i {
             cov[i * d + j] = cov[j * d + i];
