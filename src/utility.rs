@@ -138,9 +138,18 @@ fn released(pl: &Pipeline, t: &Table, class: usize, p: usize) -> (f64, f64) {
     }
 }
 
-/// Mean, standard deviation and histogram of `values` (in any order), with the
-/// percentiles of the same values sorted.
-fn side(values: &[f64], sorted: &[f64], k: usize, lo: f64, hi: f64) -> Side {
+/// Mean and standard deviation of `n` values, summed in the iterator's order exactly as
+/// [`mean`] and [`std`] sum a slice.
+fn mean_std<I: Iterator<Item = f64>>(values: impl Fn() -> I, n: usize) -> (f64, f64) {
+    let len = n.max(1) as f64;
+    let m = values().sum::<f64>() / len;
+    let v = values().map(|x| (x - m).powi(2)).sum::<f64>() / len;
+    (m, v.sqrt())
+}
+
+/// A side's figures: its mean and standard deviation, and the histogram and percentiles
+/// of its values sorted.
+fn side((mean, std): (f64, f64), sorted: &[f64], k: usize, lo: f64, hi: f64) -> Side {
     let mut hist = vec![0usize; BINS];
     let w = (hi - lo) / BINS as f64;
     for &v in sorted {
@@ -152,8 +161,8 @@ fn side(values: &[f64], sorted: &[f64], k: usize, lo: f64, hi: f64) -> Side {
         hist[b.clamp(0, BINS as isize - 1) as usize] += 1;
     }
     Side {
-        mean: mean(values),
-        std: std(values),
+        mean,
+        std,
         pct: PERCENTILES.map(|p| smoothed_pct(sorted, p, k)),
         hist,
     }
@@ -277,32 +286,42 @@ fn column(
     let k = pl.release.k;
     let n = s.people;
     let own = || own.iter().step_by(stride).copied();
-    // Own and released values, person by person in partition order.
-    let (mut o, mut r) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    // Released value and width per class, then own and released values person by person
+    // in partition order (as iterators: a column of a 10M-person stratum is 50 MB).
+    let per_class: Vec<(f64, f64, usize)> = s
+        .classes
+        .iter()
+        .map(|&(c, members)| {
+            let (y, w) = released(pl, t, c, p);
+            (y, w, members.len())
+        })
+        .collect();
+    let o = || own().map(|x| x as f64);
+    let r = || {
+        per_class
+            .iter()
+            .flat_map(|&(y, _, count)| std::iter::repeat_n(y, count))
+    };
     let (mut abs, mut width) = (0.0, 0.0);
-    let mut per_class = Vec::with_capacity(s.classes.len());
-    let mut values = own();
-    for &(c, members) in &s.classes {
-        let (y, w) = released(pl, t, c, p);
-        per_class.push((y, members.len()));
-        for x in values.by_ref().take(members.len()) {
-            let x = x as f64;
-            o.push(x);
-            r.push(y);
-            abs += (x - y).abs();
-            width += w;
-        }
+    let mut ws = per_class
+        .iter()
+        .flat_map(|&(_, w, count)| std::iter::repeat_n(w, count));
+    for (x, y) in o().zip(r()) {
+        abs += (x - y).abs();
+        width += ws.next().unwrap_or(0.0);
     }
-    let so = std(&o);
+    let (mo, so) = mean_std(o, n);
+    let (mr, sr) = mean_std(r, n);
     let sq_std_dist = if so > 0.0 {
-        o.iter().zip(&r).map(|(a, b)| ((a - b) / so).powi(2)).sum()
+        o().zip(r()).map(|(a, b)| ((a - b) / so).powi(2)).sum()
     } else {
         0.0
     };
     let sorted = sorted_f32(own());
     // The released values sorted: a class's members share one value, so sort the classes.
-    per_class.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-    let r_sorted: Vec<f64> = per_class
+    let mut by_value: Vec<(f64, usize)> = per_class.iter().map(|&(y, _, c)| (y, c)).collect();
+    by_value.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    let r_sorted: Vec<f64> = by_value
         .iter()
         .flat_map(|&(y, count)| std::iter::repeat_n(y, count))
         .collect();
@@ -312,8 +331,8 @@ fn column(
         smoothed_pct(&sorted, 99.0, k),
     );
     ColumnFigures {
-        orig: side(&o, &sorted, k, lo, hi),
-        rel: side(&r, &r_sorted, k, lo, hi),
+        orig: side((mo, so), &sorted, k, lo, hi),
+        rel: side((mr, sr), &r_sorted, k, lo, hi),
         hist_lo: lo,
         hist_hi: hi,
         min: sorted[0],
@@ -326,7 +345,7 @@ fn column(
 
 /// Measurements gathered per pass over the people: each person's values are read once
 /// per block, not once per measurement (a person is a cache miss).
-const BLOCK: usize = 8;
+const BLOCK: usize = 4;
 
 /// The figures of the measurements `dims` in one stratum, a block of them at a time.
 fn columns(
