@@ -189,14 +189,16 @@ fn mondrian(s: &Stratum, idx: &mut [usize], k: usize, meter: &Meter) -> Vec<Vec<
     let mut lo = vec![f32::INFINITY; d];
     let mut hi = vec![f32::NEG_INFINITY; d];
     for &i in idx.iter() {
-        for ((l, h), &v) in lo.iter_mut().zip(hi.iter_mut()).zip(&s.z[i * d..(i + 1) * d]) {
+        for ((l, h), &v) in lo
+            .iter_mut()
+            .zip(hi.iter_mut())
+            .zip(&s.z[i * d..(i + 1) * d])
+        {
             *l = l.min(v);
             *h = h.max(v);
         }
     }
-    let mut ranges: Vec<(f64, usize)> = (0..d)
-        .map(|j| (hi[j] as f64 - lo[j] as f64, j))
-        .collect();
+    let mut ranges: Vec<(f64, usize)> = (0..d).map(|j| (hi[j] as f64 - lo[j] as f64, j)).collect();
     ranges.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     let mut vals: Vec<f32> = Vec::with_capacity(idx.len());
     for &(range, j) in &ranges {
@@ -277,11 +279,13 @@ pub fn class_centers(pl: &Pipeline, e: &Eligible, part: &Partition) -> Vec<Vec<f
             continue;
         }
         // Original moments: the released people's own values.
-        let mut y = Vec::new();
+        // Kept as f32 (the people's own precision): half the memory of the largest
+        // buffer of a release (a 10M-person stratum is 500 MB even so).
+        let mut y: Vec<f32> = Vec::new();
         for &ci in &in_stratum {
             for &r in &part.classes[ci].members {
                 let v = &e.people[r as usize].values;
-                y.extend(dims.iter().map(|&p| v[p] as f64));
+                y.extend(dims.iter().map(|&p| v[p]));
             }
         }
         let (_, mut s_y) = moments::moments(&y, &vec![1.0; y.len() / d], d);

@@ -80,31 +80,37 @@ struct Checks {
     as_of: i64,
 }
 
-/// Why a person is dropped by consent, retention or plausibility (field, reason), if so.
-/// Clears the values that do not apply to the person.
-fn verdict(
-    pl: &Pipeline,
-    c: &Checks,
-    users: &UserFilters,
-    p: &mut Person,
-) -> Option<(Option<String>, Reason)> {
+/// Why a person is dropped by consent, retention or plausibility, if so. Clears the
+/// values that do not apply to the person.
+fn verdict(pl: &Pipeline, c: &Checks, users: &UserFilters, p: &mut Person) -> Option<Reason> {
     if !p.has_user {
-        return Some((None, Reason::NoUserRecord));
+        return Some(Reason::NoUserRecord);
     }
     if let Some(i) = c.consent {
         if !consents(pl, filter_value(p, users, i)) {
-            return Some((pl.filters.consent.field.clone(), Reason::NoConsent));
+            return Some(Reason::NoConsent);
         }
     }
     if let (Some(i), Some(max)) = (c.retention, pl.filters.retention.max_age_days) {
-        let field = || pl.filters.retention.field.clone();
         match filter_value(p, users, i).and_then(days_since_epoch) {
-            None => return Some((field(), Reason::NoLastSeen)),
-            Some(d) if c.as_of - d > max as i64 => return Some((field(), Reason::StaleOwner)),
+            None => return Some(Reason::NoLastSeen),
+            Some(d) if c.as_of - d > max as i64 => return Some(Reason::StaleOwner),
             _ => {}
         }
     }
-    implausible(pl, p).map(|(field, reason)| (Some(field), reason))
+    implausible(pl, p).map(|(_, reason)| reason)
+}
+
+/// The field a [`verdict`] names (worked out for dropped people only: a verdict per
+/// person is two bytes, a field name would be 24 more for ten million people).
+fn verdict_field(pl: &Pipeline, reason: Reason, p: &mut Person) -> Option<String> {
+    match reason {
+        Reason::NoUserRecord => None,
+        Reason::NoConsent => pl.filters.consent.field.clone(),
+        Reason::NoLastSeen | Reason::StaleOwner => pl.filters.retention.field.clone(),
+        // The plausibility check again: it gives the same answer the second time.
+        _ => implausible(pl, p).map(|(field, _)| field),
+    }
 }
 
 /// `as_of`: days since 1970-01-01 of the reference date for retention.
@@ -131,25 +137,27 @@ pub fn apply(pl: &Pipeline, export: Export, as_of: i64) -> Eligible {
     let users = export.user_filters;
     let mut people = export.people;
     // Each person on their own, in parallel; then kept or dropped in record order.
-    let verdicts: Vec<Option<(Option<String>, Reason)>> = people
+    let verdicts: Vec<Option<Reason>> = people
         .par_iter_mut()
         .map(|p| verdict(pl, &checks, &users, p))
         .collect();
     // The users' values have done their job: freed beside the work that follows.
     rayon::spawn(move || std::mem::drop(users));
-    let mut kept = Vec::with_capacity(people.len());
-    for (mut p, v) in people.into_iter().zip(verdicts) {
-        if let Some((field, reason)) = v {
-            drop(&p, field, reason);
-            continue;
+    // Kept in place (no second vector of people), in record order.
+    let mut verdicts = verdicts.into_iter();
+    people.retain_mut(|p| {
+        if let Some(reason) = verdicts.next().flatten() {
+            let field = verdict_field(pl, reason, p);
+            drop(p, field, reason);
+            return false;
         }
         // Filter fields have done their job: later stages never see them.
         p.filters = Vec::new();
         p.problem = None;
-        kept.push(p);
-    }
+        true
+    });
 
-    let kept = dedupe(pl, kept, &mut drop);
+    let kept = dedupe(pl, people, &mut drop);
     let mut tally = Tally::default();
     for d in &dropped {
         tally.add(d.reason);
@@ -217,7 +225,7 @@ fn implausible(pl: &Pipeline, p: &mut Person) -> Option<(String, Reason)> {
 /// One body measured twice by the same owner counts once: the first record is kept.
 fn dedupe(
     pl: &Pipeline,
-    people: Vec<Person>,
+    mut people: Vec<Person>,
     drop: &mut impl FnMut(&Person, Option<String>, Reason),
 ) -> Vec<Person> {
     use rayon::prelude::*;
@@ -248,16 +256,15 @@ fn dedupe(
             }
         }
     }
+    let mut keep = keep.into_iter();
+    people.retain(|p| {
+        let k = keep.next().unwrap_or(true);
+        if !k {
+            drop(p, None, Reason::Duplicate);
+        }
+        k
+    });
     people
-        .into_iter()
-        .zip(keep)
-        .filter_map(|(p, k)| {
-            if !k {
-                drop(&p, None, Reason::Duplicate);
-            }
-            k.then_some(p)
-        })
-        .collect()
 }
 
 /// Days since 1970-01-01 of an ISO 8601 date or date-time ("2025-03-01T10:00:00Z"), or of

@@ -90,13 +90,18 @@ fn matmul(a: &[f64], b: &[f64], d: usize) -> Vec<f64> {
     out
 }
 
-/// Mean vector and covariance (population) of `rows` (n x d, row-major), each row weighted.
-pub fn moments(rows: &[f64], weights: &[f64], d: usize) -> (Vec<f64>, Vec<f64>) {
+/// Mean vector and covariance (population) of `rows` (n x d, row-major, `f64` or `f32`:
+/// computed in `f64` either way), each row weighted.
+pub fn moments<T: Copy + Into<f64> + Sync>(
+    rows: &[T],
+    weights: &[f64],
+    d: usize,
+) -> (Vec<f64>, Vec<f64>) {
     let w: f64 = weights.iter().sum();
     let mut mu = vec![0.0; d];
     for (r, &wi) in rows.chunks(d).zip(weights) {
         for j in 0..d {
-            mu[j] += wi * r[j] / w;
+            mu[j] += wi * r[j].into() / w;
         }
     }
     // Upper triangle, a block of rows per task (blocks of about equal work); each entry is
@@ -118,9 +123,9 @@ pub fn moments(rows: &[f64], weights: &[f64], d: usize) -> (Vec<f64>, Vec<f64>) 
         for (r, &wi) in rows.chunks(d).zip(weights) {
             for (bi, out) in block.chunks_mut(d).enumerate() {
                 let i = first + bi;
-                let di = r[i] - mu[i];
+                let di = r[i].into() - mu[i];
                 for j in i..d {
-                    out[j] += wi * di * (r[j] - mu[j]) / w;
+                    out[j] += wi * di * (r[j].into() - mu[j]) / w;
                 }
             }
         }

@@ -435,61 +435,50 @@ mod tests {
         b"[1,",
     ];
 
-    /// Mutates one record: change a value, add, duplicate or drop a key, here or inside
-    /// the measurement container.
+    /// One edit of an object's pairs: `op` 0 changes a value, 1 adds a key from `keys`,
+    /// 2 duplicates a pair, 3 drops one.
+    fn edit(rng: &mut impl Rng, pairs: &mut Vec<(String, Vec<u8>)>, keys: &[&str], op: u32) {
+        let value = VALUES[rng.random_range(0..VALUES.len())].to_vec();
+        let n = pairs.len();
+        match op {
+            0 if n > 0 => pairs[rng.random_range(0..n)].1 = value,
+            1 => {
+                let k = keys[rng.random_range(0..keys.len())].to_string();
+                pairs.insert(rng.random_range(0..=n), (k, value));
+            }
+            2 if n > 0 => {
+                let dup = pairs[rng.random_range(0..n)].clone();
+                pairs.insert(rng.random_range(0..=n), dup);
+            }
+            3 if n > 0 => {
+                pairs.remove(rng.random_range(0..n));
+            }
+            _ => {}
+        }
+    }
+
+    /// Mutates one record: one edit of its fields, or of its measurements (when they are
+    /// an object) with measurement names, aliases, retired and unknown names as keys.
     fn mutate(
         rng: &mut impl Rng,
         pairs: &mut Vec<(String, Vec<u8>)>,
         keys: &[&str],
         inner: &[&str],
     ) {
-        let value =
-            |rng: &mut dyn rand::RngCore| VALUES[rng.random_range(0..VALUES.len())].to_vec();
-        match rng.random_range(0..6) {
-            0 if !pairs.is_empty() => {
-                let i = rng.random_range(0..pairs.len());
-                pairs[i].1 = value(rng);
-            }
-            1 => {
-                let k = keys[rng.random_range(0..keys.len())].to_string();
-                let i = rng.random_range(0..=pairs.len());
-                pairs.insert(i, (k, value(rng)));
-            }
-            2 if !pairs.is_empty() => {
-                let i = rng.random_range(0..pairs.len());
-                let dup = pairs[i].clone();
-                pairs.insert(rng.random_range(0..=pairs.len()), dup);
-            }
-            3 if !pairs.is_empty() => {
-                pairs.remove(rng.random_range(0..pairs.len()));
-            }
-            _ => {
-                // Inside the measurements, when there are some.
-                let Some(i) = pairs.iter().position(|(k, v)| {
-                    (k == "measies" || k == "measurements") && v.first() == Some(&b'{')
-                }) else {
-                    return;
-                };
-                let mut m = pairs_of(&pairs[i].1);
-                match rng.random_range(0..3) {
-                    0 if !m.is_empty() => {
-                        let j = rng.random_range(0..m.len());
-                        m[j].1 = value(rng);
-                    }
-                    1 => {
-                        let k = inner[rng.random_range(0..inner.len())].to_string();
-                        m.insert(rng.random_range(0..=m.len()), (k, value(rng)));
-                    }
-                    _ if !m.is_empty() => {
-                        let j = rng.random_range(0..m.len());
-                        let dup = m[j].clone();
-                        m.insert(rng.random_range(0..=m.len()), dup);
-                    }
-                    _ => {}
-                }
-                pairs[i].1 = render(&m);
-            }
+        let op = rng.random_range(0..6);
+        if op < 4 {
+            return edit(rng, pairs, keys, op);
         }
+        let Some(i) = pairs
+            .iter()
+            .position(|(k, v)| (k == "measies" || k == "measurements") && v.first() == Some(&b'{'))
+        else {
+            return;
+        };
+        let mut m = pairs_of(&pairs[i].1);
+        let op = rng.random_range(0..4);
+        edit(rng, &mut m, inner, op);
+        pairs[i].1 = render(&m);
     }
 
     /// (key, raw value) pairs of a rendered object, when it still parses as one.
