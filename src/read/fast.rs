@@ -222,6 +222,7 @@ impl<'de> Visitor<'de> for Record<'_, '_, '_> {
                     fast: self.fast,
                     w: self.w,
                     out: &mut out,
+                    in_string: false,
                 })?,
             }
         }
@@ -321,6 +322,9 @@ struct Measurements<'f, 'w, 'a, 'o> {
     fast: &'f Fast,
     w: &'w Walker<'a>,
     out: &'o mut Fields,
+    /// Reading the JSON text held in a string (v3 `measies` may come so); a string inside
+    /// that is refused, as the walk makes it a wrong type.
+    in_string: bool,
 }
 
 impl<'de> DeserializeSeed<'de> for Measurements<'_, '_, '_, '_> {
@@ -338,6 +342,21 @@ impl<'de> Visitor<'de> for Measurements<'_, '_, '_, '_> {
 
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
         Ok(())
+    }
+
+    /// Measurements given as JSON text: read from the text, as the walk does.
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<(), E> {
+        if self.in_string {
+            return Err(refuse());
+        }
+        let mut de = serde_json::Deserializer::from_str(text);
+        Measurements {
+            in_string: true,
+            ..self
+        }
+        .deserialize(&mut de)
+        .map_err(|_| refuse::<E>())?;
+        de.end().map_err(|_| refuse())
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {

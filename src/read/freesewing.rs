@@ -432,6 +432,7 @@ mod tests {
         b"{\"waist\":800,\"ankle\":null}",
         b"{\"iv\":\"x\",\"ct\":\"y\"}",
         b"\"{\\\"chest\\\": 900}\"",
+        b"\"\\\"{\\\\\\\"chest\\\\\\\": 900}\\\"\"",
         b"[1,",
     ];
 
@@ -511,6 +512,14 @@ mod tests {
                 clean += 1;
             }
             let base = pairs(line);
+            // Every field given every odd value, one at a time.
+            for i in 0..base.len() {
+                for v in VALUES {
+                    let mut p = base.clone();
+                    p[i].1 = v.to_vec();
+                    same_as_walk(&w, &fast, &render(&p));
+                }
+            }
             for _ in 0..40 {
                 let mut p = base.clone();
                 for _ in 0..rng.random_range(1..4) {
