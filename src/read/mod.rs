@@ -150,6 +150,9 @@ pub(crate) struct Reader<'a> {
     /// Users by owner: their filter values.
     users: rustc_hash::FxHashMap<u32, Vec<Option<Value>>>,
     owner_ids: rustc_hash::FxHashMap<String, u32>,
+    /// Owner keys that are canonical decimal integers (v3 user ids), by value: a map of
+    /// integers is a fraction of the cost of a map of strings at millions of owners.
+    owner_nums: rustc_hash::FxHashMap<u64, u32>,
     /// Bytes read so far, for the progress display.
     pub(crate) meter: &'a Meter,
 }
@@ -163,6 +166,7 @@ impl<'a> Reader<'a> {
             export: Export::default(),
             users: Default::default(),
             owner_ids: Default::default(),
+            owner_nums: Default::default(),
             meter,
         }
     }
@@ -273,20 +277,25 @@ impl<'a> Reader<'a> {
             .or_insert(loc);
     }
 
+    /// The owner's id: owners numbered in the order first seen.
     fn intern(&mut self, key: String) -> u32 {
-        // Keys live in the map only; `finish` moves them into `owner_keys` by id.
-        if let Some(&id) = self.owner_ids.get(&key) {
-            return id;
+        // Keys live in the maps only; `finish` moves them into `owner_keys` by id. A
+        // canonical decimal key has exactly one spelling, so keeping it as its number
+        // never merges two owners or splits one.
+        let next = (self.owner_ids.len() + self.owner_nums.len()) as u32;
+        if let Some(n) = canonical_u64(&key) {
+            return *self.owner_nums.entry(n).or_insert(next);
         }
-        let id = self.owner_ids.len() as u32;
-        self.owner_ids.insert(key, id);
-        id
+        *self.owner_ids.entry(key).or_insert(next)
     }
 
     fn finish(mut self) -> Result<Export> {
-        let mut keys = vec![String::new(); self.owner_ids.len()];
+        let mut keys = vec![String::new(); self.owner_ids.len() + self.owner_nums.len()];
         for (k, id) in std::mem::take(&mut self.owner_ids) {
             keys[id as usize] = k;
+        }
+        for (n, id) in std::mem::take(&mut self.owner_nums) {
+            keys[id as usize] = n.to_string();
         }
         self.export.owner_keys = keys;
         if let Some(((entity, field), at)) = self.unknown.iter().next() {
@@ -485,6 +494,17 @@ impl<'a> Walker<'a> {
     }
 }
 
+/// The number a key spells when it is a canonical decimal integer (digits only, no
+/// leading zero, fits in u64): then `n.to_string()` gives the key back.
+fn canonical_u64(key: &str) -> Option<u64> {
+    let b = key.as_bytes();
+    let digits = !b.is_empty() && b.len() <= 20 && b.iter().all(u8::is_ascii_digit);
+    if !digits || (b.len() > 1 && b[0] == b'0') {
+        return None;
+    }
+    key.parse().ok()
+}
+
 /// A category value as text: strings, numbers and booleans.
 fn scalar(v: &Value) -> Option<String> {
     match v {
@@ -492,5 +512,34 @@ fn scalar(v: &Value) -> Option<String> {
         Value::Bool(b) => Some(b.to_string()),
         Value::Number(n) => Some(n.to_string()),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_integer_keys_round_trip_and_nothing_else_is_one() {
+        for k in ["0", "7", "1001", "18446744073709551615"] {
+            let n = canonical_u64(k).unwrap();
+            assert_eq!(n.to_string(), k);
+        }
+        for k in [
+            "",
+            "01",
+            "00",
+            "+1",
+            "-1",
+            " 1",
+            "1 ",
+            "1.0",
+            "1e3",
+            "18446744073709551616",
+            "abc",
+            "١",
+        ] {
+            assert_eq!(canonical_u64(k), None, "{k:?}");
+        }
     }
 }
