@@ -5,9 +5,7 @@ mod cmd;
 use clap::Parser;
 
 // Reading parses records on one thread and frees them on another; glibc's allocator
-// handles that poorly (the 1M-person read took twice as long), mimalloc does not. Built
-// without transparent huge pages (`no_thp`): with them every fresh 2 MB of memory is
-// cleared at once, which cost a 100k-row release a third of its time (BENCHMARKS.md).
+// handles that poorly (the 1M-person read took twice as long), mimalloc does not.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
