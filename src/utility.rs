@@ -9,10 +9,14 @@ use crate::filter::Eligible;
 use crate::pipeline::{Pipeline, Representation};
 use serde_json::{json, Map, Value};
 
+/// Mean of a slice: the reference the streamed figures are tested against.
+#[cfg(test)]
 pub fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len().max(1) as f64
 }
 
+/// Population standard deviation of a slice (test reference, as [`mean`]).
+#[cfg(test)]
 pub fn std(v: &[f64]) -> f64 {
     let m = mean(v);
     (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / v.len().max(1) as f64).sqrt()
@@ -138,8 +142,8 @@ fn released(pl: &Pipeline, t: &Table, class: usize, p: usize) -> (f64, f64) {
     }
 }
 
-/// Mean and standard deviation of `n` values, summed in the iterator's order exactly as
-/// [`mean`] and [`std`] sum a slice.
+/// Mean and (population) standard deviation of `n` values, each sum in the iterator's
+/// order.
 fn mean_std<I: Iterator<Item = f64>>(values: impl Fn() -> I, n: usize) -> (f64, f64) {
     let len = n.max(1) as f64;
     let m = values().sum::<f64>() / len;
@@ -172,11 +176,32 @@ fn side((mean, std): (f64, f64), sorted: &[f64], k: usize, lo: f64, hi: f64) -> 
 /// order, so the figures do not depend on the thread count.
 const CHUNK: usize = 1 << 14;
 
-/// The classes of one stratum and the released values of each, per measurement.
+/// The classes of one stratum and their people.
 struct StratumClasses<'a> {
     /// (class, its members), in partition order.
     classes: Vec<(usize, &'a [u32])>,
-    people: usize,
+    /// Every member, class after class in partition order.
+    members: Vec<u32>,
+}
+
+/// Adds `weight * v v^T` to the upper triangle of `acc` (d x d, row-major).
+fn add_outer(acc: &mut [f64], v: &[f64], weight: f64) {
+    let d = v.len();
+    for i in 0..d {
+        let row = &mut acc[i * d + i..(i + 1) * d];
+        for (a, &c) in row.iter_mut().zip(&v[i..]) {
+            *a += weight * v[i] * c;
+        }
+    }
+}
+
+/// A value repeated `count` times (a class's released value, once per member).
+type Run = (f64, usize);
+
+/// Values given as runs, one by one.
+fn expand(runs: &[Run]) -> impl Iterator<Item = f64> + '_ {
+    runs.iter()
+        .flat_map(|&(v, count)| std::iter::repeat_n(v, count))
 }
 
 /// Correlation matrices of the own and the released values from d x d sums: the own
@@ -192,11 +217,6 @@ fn correlations(
 ) -> (Vec<f64>, Vec<f64>) {
     use rayon::prelude::*;
     let d = dims.len();
-    let members: Vec<u32> = s
-        .classes
-        .iter()
-        .flat_map(|(_, m)| m.iter().copied())
-        .collect();
     let sum_chunks = |partial: Vec<Vec<f64>>| {
         let mut sum = vec![0.0; d * d];
         for p in partial {
@@ -207,7 +227,7 @@ fn correlations(
         sum
     };
     let orig = sum_chunks(
-        members
+        s.members
             .par_chunks(CHUNK)
             .map(|chunk| {
                 let mut acc = vec![0.0; d * d];
@@ -217,12 +237,7 @@ fn correlations(
                     for (j, &p) in dims.iter().enumerate() {
                         co[j] = values[p] as f64 - cols[j].orig.mean;
                     }
-                    for i in 0..d {
-                        let row = &mut acc[i * d + i..(i + 1) * d];
-                        for (a, &c) in row.iter_mut().zip(&co[i..]) {
-                            *a += co[i] * c;
-                        }
-                    }
+                    add_outer(&mut acc, &co, 1.0);
                 }
                 acc
             })
@@ -238,19 +253,13 @@ fn correlations(
                     for (j, &p) in dims.iter().enumerate() {
                         cr[j] = released(pl, t, c, p).0 - cols[j].rel.mean;
                     }
-                    let n = m.len() as f64;
-                    for i in 0..d {
-                        let row = &mut acc[i * d + i..(i + 1) * d];
-                        for (a, &c) in row.iter_mut().zip(&cr[i..]) {
-                            *a += n * cr[i] * c;
-                        }
-                    }
+                    add_outer(&mut acc, &cr, m.len() as f64);
                 }
                 acc
             })
             .collect(),
     );
-    let n = s.people.max(1) as f64;
+    let n = s.members.len().max(1) as f64;
     let matrix = |sum: &[f64], sd: &dyn Fn(usize) -> f64| {
         let mut r = vec![0.0; d * d];
         for i in 0..d {
@@ -284,31 +293,24 @@ fn column(
     stride: usize,
 ) -> ColumnFigures {
     let k = pl.release.k;
-    let n = s.people;
+    let n = s.members.len();
     let own = || own.iter().step_by(stride).copied();
     // Released value and width per class, then own and released values person by person
     // in partition order (as iterators: a column of a 10M-person stratum is 50 MB).
-    let per_class: Vec<(f64, f64, usize)> = s
+    let (values, widths): (Vec<Run>, Vec<Run>) = s
         .classes
         .iter()
         .map(|&(c, members)| {
             let (y, w) = released(pl, t, c, p);
-            (y, w, members.len())
+            ((y, members.len()), (w, members.len()))
         })
-        .collect();
+        .unzip();
     let o = || own().map(|x| x as f64);
-    let r = || {
-        per_class
-            .iter()
-            .flat_map(|&(y, _, count)| std::iter::repeat_n(y, count))
-    };
+    let r = || expand(&values);
     let (mut abs, mut width) = (0.0, 0.0);
-    let mut ws = per_class
-        .iter()
-        .flat_map(|&(_, w, count)| std::iter::repeat_n(w, count));
-    for (x, y) in o().zip(r()) {
+    for ((x, y), w) in o().zip(r()).zip(expand(&widths)) {
         abs += (x - y).abs();
-        width += ws.next().unwrap_or(0.0);
+        width += w;
     }
     let (mo, so) = mean_std(o, n);
     let (mr, sr) = mean_std(r, n);
@@ -319,12 +321,9 @@ fn column(
     };
     let sorted = sorted_f32(own());
     // The released values sorted: a class's members share one value, so sort the classes.
-    let mut by_value: Vec<(f64, usize)> = per_class.iter().map(|&(y, _, c)| (y, c)).collect();
+    let mut by_value = values.clone();
     by_value.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-    let r_sorted: Vec<f64> = by_value
-        .iter()
-        .flat_map(|&(y, count)| std::iter::repeat_n(y, count))
-        .collect();
+    let r_sorted: Vec<f64> = expand(&by_value).collect();
     // Edges at k-smoothed 1st and 99th percentiles: no edge is one person's value.
     let (lo, hi) = (
         smoothed_pct(&sorted, 1.0, k),
@@ -356,11 +355,7 @@ fn columns(
     dims: &[usize],
 ) -> Vec<ColumnFigures> {
     use rayon::prelude::*;
-    let members: Vec<u32> = s
-        .classes
-        .iter()
-        .flat_map(|(_, m)| m.iter().copied())
-        .collect();
+    let members = &s.members;
     let mut out = Vec::with_capacity(dims.len());
     for block in dims.chunks(BLOCK) {
         let b = block.len();
@@ -434,11 +429,14 @@ pub fn analyse(pl: &Pipeline, e: &Eligible, part: &Partition, t: &Table) -> Anal
             .filter(|&c| part.classes[c].stratum == si)
             .map(|c| (c, part.classes[c].members.as_slice()))
             .collect();
-        let people = classes.iter().map(|(_, m)| m.len()).sum();
-        if people == 0 {
+        let members: Vec<u32> = classes
+            .iter()
+            .flat_map(|(_, m)| m.iter().copied())
+            .collect();
+        if members.is_empty() {
             continue;
         }
-        let s = StratumClasses { classes, people };
+        let s = StratumClasses { classes, members };
         let dims: Vec<usize> = (0..pl.measurements.len())
             .filter(|&p| pl.applies(pl.measurements[p], cats))
             .collect();
@@ -446,7 +444,7 @@ pub fn analyse(pl: &Pipeline, e: &Eligible, part: &Partition, t: &Table) -> Anal
         let (corr_orig, corr_rel) = correlations(pl, e, t, &s, &dims, &columns);
         strata.push(StratumAnalysis {
             stratum: si,
-            people,
+            people: s.members.len(),
             classes: s.classes.len(),
             dims,
             columns,
