@@ -12,7 +12,7 @@
 
 use super::{Fields, Walker};
 use crate::catalog::Lookup;
-use crate::pipeline::{CategorySource, Format, Role};
+use crate::pipeline::{Format, Role};
 use rustc_hash::FxHashMap;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
@@ -44,10 +44,11 @@ pub(crate) struct Fast {
     slots: [Vec<Slot>; 2],
     /// Measurement container key -> catalog lookup.
     names: FxHashMap<String, Lookup>,
-    /// Current measurement names in alphabetical order: exports (and FreeSewing) write
-    /// them so, and the key after `order[i]` is tried as `order[i + 1]` first (one
-    /// comparison instead of a hash). Only a shortcut: a miss falls back to `names`.
-    order: Vec<(String, Lookup)>,
+    /// Current measurement names in alphabetical order, with their catalog index:
+    /// exports (and FreeSewing) write them so, and the key after `order[i]` is tried as
+    /// `order[i + 1]` first (one comparison instead of a hash). Only a shortcut: a miss
+    /// falls back to `names`.
+    order: Vec<(String, usize)>,
     /// Catalog index -> its current name's place in `order`.
     rank: Vec<usize>,
     /// Keys that make a record something other than a flat person or user.
@@ -73,9 +74,7 @@ impl Fast {
             for (path, &role) in pl.roles.get(entity).into_iter().flatten() {
                 let index = match role {
                     Role::Filter => w.filter_index(entity, path),
-                    Role::Category => pl.categories.iter().position(|c| {
-                        matches!(&c.source, CategorySource::Field { entity: e, path: p } if e == entity && p == path)
-                    }),
+                    Role::Category => w.category_index(entity, path),
                     _ => None,
                 };
                 fields.insert(path.clone(), slots.len());
@@ -98,19 +97,17 @@ impl Fast {
             }
             debug_assert_eq!(pl.catalog.lookup(&m.name), Lookup::Known(i));
         }
-        let mut order: Vec<(String, Lookup)> = pl
+        let mut order: Vec<(String, usize)> = pl
             .catalog
             .measurements
             .iter()
             .enumerate()
-            .map(|(i, m)| (m.name.clone(), Lookup::Known(i)))
+            .map(|(i, m)| (m.name.clone(), i))
             .collect();
-        order.sort_by(|a, b| a.0.cmp(&b.0));
+        order.sort();
         let mut rank = vec![0; order.len()];
-        for (r, (_, l)) in order.iter().enumerate() {
-            if let Lookup::Known(i) = l {
-                rank[*i] = r;
-            }
+        for (r, &(_, i)) in order.iter().enumerate() {
+            rank[i] = r;
         }
         Fast {
             fields: [pf, uf],
@@ -145,10 +142,10 @@ impl Fast {
     /// past this one when it is a current name. Retired legacy names are in the
     /// catalog's own lookup only.
     fn lookup(&self, w: &Walker, name: &str, next: &mut usize) -> Lookup {
-        if let Some((n, l)) = self.order.get(*next) {
+        if let Some((n, i)) = self.order.get(*next) {
             if n == name {
                 *next += 1;
-                return *l;
+                return Lookup::Known(*i);
             }
         }
         match self.names.get(name) {

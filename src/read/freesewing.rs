@@ -61,8 +61,8 @@ fn next_batch(
 }
 
 /// Parses and walks a batch of lines (in parallel): what each record adds, in order.
-/// Most records take the typed fast path as the entity the file's last record was; the
-/// rest (and all unusual records) are read as a JSON tree by the general walk.
+/// Most records take the typed fast path, read as the entity (person or user) the general
+/// walk last found; the rest (and all unusual records) are read as a JSON tree by the walk.
 fn parse_batch(
     w: &Walker,
     fast: &Fast,

@@ -487,7 +487,7 @@ impl<'a> Walker<'a> {
             .position(|(e, p)| e == entity && p == path)
     }
 
-    fn category_index(&self, entity: &str, path: &str) -> Option<usize> {
+    pub(crate) fn category_index(&self, entity: &str, path: &str) -> Option<usize> {
         self.pl.categories.iter().position(|c| {
             matches!(&c.source, CategorySource::Field { entity: e, path: p } if e == entity && p == path)
         })
