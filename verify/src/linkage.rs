@@ -134,6 +134,13 @@ impl Released {
     }
 }
 
+/// Distinct owners of each group, from (group, owner) pairs (in group order).
+fn owners_per_group<G: Ord + Send>(mut pairs: Vec<(G, u32)>) -> Vec<usize> {
+    pairs.par_sort_unstable();
+    pairs.dedup();
+    pairs.chunk_by(|a, b| a.0 == b.0).map(<[_]>::len).collect()
+}
+
 pub(crate) fn check_linkage(
     g: &Grouped,
     source: &dyn SourceRecords,
@@ -218,14 +225,10 @@ pub fn check_linkage_with(
             "{missing} eligible source records are not in the membership file (other source, or other --as-of?)"
         ));
     }
-    class_owners.par_sort_unstable();
-    class_owners.dedup();
-    let min_owners = class_owners
-        .chunk_by(|a, b| a.0 == b.0)
-        .map(<[_]>::len)
+    let min_owners = owners_per_group(class_owners)
+        .into_iter()
         .min()
         .unwrap_or(usize::MAX);
-    drop(class_owners);
     if min_owners < k {
         problems.push(format!(
             "a class holds only {min_owners} distinct owners < k = {k}"
@@ -249,19 +252,16 @@ pub fn check_linkage_with(
             multiplicity.get(k.as_slice()).map(|&(_, r)| r)
         })
         .collect();
-    let mut record_owners: Vec<(u32, u32)> = matched
+    let record_owners: Vec<(u32, u32)> = matched
         .iter()
         .enumerate()
         .filter_map(|(pi, r)| r.map(|r| (r, source.owner(pi))))
         .collect();
     drop(matched);
-    record_owners.par_sort_unstable();
-    record_owners.dedup();
-    let reproduced = record_owners
-        .chunk_by(|a, b| a.0 == b.0)
-        .filter(|owners| owners.len() < k)
+    let reproduced = owners_per_group(record_owners)
+        .into_iter()
+        .filter(|&owners| owners < k)
         .count();
-    drop(record_owners);
     if reproduced > 0 {
         problems.push(format!(
             "{reproduced} released row values reproduce a source record shared by fewer than k owners"
