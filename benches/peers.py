@@ -183,7 +183,7 @@ has_breasts = "category"
 {roles}
 
 [categories]
-has_breasts = {{ field = "row.has_breasts" }}
+has_breasts = {{ field = "row.has_breasts", values = ["false", "true"] }}
 
 [filters.consent]
 waived = "synthetic benchmark table"

@@ -531,6 +531,7 @@ mod tests {
             users_read: 0,
             files: vec![],
             owner_keys: vec![],
+            consent_value_owners: None,
         }
     }
 

@@ -34,19 +34,15 @@ struct Col {
 fn columns(f: &Facts) -> Vec<Col> {
     let pl = f.pl;
     let mut out = Vec::new();
-    for (ci, c) in pl.categories.iter().enumerate() {
-        let mut values: Vec<String> = f
-            .table
-            .class_categories
-            .iter()
-            .map(|r| r[ci].clone())
-            .collect();
-        values.sort();
-        values.dedup();
+    for c in &pl.categories {
+        // The declared values (the pipeline's allow-list), whether or not each is released.
+        let values = c.values.clone();
         let description = if c.name == "has_breasts" {
             "Whether the person has breasts (\"true\"/\"false\"); breasts-only measurements are empty where \"false\". A category: classes never mix its values.".to_string()
-        } else {
+        } else if c.map.is_empty() {
             format!("Category `{}`, released as recorded in the source. A category: classes never mix its values.", c.name)
+        } else {
+            format!("Category `{}`, released as recorded in the source, or in the pipeline's spelling where it maps one. A category: classes never mix its values.", c.name)
         };
         out.push(Col {
             name: c.name.clone(),
@@ -340,6 +336,19 @@ pub fn datasheet(f: &Facts) -> String {
         (Some(field), _, Some(v), _) => format!("kept only owners with `{field}` = {v}"),
         _ => "none".into(),
     };
+    let rule = &pl.filters.consent;
+    let mut consent = consent;
+    for f in &rule.also_true {
+        consent.push_str(&format!(" and `{f}` = true"));
+    }
+    if !rule.any_true.is_empty() {
+        let any: Vec<String> = rule
+            .any_true
+            .iter()
+            .map(|f| format!("`{f}` = true"))
+            .collect();
+        consent.push_str(&format!(" and ({})", any.join(" or ")));
+    }
     let retention = match (
         &pl.filters.retention.field,
         pl.filters.retention.max_age_days,
@@ -352,7 +361,33 @@ pub fn datasheet(f: &Facts) -> String {
         ),
         _ => "none".into(),
     };
-    let _ = writeln!(s, "## 4. Preprocessing and anonymization\n\n- Consent: {consent}.\n- Retention: {retention}.\n- Plausibility: values outside the catalog ranges, negative, non-numeric or missing sent records to quarantine (not published); malformed and encrypted records too.\n- Dedupe: records of one owner within {} of each other on every measurement count once.", pl.filters.dedupe.tolerance);
+    let account = pl.filters.account.as_ref().map(|a| {
+        let mut rules = Vec::new();
+        if let (Some(f), Some(v)) = (&a.status_field, &a.active) {
+            rules.push(format!("kept only owners with `{f}` = {v}"));
+        }
+        if let Some(f) = &a.role_field {
+            rules.push(format!("dropped owners whose `{f}` is one of {:?}", a.refused_roles));
+        }
+        if let Some(f) = &a.email_field {
+            rules.push(format!("dropped test accounts (the domain of `{f}`, decrypted in memory only, is one of {:?})", a.test_domains));
+        }
+        format!("\n- Accounts: {}.", rules.join("; "))
+    });
+    let t = &f.eligible.tally;
+    let copies = if t.get(crate::model::Reason::CuratedCopy)
+        + t.get(crate::model::Reason::OtherOwnersCopy)
+        > 0
+    {
+        " A set equal to a public reference (curated) set, or exactly equal to another owner's set (a cloned public set), is not counted as a body of its own."
+    } else {
+        ""
+    };
+    let counted = match (pl.filters.consent.count_value, f.eligible.consent_value_owners) {
+        (Some(v), Some(n)) => format!(" Of the eligible owners, {n} hold the consent value {v}, counted on its own: on FreeSewing 3 is the pre-launch level whose third checkbox was \"open data\", so it includes consent to open data."),
+        _ => String::new(),
+    };
+    let _ = writeln!(s, "## 4. Preprocessing and anonymization\n\n- Consent: {consent}.{counted}{}\n- Retention: {retention}.\n- Plausibility: values outside the catalog ranges, negative, non-numeric or missing sent records to quarantine (not published); malformed and encrypted records too.\n- Dedupe: records of one owner within {} of each other on every measurement count once.{}", account.unwrap_or_default(), pl.filters.dedupe.tolerance, copies);
     let _ = writeln!(
         s,
         "- Dropped: {}.",

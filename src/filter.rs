@@ -18,6 +18,8 @@ pub struct Eligible {
     pub files: Vec<crate::model::SourceFile>,
     /// Owner keys by interned id: count owners and key the noise; never released.
     pub owner_keys: Vec<String>,
+    /// Eligible owners whose consent value is the pipeline's `count_value`, if it has one.
+    pub consent_value_owners: Option<u64>,
 }
 
 impl Eligible {
@@ -72,10 +74,45 @@ fn filter_value<'a>(p: &'a Person, users: &'a UserFilters, i: usize) -> Option<&
     })
 }
 
-/// Where the consent and retention fields are among the filter fields.
+impl Checks {
+    fn new(pl: &Pipeline, as_of: i64) -> Checks {
+        let filter_fields = pl.filter_fields();
+        let index = |f: &str| filter_fields.iter().position(|x| x == f);
+        let all = |v: &[String]| {
+            v.iter()
+                .map(|f| index(f).expect("a filter field"))
+                .collect()
+        };
+        let account = pl.filters.account.as_ref();
+        Checks {
+            consent: pl.filters.consent.field.as_deref().and_then(index),
+            retention: pl.filters.retention.field.as_deref().and_then(index),
+            status: account
+                .and_then(|a| a.status_field.as_deref())
+                .and_then(index),
+            role: account
+                .and_then(|a| a.role_field.as_deref())
+                .and_then(index),
+            email: account
+                .and_then(|a| a.email_field.as_deref())
+                .and_then(index),
+            also_true: all(&pl.filters.consent.also_true),
+            any_true: all(&pl.filters.consent.any_true),
+            as_of,
+        }
+    }
+}
+
+/// Where the consent, retention and account fields are among the filter fields.
 struct Checks {
     consent: Option<usize>,
     retention: Option<usize>,
+    status: Option<usize>,
+    role: Option<usize>,
+    email: Option<usize>,
+    /// Consent fields that must also be true, and of which one must be.
+    also_true: Vec<usize>,
+    any_true: Vec<usize>,
     /// Days since 1970-01-01 of the reference date for retention.
     as_of: i64,
 }
@@ -86,19 +123,80 @@ fn verdict(pl: &Pipeline, c: &Checks, users: &UserFilters, p: &mut Person) -> Op
     if !p.has_user {
         return Some(Reason::NoUserRecord);
     }
+    owner_verdict(pl, c, |i| filter_value(p, users, i))
+        .or_else(|| implausible(pl, p).map(|(_, reason)| reason))
+}
+
+/// The rules about the owner (consent, account, retention), on the filter values that
+/// `value(i)` gives by filter-field index.
+fn owner_verdict<'v>(
+    pl: &Pipeline,
+    c: &Checks,
+    value: impl Fn(usize) -> Option<&'v Value>,
+) -> Option<Reason> {
     if let Some(i) = c.consent {
-        if !consents(pl, filter_value(p, users, i)) {
+        if !consents(pl, value(i)) {
             return Some(Reason::NoConsent);
         }
     }
+    let yes = |i: &usize| value(*i) == Some(&Value::Bool(true));
+    if !c.also_true.iter().all(yes) || !(c.any_true.is_empty() || c.any_true.iter().any(yes)) {
+        return Some(Reason::NoConsent);
+    }
+    if let Some(reason) = account_verdict(pl, c, &value) {
+        return Some(reason);
+    }
     if let (Some(i), Some(max)) = (c.retention, pl.filters.retention.max_age_days) {
-        match filter_value(p, users, i).and_then(days_since_epoch) {
+        match value(i).and_then(days_since_epoch) {
             None => return Some(Reason::NoLastSeen),
             Some(d) if c.as_of - d > max as i64 => return Some(Reason::StaleOwner),
             _ => {}
         }
     }
-    implausible(pl, p).map(|(_, reason)| reason)
+    None
+}
+
+/// Whether an owner whose user record holds `filters` (pipeline `filter_fields` order)
+/// is dropped by the owner rules at `as_of`: a reader then need not decrypt their sets.
+pub fn owner_dropped(pl: &Pipeline, as_of: i64, filters: &[Option<Value>]) -> bool {
+    let c = Checks::new(pl, as_of);
+    owner_verdict(pl, &c, |i| filters.get(i).and_then(Option::as_ref)).is_some()
+}
+
+/// The platform's account rules: a live account, no refused role, no test account.
+fn account_verdict<'v>(
+    pl: &Pipeline,
+    c: &Checks,
+    value: &impl Fn(usize) -> Option<&'v Value>,
+) -> Option<Reason> {
+    let a = pl.filters.account.as_ref()?;
+    if let (Some(i), Some(active)) = (c.status, &a.active) {
+        if !value(i).is_some_and(|v| equals(active, v)) {
+            return Some(Reason::NotActive);
+        }
+    }
+    if let Some(i) = c.role {
+        let role = value(i).and_then(Value::as_str);
+        if role.is_some_and(|r| a.refused_roles.iter().any(|x| x == r)) {
+            return Some(Reason::RefusedRole);
+        }
+    }
+    if let Some(i) = c.email {
+        let domain = value(i)
+            .and_then(Value::as_str)
+            .and_then(|e| e.trim().rsplit_once('@'))
+            .map(|(_, d)| d.to_ascii_lowercase());
+        if let Some(d) = domain {
+            let test = a.test_domains.iter().any(|t| {
+                let t = t.to_ascii_lowercase();
+                d == t || d.ends_with(&format!(".{t}"))
+            });
+            if test {
+                return Some(Reason::TestAccount);
+            }
+        }
+    }
+    None
 }
 
 /// The field a [`verdict`] names (worked out for dropped people only: a verdict per
@@ -108,6 +206,14 @@ fn verdict_field(pl: &Pipeline, reason: Reason, p: &mut Person) -> Option<String
         Reason::NoUserRecord => None,
         Reason::NoConsent => pl.filters.consent.field.clone(),
         Reason::NoLastSeen | Reason::StaleOwner => pl.filters.retention.field.clone(),
+        Reason::NotActive | Reason::RefusedRole | Reason::TestAccount => {
+            let a = pl.filters.account.as_ref();
+            a.and_then(|a| match reason {
+                Reason::NotActive => a.status_field.clone(),
+                Reason::RefusedRole => a.role_field.clone(),
+                _ => a.email_field.clone(),
+            })
+        }
         // The plausibility check again: it gives the same answer the second time.
         _ => implausible(pl, p).map(|(field, _)| field),
     }
@@ -124,16 +230,7 @@ pub fn apply(pl: &Pipeline, export: Export, as_of: i64) -> Eligible {
             reason,
         })
     };
-    let filter_fields = pl.filter_fields();
-    let index = |f: &Option<String>| {
-        f.as_ref()
-            .map(|f| filter_fields.iter().position(|x| x == f).unwrap())
-    };
-    let checks = Checks {
-        consent: index(&pl.filters.consent.field),
-        retention: index(&pl.filters.retention.field),
-        as_of,
-    };
+    let checks = Checks::new(pl, as_of);
     let users = export.user_filters;
     let mut people = export.people;
     // Each person on their own, in parallel; then kept or dropped in record order.
@@ -141,6 +238,18 @@ pub fn apply(pl: &Pipeline, export: Export, as_of: i64) -> Eligible {
         .par_iter_mut()
         .map(|p| verdict(pl, &checks, &users, p))
         .collect();
+    // Owners whose consent is the value counted on its own (before the values go).
+    let noted: Option<rustc_hash::FxHashSet<u32>> =
+        match (pl.filters.consent.count_value, checks.consent) {
+            (Some(want), Some(i)) => Some(
+                people
+                    .iter()
+                    .filter(|p| filter_value(p, &users, i).and_then(Value::as_i64) == Some(want))
+                    .map(|p| p.owner)
+                    .collect(),
+            ),
+            _ => None,
+        };
     // The users' values have done their job: freed beside the work that follows.
     rayon::spawn(move || std::mem::drop(users));
     // Kept in place (no second vector of people), in record order.
@@ -157,7 +266,17 @@ pub fn apply(pl: &Pipeline, export: Export, as_of: i64) -> Eligible {
         true
     });
 
-    let kept = dedupe(pl, people, &mut drop);
+    let kept = dedupe(pl, people, &export.reference_sets, &mut drop);
+    let consent_value_owners = noted.map(|set| {
+        let mut owners: Vec<u32> = kept
+            .iter()
+            .map(|p| p.owner)
+            .filter(|o| set.contains(o))
+            .collect();
+        owners.sort_unstable();
+        owners.dedup();
+        owners.len() as u64
+    });
     let mut tally = Tally::default();
     for d in &dropped {
         tally.add(d.reason);
@@ -170,6 +289,7 @@ pub fn apply(pl: &Pipeline, export: Export, as_of: i64) -> Eligible {
         users_read: export.users_read,
         files: export.files,
         owner_keys: export.owner_keys,
+        consent_value_owners,
     }
 }
 
@@ -180,22 +300,38 @@ fn consents(pl: &Pipeline, v: Option<&Value>) -> bool {
         return v.as_f64().is_some_and(|x| x >= min);
     }
     if let Some(want) = &c.equals {
-        return match (want, v) {
-            (toml::Value::Boolean(a), Value::Bool(b)) => a == b,
-            (toml::Value::String(a), Value::String(b)) => a == b,
-            (toml::Value::Integer(a), Value::Number(b)) => b.as_i64() == Some(*a),
-            _ => false,
-        };
+        return equals(want, v);
     }
     false
 }
 
+/// Whether a read value is the pipeline's value (same type: `1` is not `"1"`).
+fn equals(want: &toml::Value, v: &Value) -> bool {
+    match (want, v) {
+        (toml::Value::Boolean(a), Value::Bool(b)) => a == b,
+        (toml::Value::String(a), Value::String(b)) => a == b,
+        (toml::Value::Integer(a), Value::Number(b)) => b.as_i64() == Some(*a),
+        _ => false,
+    }
+}
+
 /// Checks categories and every released measurement that applies to this person; values
 /// that do not apply (breasts-only on a person without) are cleared, never released.
+/// Category values become their declared released spelling; a value the pipeline does not
+/// declare is never published (the same answer on a second call: released values are
+/// declared, and no mapped spelling is one).
 fn implausible(pl: &Pipeline, p: &mut Person) -> Option<(String, Reason)> {
-    for (c, v) in pl.categories.iter().zip(&p.categories) {
-        if v.is_none() {
+    for (c, v) in pl.categories.iter().zip(&mut p.categories) {
+        let Some(value) = v else {
             return Some((c.name.clone(), Reason::MissingCategory));
+        };
+        match c
+            .released(value)
+            .map(|r| (r != value).then(|| r.to_string()))
+        {
+            None => return Some((c.name.clone(), Reason::UndeclaredCategory)),
+            Some(Some(mapped)) => *value = mapped,
+            Some(None) => {}
         }
     }
     if let Some(Problem { field, reason }) = p.problem.as_deref() {
@@ -222,10 +358,14 @@ fn implausible(pl: &Pipeline, p: &mut Person) -> Option<(String, Reason)> {
     None
 }
 
-/// One body measured twice by the same owner counts once: the first record is kept.
+/// One body counts once. Measured twice by the same owner (within the tolerance): the
+/// first record is kept. A set equal to a public reference set (a curated set cloned into
+/// an account) is not a body of that owner. A set exactly equal to another owner's (a
+/// public set cloned) counts for the owner whose record comes first.
 fn dedupe(
     pl: &Pipeline,
     mut people: Vec<Person>,
+    reference: &[Box<[f32]>],
     drop: &mut impl FnMut(&Person, Option<String>, Reason),
 ) -> Vec<Person> {
     use rayon::prelude::*;
@@ -240,7 +380,7 @@ fn dedupe(
     // People grouped by owner, in record order within a group.
     let mut order: Vec<u32> = (0..people.len() as u32).collect();
     order.par_sort_unstable_by_key(|&i| (people[i as usize].owner, i));
-    let mut keep = vec![true; people.len()];
+    let mut verdict: Vec<Option<Reason>> = vec![None; people.len()];
     let mut seen: Vec<usize> = Vec::new();
     for group in order.chunk_by(|&a, &b| people[a as usize].owner == people[b as usize].owner) {
         if group.len() < 2 {
@@ -250,19 +390,81 @@ fn dedupe(
         for &i in group {
             let p = &people[i as usize];
             if seen.iter().any(|&j| same(&people[j], p)) {
-                keep[i as usize] = false;
+                verdict[i as usize] = Some(Reason::Duplicate);
             } else {
                 seen.push(i as usize);
             }
         }
     }
-    let mut keep = keep.into_iter();
-    people.retain(|p| {
-        let k = keep.next().unwrap_or(true);
-        if !k {
-            drop(p, None, Reason::Duplicate);
+    // Exact copies: people (and reference sets) with the same values, found by sorting
+    // on a hash of the values and comparing within runs of one hash.
+    let bits = |v: &[f32]| -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = rustc_hash::FxHasher::default();
+        for x in v {
+            (if x.is_nan() { u32::MAX } else { x.to_bits() }).hash(&mut h);
         }
-        k
+        h.finish()
+    };
+    let equal = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .all(|(x, y)| (x.is_nan() && y.is_nan()) || x.to_bits() == y.to_bits())
+    };
+    let references: rustc_hash::FxHashMap<u64, Vec<usize>> =
+        reference
+            .iter()
+            .enumerate()
+            .fold(Default::default(), |mut m, (i, r)| {
+                m.entry(bits(r)).or_default().push(i);
+                m
+            });
+    let mut hashed: Vec<(u64, u32)> = people
+        .par_iter()
+        .enumerate()
+        .filter(|(i, _)| verdict[*i].is_none())
+        .map(|(i, p)| (bits(&p.values), i as u32))
+        .collect();
+    hashed.par_sort_unstable();
+    for run in hashed.chunk_by(|a, b| a.0 == b.0) {
+        if let Some(refs) = references.get(&run[0].0) {
+            for &(_, i) in run {
+                let p = &people[i as usize];
+                if refs.iter().any(|&r| equal(&reference[r], &p.values)) {
+                    verdict[i as usize] = Some(Reason::CuratedCopy);
+                }
+            }
+        }
+        if run.len() < 2 {
+            continue;
+        }
+        // In record order: the first of each distinct body keeps it.
+        seen.clear();
+        for &(_, i) in run {
+            let p = &people[i as usize];
+            if verdict[i as usize].is_some() {
+                continue;
+            }
+            let first = seen.iter().copied().find(|&j| {
+                let q = &people[j];
+                q.categories == p.categories && equal(&q.values, &p.values)
+            });
+            match first {
+                Some(j) if people[j].owner != p.owner => {
+                    verdict[i as usize] = Some(Reason::OtherOwnersCopy)
+                }
+                Some(_) => {}
+                None => seen.push(i as usize),
+            }
+        }
+    }
+    let mut verdict = verdict.into_iter();
+    people.retain(|p| match verdict.next().flatten() {
+        Some(reason) => {
+            drop(p, None, reason);
+            false
+        }
+        None => true,
     });
     people
 }

@@ -20,6 +20,7 @@ pub mod release;
 pub mod report;
 pub mod risk;
 pub mod sample;
+pub mod sample_store;
 pub mod utility;
 pub mod versions;
 

@@ -20,6 +20,8 @@ pub enum Unit {
     Line,
     Index,
     Row,
+    /// A row of a database table, by its id.
+    TableId(&'static str),
 }
 
 #[derive(Debug, Clone)]
@@ -34,18 +36,26 @@ pub enum Reason {
     MalformedJson,
     WrongType,
     Encrypted,
+    Undecryptable,
+    TooLarge,
     MissingOwner,
     DuplicateUser,
     NoUserRecord,
     NoConsent,
+    NotActive,
+    RefusedRole,
+    TestAccount,
     StaleOwner,
     NoLastSeen,
     MissingCategory,
+    UndeclaredCategory,
     NonNumeric,
     Negative,
     OutOfRange,
     Missing,
     Duplicate,
+    CuratedCopy,
+    OtherOwnersCopy,
 }
 
 impl Reason {
@@ -54,18 +64,26 @@ impl Reason {
             Reason::MalformedJson => "malformed-json",
             Reason::WrongType => "wrong-type",
             Reason::Encrypted => "encrypted",
+            Reason::Undecryptable => "undecryptable",
+            Reason::TooLarge => "too-large",
             Reason::MissingOwner => "missing-owner",
             Reason::DuplicateUser => "duplicate-user",
             Reason::NoUserRecord => "no-user-record",
             Reason::NoConsent => "no-consent",
+            Reason::NotActive => "not-active",
+            Reason::RefusedRole => "refused-role",
+            Reason::TestAccount => "test-account",
             Reason::StaleOwner => "stale-owner",
             Reason::NoLastSeen => "no-last-seen",
             Reason::MissingCategory => "missing-category",
+            Reason::UndeclaredCategory => "undeclared-category",
             Reason::NonNumeric => "non-numeric",
             Reason::Negative => "negative",
             Reason::OutOfRange => "out-of-range",
             Reason::Missing => "missing-required",
             Reason::Duplicate => "duplicate",
+            Reason::CuratedCopy => "curated-set-copy",
+            Reason::OtherOwnersCopy => "other-owners-copy",
         }
     }
 
@@ -75,16 +93,20 @@ impl Reason {
             Reason::MalformedJson
             | Reason::WrongType
             | Reason::Encrypted
+            | Reason::Undecryptable
+            | Reason::TooLarge
             | Reason::MissingOwner
             | Reason::DuplicateUser => Stage::Read,
             Reason::NoUserRecord | Reason::NoConsent => Stage::Consent,
+            Reason::NotActive | Reason::RefusedRole | Reason::TestAccount => Stage::Account,
             Reason::StaleOwner | Reason::NoLastSeen => Stage::Retention,
             Reason::MissingCategory
+            | Reason::UndeclaredCategory
             | Reason::NonNumeric
             | Reason::Negative
             | Reason::OutOfRange
             | Reason::Missing => Stage::Plausibility,
-            Reason::Duplicate => Stage::Dedupe,
+            Reason::Duplicate | Reason::CuratedCopy | Reason::OtherOwnersCopy => Stage::Dedupe,
         }
     }
 
@@ -100,6 +122,7 @@ impl Reason {
 pub enum Stage {
     Read,
     Consent,
+    Account,
     Retention,
     Plausibility,
     Dedupe,
@@ -110,6 +133,7 @@ impl Stage {
         match self {
             Stage::Read => "read",
             Stage::Consent => "consent",
+            Stage::Account => "account",
             Stage::Retention => "retention",
             Stage::Plausibility => "plausibility",
             Stage::Dedupe => "dedupe",
@@ -164,6 +188,9 @@ pub struct Export {
     pub user_filters: rustc_hash::FxHashMap<u32, Vec<Option<serde_json::Value>>>,
     /// Owner keys. Needed to count owners and key the noise; never released.
     pub owner_keys: Vec<String>,
+    /// Measurements of public reference sets (FreeSewing's curated sets), in release order:
+    /// a person's set equal to one is a copy, not a body.
+    pub reference_sets: Vec<Box<[f32]>>,
     pub dropped: Vec<Dropped>,
     pub users_read: u64,
     pub records_read: u64,
@@ -185,6 +212,7 @@ pub fn describe(files: &[SourceFile], at: RecordRef) -> String {
             Unit::Line => "line",
             Unit::Index => "index",
             Unit::Row => "row",
+            Unit::TableId(t) => return format!("{}, table {t}, id {}", f.path.display(), at.n),
         };
         match at.sub {
             Some(s) => format!("{}, {unit} {}, item {s}", f.path.display(), at.n),

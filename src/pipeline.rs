@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 pub enum Format {
     FreesewingV3,
     FreesewingV2,
+    /// The FreeSewing backend's SQLite database (tables `User`, `Set`, `CuratedSet`).
+    FreesewingSqlite,
     Table,
 }
 
@@ -20,7 +22,7 @@ impl Format {
     /// The record kinds ("entities") whose fields need roles.
     pub fn entities(self) -> &'static [&'static str] {
         match self {
-            Format::FreesewingV3 => &["set", "user"],
+            Format::FreesewingV3 | Format::FreesewingSqlite => &["set", "user"],
             Format::FreesewingV2 => &["person", "user"],
             Format::Table => &["row"],
         }
@@ -29,6 +31,16 @@ impl Format {
     /// The entity that holds one person's measurements.
     pub fn person_entity(self) -> &'static str {
         self.entities()[0]
+    }
+
+    /// The name as pipeline files spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::FreesewingV3 => "freesewing-v3",
+            Format::FreesewingV2 => "freesewing-v2",
+            Format::FreesewingSqlite => "freesewing-sqlite",
+            Format::Table => "table",
+        }
     }
 }
 
@@ -70,6 +82,13 @@ pub struct CategoryDef {
     pub field: Option<String>,
     /// `breasts-only-present`: "true" when any breasts-only measurement is present.
     pub derive: Option<String>,
+    /// The values that may be released (deny by default: a record holding any other
+    /// value is quarantined as `undeclared-category`). Required for a field; a derived
+    /// category's values are fixed.
+    pub values: Option<Vec<String>>,
+    /// Input spellings mapped to released values (`M = "Male"`).
+    #[serde(default)]
+    pub map: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -83,6 +102,34 @@ pub struct Consent {
     pub equals: Option<toml::Value>,
     /// No consent field exists; the reason is stated in the manifest.
     pub waived: Option<String>,
+    /// A kept value counted on its own in the manifest (FreeSewing: 3, the pre-launch
+    /// "open data" level that later meant the same as 2).
+    pub count_value: Option<i64>,
+    /// Fields that must also be `true` (FreeSewing v2: `user.consent.profile`).
+    #[serde(default)]
+    pub also_true: Vec<String>,
+    /// Fields of which at least one must be `true` (FreeSewing v2:
+    /// `user.consent.measurements`, or `user.consent.model` before its 2019 rename).
+    #[serde(default)]
+    pub any_true: Vec<String>,
+}
+
+/// Account rules of a platform: only live accounts, no blocked roles, no test accounts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Account {
+    /// `entity.path` of the account status; owners whose status is not `active` are dropped.
+    pub status_field: Option<String>,
+    pub active: Option<toml::Value>,
+    /// `entity.path` of the account role; owners whose role is listed are dropped.
+    pub role_field: Option<String>,
+    #[serde(default)]
+    pub refused_roles: Vec<String>,
+    /// `entity.path` of the account's e-mail (decrypted in memory, never kept past the
+    /// filter); owners whose e-mail domain is listed are test accounts and are dropped.
+    pub email_field: Option<String>,
+    #[serde(default)]
+    pub test_domains: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -113,6 +160,8 @@ pub struct Plausibility {
 #[serde(deny_unknown_fields)]
 pub struct Filters {
     pub consent: Consent,
+    /// Account rules (optional): status, role, test accounts.
+    pub account: Option<Account>,
     pub retention: Retention,
     pub dedupe: Dedupe,
     pub plausibility: Plausibility,
@@ -196,6 +245,48 @@ pub enum CategorySource {
 pub struct Category {
     pub name: String,
     pub source: CategorySource,
+    /// The values that may be released, as declared (the Data Package enum).
+    pub values: Vec<String>,
+    /// Input spellings mapped to released values; no key is itself a released value.
+    pub map: BTreeMap<String, String>,
+}
+
+impl Category {
+    /// The released value for an input value, if it is declared (as itself or mapped).
+    pub fn released<'a>(&'a self, input: &'a str) -> Option<&'a str> {
+        if self.values.iter().any(|v| v == input) {
+            return Some(input);
+        }
+        self.map.get(input).map(String::as_str)
+    }
+}
+
+/// The values of a derived `breasts-only-present` category.
+const DERIVED_VALUES: [&str; 2] = ["false", "true"];
+
+/// Why a text is unsafe to publish in a cell, if it is: a spreadsheet runs a cell that
+/// starts like a formula (OWASP "CSV injection"), and control or bidirectional-override
+/// characters make a terminal or editor show something other than what is there.
+pub fn unsafe_text(s: &str) -> Option<&'static str> {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        return Some("starts like a spreadsheet formula (=, +, -, @, tab or carriage return)");
+    }
+    hidden_characters(s, &[])
+}
+
+/// Whether `s` holds a control character (other than those in `allowed`) or a
+/// bidirectional-control character (Unicode Bidi_Control).
+pub fn hidden_characters(s: &str, allowed: &[char]) -> Option<&'static str> {
+    for c in s.chars() {
+        if matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+        {
+            return Some("holds a bidirectional-control character");
+        }
+        if c.is_control() && !allowed.contains(&c) {
+            return Some("holds a control character");
+        }
+    }
+    None
 }
 
 /// A validated pipeline, with its catalog loaded and paths resolved.
@@ -231,6 +322,16 @@ impl Pipeline {
             message,
         };
         let file: PipelineFile = toml::from_str(text).map_err(|e| err(e.to_string()))?;
+        for (what, text) in [
+            ("name", &file.dataset.name),
+            ("title", &file.dataset.title),
+            ("description", &file.dataset.description),
+            ("license", &file.dataset.license),
+        ] {
+            if let Some(why) = hidden_characters(text, &['\n']) {
+                return Err(err(format!("[dataset] {what} {why}: it is published")));
+            }
+        }
         let base = path.parent().unwrap_or(Path::new("."));
         let catalog_path = base.join(&file.input.catalog);
         let catalog = Catalog::load(&catalog_path)?;
@@ -299,9 +400,33 @@ impl Pipeline {
                     )))
                 }
             };
+            let values = match (&source, &def.values) {
+                (CategorySource::Field { .. }, Some(v)) => v.clone(),
+                (CategorySource::Field { .. }, None) => {
+                    return Err(err(format!(
+                        "[categories.{name}]: declare the values that may be released, e.g. `values = [\"Female\", \"Male\"]`: a record with any other value is quarantined"
+                    )))
+                }
+                (CategorySource::BreastsOnlyPresent, None) => {
+                    DERIVED_VALUES.iter().map(|v| v.to_string()).collect()
+                }
+                (CategorySource::BreastsOnlyPresent, Some(v)) => {
+                    let mut sorted = v.clone();
+                    sorted.sort();
+                    if sorted != DERIVED_VALUES {
+                        return Err(err(format!(
+                            "[categories.{name}]: a derived category has the values {DERIVED_VALUES:?}"
+                        )));
+                    }
+                    v.clone()
+                }
+            };
+            check_values(name, &values, &def.map).map_err(err)?;
             categories.push(Category {
                 name: name.clone(),
                 source,
+                values,
+                map: def.map.clone(),
             });
         }
         for (entity, roles) in &file.roles {
@@ -328,11 +453,32 @@ impl Pipeline {
             (Some(f), Some(_), None, None) | (Some(f), None, Some(_), None) => {
                 check_field("[filters.consent]", f, Role::Filter)?
             }
-            (None, None, None, Some(_)) => {}
+            (None, None, None, Some(_)) if c.also_true.is_empty() && c.any_true.is_empty() => {}
             _ => {
                 return Err(err(
                     "[filters.consent]: give `field` with `at_least` or `equals`, or `waived = \"why\"`".into(),
                 ))
+            }
+        }
+        for f in c.also_true.iter().chain(&c.any_true) {
+            check_field("[filters.consent]", f, Role::Filter)?;
+        }
+        if let Some(a) = &file.filters.account {
+            let pairs = [
+                ("status_field", &a.status_field, a.active.is_some()),
+                ("role_field", &a.role_field, !a.refused_roles.is_empty()),
+                ("email_field", &a.email_field, !a.test_domains.is_empty()),
+            ];
+            for (what, field, rule) in pairs {
+                match (field, rule) {
+                    (Some(f), true) => check_field(&format!("[filters.account] {what}"), f, Role::Filter)?,
+                    (None, false) => {}
+                    _ => {
+                        return Err(err(format!(
+                            "[filters.account]: `{what}` goes with its rule (`active`, `refused_roles` or `test_domains`)"
+                        )))
+                    }
+                }
             }
         }
         let r = &file.filters.retention;
@@ -417,10 +563,27 @@ impl Pipeline {
 
     /// The qualified fields (`entity.path`) read by filters, in a fixed order.
     pub fn filter_fields(&self) -> Vec<String> {
-        let c = self.filters.consent.field.iter();
-        c.chain(self.filters.retention.field.iter())
+        let consent = &self.filters.consent;
+        let c = consent
+            .field
+            .iter()
+            .chain(&consent.also_true)
+            .chain(&consent.any_true);
+        let a = self.filters.account.iter().flat_map(|a| {
+            a.status_field
+                .iter()
+                .chain(a.role_field.iter())
+                .chain(a.email_field.iter())
+        });
+        let mut v: Vec<String> = c
+            .chain(self.filters.retention.field.iter())
+            .chain(a)
             .cloned()
-            .collect()
+            .collect();
+        // One field may serve two rules: listed once.
+        let mut seen = std::collections::BTreeSet::new();
+        v.retain(|f| seen.insert(f.clone()));
+        v
     }
 
     /// Role of `path` (dotted) in `entity`, looking at the path and each of its parents:
@@ -463,6 +626,52 @@ impl Pipeline {
     }
 }
 
+/// A category's declared values and mapping: each value non-empty, written as the reader
+/// gives it (no surrounding white space), listed once and safe to publish; each mapping
+/// from a spelling that is not itself a value to a declared value.
+fn check_values(
+    name: &str,
+    values: &[String],
+    map: &BTreeMap<String, String>,
+) -> std::result::Result<(), String> {
+    if values.is_empty() {
+        return Err(format!("[categories.{name}]: `values` is empty"));
+    }
+    for (i, v) in values.iter().enumerate() {
+        if v.is_empty() || v.trim() != v {
+            return Err(format!(
+                "[categories.{name}]: value {} is empty or has surrounding white space",
+                i + 1
+            ));
+        }
+        if let Some(why) = unsafe_text(v) {
+            return Err(format!(
+                "[categories.{name}]: value {} {why}: it is never published",
+                i + 1
+            ));
+        }
+        if values[..i].contains(v) {
+            return Err(format!(
+                "[categories.{name}]: value {} is listed twice",
+                i + 1
+            ));
+        }
+    }
+    for (from, to) in map {
+        if from.is_empty() || values.contains(from) {
+            return Err(format!(
+                "[categories.{name}.map]: a spelling is empty or is itself a declared value"
+            ));
+        }
+        if !values.contains(to) {
+            return Err(format!(
+                "[categories.{name}.map]: a spelling maps to a value that `values` does not declare"
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -500,6 +709,79 @@ mod tests {
         let bad = format!("{}[filters.consent]\n{}", &text[..start], &text[end..]);
         let e = Pipeline::parse(&bad, &path).unwrap_err().to_string();
         assert!(e.contains("[filters.consent]"), "{e}");
+    }
+
+    /// The ANSUR II pipeline with its `[categories]` line replaced.
+    fn with_gender(line: &str) -> Result<Pipeline> {
+        let path = repo("pipelines/ansur2.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let old = "Gender = { field = \"row.Gender\", values = [\"Female\", \"Male\"] }";
+        assert!(text.contains(old));
+        Pipeline::parse(&text.replace(old, line), &path)
+    }
+
+    #[test]
+    fn a_category_declares_its_values_and_each_is_safe_to_publish() {
+        let e = with_gender("Gender = { field = \"row.Gender\" }").unwrap_err();
+        assert!(e.to_string().contains("declare the values"), "{e}");
+        for bad in [
+            "=1+1",
+            "+1",
+            "-1",
+            "@SUM(1)",
+            "\\tMale",
+            "\\rMale",
+            "Ma\\u202Ele",
+            "Male\\u2067",
+            "Ma\\u001Ble",
+            "Ma\\nle",
+            "Ma\\u0085le",
+        ] {
+            let line =
+                format!("Gender = {{ field = \"row.Gender\", values = [\"Female\", \"{bad}\"] }}");
+            let e = with_gender(&line).unwrap_err().to_string();
+            assert!(
+                e.contains("formula") || e.contains("control") || e.contains("white space"),
+                "{bad}: {e}"
+            );
+            assert!(e.contains("value 2"), "{bad}: {e}");
+        }
+        for (line, want) in [
+            ("Gender = { field = \"row.Gender\", values = [] }", "empty"),
+            ("Gender = { field = \"row.Gender\", values = [\"Male\", \"Male\"] }", "twice"),
+            ("Gender = { field = \"row.Gender\", values = [\"Male\"], map = { F = \"Female\" } }", "does not declare"),
+            ("Gender = { field = \"row.Gender\", values = [\"Male\", \"M\"], map = { M = \"Male\" } }", "itself a declared value"),
+        ] {
+            let e = with_gender(line).unwrap_err().to_string();
+            assert!(e.contains(want), "{line}: {e}");
+        }
+        let ok = with_gender(
+            "Gender = { field = \"row.Gender\", values = [\"Female\", \"Male\"], map = { F = \"Female\", M = \"Male\" } }",
+        )
+        .unwrap();
+        let c = &ok.categories[0];
+        assert_eq!(c.released("Male"), Some("Male"));
+        assert_eq!(c.released("M"), Some("Male"));
+        assert_eq!(c.released("male"), None);
+        assert_eq!(c.released("=1+1"), None);
+    }
+
+    #[test]
+    fn a_derived_category_has_fixed_values_and_dataset_texts_are_checked() {
+        let path = repo("pipelines/freesewing-v3.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let pl = Pipeline::parse(&text, &path).unwrap();
+        assert_eq!(pl.categories[0].values, ["false", "true"]);
+        let old = "has_breasts = { derive = \"breasts-only-present\" }";
+        let bad = text.replace(
+            old,
+            "has_breasts = { derive = \"breasts-only-present\", values = [\"yes\", \"no\"] }",
+        );
+        let e = Pipeline::parse(&bad, &path).unwrap_err().to_string();
+        assert!(e.contains("derived category"), "{e}");
+        let bad = text.replacen("title = \"", "title = \"\\u202E", 1);
+        let e = Pipeline::parse(&bad, &path).unwrap_err().to_string();
+        assert!(e.contains("[dataset] title holds a bidirectional"), "{e}");
     }
 
     #[test]

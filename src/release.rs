@@ -204,7 +204,7 @@ fn manifest(f: &Facts, files: &[(String, u64, String)]) -> Value {
     };
     let c = &pl.filters.consent;
     let r = &pl.filters.retention;
-    json!({
+    let mut m = json!({
         "tool": "opentape",
         "tool_version": env!("CARGO_PKG_VERSION"),
         "dataset": {
@@ -270,7 +270,25 @@ fn manifest(f: &Facts, files: &[(String, u64, String)]) -> Value {
             "constraints": constraints(pl),
         },
         "files": files.iter().map(|(name, bytes, sha)| json!({"name": name, "bytes": bytes, "sha256": sha})).collect::<Vec<_>>(),
-    })
+    });
+    // Rules only some pipelines have: added where they apply, so other manifests keep
+    // their bytes.
+    if let Some(a) = &pl.filters.account {
+        m["parameters"]["filters"]["account"] = json!({
+            "status": a.status_field.as_ref().map(|f| json!({"field": f, "kept": a.active.as_ref().and_then(|v| serde_json::to_value(v).ok())})),
+            "role": a.role_field.as_ref().map(|f| json!({"field": f, "refused": a.refused_roles})),
+            "test_accounts": a.email_field.as_ref().map(|f| json!({"field": f, "domains": a.test_domains})),
+        });
+    }
+    if !c.also_true.is_empty() || !c.any_true.is_empty() {
+        m["parameters"]["filters"]["consent"]["also_true"] = json!(c.also_true);
+        m["parameters"]["filters"]["consent"]["any_true"] = json!(c.any_true);
+    }
+    if let (Some(v), Some(n)) = (c.count_value, f.eligible.consent_value_owners) {
+        m["parameters"]["filters"]["consent"]["counted_value"] = json!(v);
+        m["counts"]["eligible_owners_with_counted_consent"] = json!(n);
+    }
+    m
 }
 
 /// Per released column: unit and plausible range (in released units), from the catalog.
@@ -630,7 +648,8 @@ pub struct Options<'a> {
     pub on_stage: Option<StageHook<'a>>,
     /// Counts bytes read and people placed (progress display).
     pub meter: Option<&'a crate::progress::Meter>,
-    pub limits: crate::read::Limits,
+    /// Size guards and the store key (FreeSewing's backend database).
+    pub read: crate::read::ReadOptions,
 }
 
 /// The anonymized table and what it was made from, before anything is written.
@@ -660,7 +679,15 @@ pub fn anonymize(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<(Run,
     let quiet = crate::progress::Meter::default();
     let meter = o.meter.unwrap_or(&quiet);
     stage("reading the export");
-    let export = crate::read::read_metered(pl, inputs, o.limits, meter)?;
+    let export = crate::read::read_metered(
+        pl,
+        inputs,
+        &crate::read::ReadOptions {
+            as_of: Some(o.as_of),
+            ..o.read.clone()
+        },
+        meter,
+    )?;
     meter.stop();
     stage("filtering");
     let eligible = crate::filter::apply(pl, export, o.as_of);
@@ -764,7 +791,12 @@ pub fn release(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<Outcome
     stage("writing Parquet and CSV");
     write(&staging.dir, &facts, &stage)?;
     stage("verifying the staged release");
-    check_staged(&staging.dir, pl.release.k, &o.key)?;
+    check_staged(
+        &staging.dir,
+        pl.release.k,
+        &o.key,
+        o.read.store_key.as_deref(),
+    )?;
     if let Some((latest, dir)) = crate::versions::published(&o.out).last() {
         let before = crate::versions::read_manifest(dir)?;
         let after = crate::versions::read_manifest(&staging.dir)?;
@@ -788,10 +820,16 @@ pub fn release(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<Outcome
 
 /// The independent checker (`opentape-verify`) on the staged files: nothing is published
 /// unless every guarantee holds.
-fn check_staged(dir: &Path, k: usize, key: &NoiseKey) -> Result<()> {
+fn check_staged(
+    dir: &Path,
+    k: usize,
+    key: &NoiseKey,
+    store_key: Option<&crate::read::decrypt::StoreKey>,
+) -> Result<()> {
     let opts = opentape_verify::Options {
         min_k: k,
         key: Some(key.bytes().to_vec()),
+        store_key: store_key.map(|s| s.text().to_string()),
         source: None,
     };
     let report =

@@ -120,6 +120,7 @@ mod tests {
             users_read: 0,
             files: vec![],
             owner_keys: vec![],
+            consent_value_owners: None,
         };
         let u = uniqueness(&e);
         assert_eq!(u[0].unique_people, 2); // 101 and 180 at 1 mm

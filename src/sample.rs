@@ -16,11 +16,27 @@ pub enum SampleFormat {
     FreesewingV3,
     #[value(name = "freesewing-v2")]
     FreesewingV2,
+    /// The backend's SQLite database, encrypted with a demo key written beside it.
+    #[value(name = "freesewing-sqlite")]
+    FreesewingSqlite,
+    /// The v2 collections `users` and `people` as `mongoexport` writes them (one
+    /// document per line, relaxed Extended JSON).
+    #[value(name = "freesewing-v2-mongoexport")]
+    FreesewingV2Mongoexport,
+}
+
+impl SampleFormat {
+    fn v2(self) -> bool {
+        matches!(
+            self,
+            SampleFormat::FreesewingV2 | SampleFormat::FreesewingV2Mongoexport
+        )
+    }
 }
 
 /// (name, female-like mean, male-like mean, kind). Means are the FreeSewing base sizes.
 /// Kind: L = length (follows height), G = girth (follows build), M = both.
-const BODY: [(&str, f64, f64, char); 38] = [
+pub(crate) const BODY: [(&str, f64, f64, char); 38] = [
     ("ankle", 245.0, 235.0, 'G'),
     ("biceps", 270.0, 350.0, 'G'),
     ("bustFront", 480.0, 560.0, 'G'),
@@ -60,7 +76,7 @@ const BODY: [(&str, f64, f64, char); 38] = [
     ("waistToUpperLeg", 285.0, 340.0, 'L'),
     ("wrist", 165.0, 175.0, 'G'),
 ];
-const BREASTS_ONLY: [&str; 7] = [
+pub(crate) const BREASTS_ONLY: [&str; 7] = [
     "bustFront",
     "bustSpan",
     "highBust",
@@ -79,12 +95,12 @@ const LEGACY: [(&str, &str); 6] = [
     ("waistToFloor", "naturalWaistToFloor"),
 ];
 
-const FIRST: [&str; 24] = [
+pub(crate) const FIRST: [&str; 24] = [
     "Maria", "Joost", "Anneke", "Wouter", "Sarah", "Liam", "Chloé", "Mateo", "Aiko", "Noor",
     "Fatima", "Lucas", "Emma", "Oskar", "Priya", "Tomás", "Ingrid", "Kwame", "Yuki", "Elena",
     "Hannah", "Rafael", "Sofia", "Bram",
 ];
-const LAST: [&str; 20] = [
+pub(crate) const LAST: [&str; 20] = [
     "Schmidt",
     "de Vries",
     "Janssens",
@@ -106,13 +122,13 @@ const LAST: [&str; 20] = [
     "Ivanova",
     "Bakker",
 ];
-const DOMAINS: [&str; 4] = [
+pub(crate) const DOMAINS: [&str; 4] = [
     "example.com",
     "example.org",
     "mail.example.net",
     "example.de",
 ];
-const NOTES: [&str; 6] = [
+pub(crate) const NOTES: [&str; 6] = [
     "Measured by my sister after the holidays, waist might be a bit generous.",
     "New measurements after pregnancy. Call me at +31 6 1234 5678 if the pattern needs fitting.",
     "For the wedding suit, tailor took these on a Tuesday in the shop on Main Street.",
@@ -120,7 +136,8 @@ const NOTES: [&str; 6] = [
     "Kids' measurements, redo in spring.",
     "Self-measured in the mirror, not very reliable around the shoulders.",
 ];
-const SET_NAMES: [&str; 6] = ["Me", "Mum", "Partner", "Me (2024)", "Dress form", "Brother"];
+pub(crate) const SET_NAMES: [&str; 6] =
+    ["Me", "Mum", "Partner", "Me (2024)", "Dress form", "Brother"];
 
 pub struct Options {
     pub format: SampleFormat,
@@ -140,11 +157,17 @@ pub struct Written {
 }
 
 pub fn generate(o: &Options) -> std::io::Result<Written> {
+    if o.format == SampleFormat::FreesewingSqlite {
+        return crate::sample_store::generate(o);
+    }
     std::fs::create_dir_all(&o.out)?;
     let mut rng = ChaCha8Rng::seed_from_u64(o.seed);
     let (people_name, users_name) = match o.format {
         SampleFormat::FreesewingV3 => ("sets.ndjson", "users.ndjson"),
-        SampleFormat::FreesewingV2 => ("people.json", "users.json"),
+        SampleFormat::FreesewingV2 | SampleFormat::FreesewingV2Mongoexport => {
+            ("people.json", "users.json")
+        }
+        SampleFormat::FreesewingSqlite => unreachable!("written by sample_store"),
     };
     let people_path = o.out.join(people_name);
     let users_path = o.out.join(users_name);
@@ -156,7 +179,12 @@ pub fn generate(o: &Options) -> std::io::Result<Written> {
     while w.people < o.people {
         w.owners += 1;
         let owner = Owner::new(&mut rng, w.owners, o);
-        users.record(&owner.user_record(&mut rng, o))?;
+        let user = owner.user_record(&mut rng, o);
+        if o.format == SampleFormat::FreesewingV2Mongoexport {
+            users.record(&mongo_user(&mut rng, user, w.owners))?;
+        } else {
+            users.record(&user)?;
+        }
         // Most owners have one person; some several; some measured one body twice.
         let n = match rng.random::<f64>() {
             x if x < 0.70 => 1,
@@ -175,7 +203,11 @@ pub fn generate(o: &Options) -> std::io::Result<Written> {
             set_id += 1;
             w.people += 1;
             let rec = person_record(&mut rng, o, &owner, set_id, i, &body, w.people);
-            people.record(&rec)?;
+            if o.format == SampleFormat::FreesewingV2Mongoexport {
+                people.record(&mongo_doc(&mut rng, rec))?;
+            } else {
+                people.record(&rec)?;
+            }
             if o.format == SampleFormat::FreesewingV3 && w.people == o.people / 2 {
                 // A line cut short, as a crashed export leaves it.
                 people.raw("{\"id\": 99999999, \"userId\": 1, \"name\": \"Me\", \"measies\": {\"chest\": 9")?;
@@ -183,10 +215,92 @@ pub fn generate(o: &Options) -> std::io::Result<Written> {
             last = Some(body);
         }
     }
+    if o.format == SampleFormat::FreesewingV2Mongoexport {
+        // A person whose account document was removed (v2 `remove` left people behind).
+        let body = Body::new(&mut rng);
+        let ghost = Owner::new(&mut rng, w.owners + 1, o);
+        let rec = person_record(&mut rng, o, &ghost, set_id + 1, 0, &body, w.people + 1);
+        people.record(&mongo_doc(&mut rng, rec))?;
+        w.people += 1;
+    }
     people.finish()?;
     users.finish()?;
     w.files = vec![people_path, users_path];
     Ok(w)
+}
+
+/// A document as `mongoexport` writes it (relaxed Extended JSON): an ObjectId, a version
+/// key, and dates as `{"$date": ISO}`.
+fn mongo_doc(rng: &mut ChaCha8Rng, v: Value) -> Value {
+    let Value::Object(o) = v else { return v };
+    let mut out = Map::new();
+    out.insert(
+        "_id".into(),
+        json!({"$oid": format!("{:08x}{}", rng.random::<u32>(), hexid(rng))}),
+    );
+    for (k, v) in o {
+        let v = match (k.as_str(), v) {
+            ("createdAt" | "updatedAt", Value::String(s)) => json!({"$date": s}),
+            ("time", Value::Object(t)) => Value::Object(
+                t.into_iter()
+                    .map(|(k, v)| match v {
+                        Value::String(s) => (k, json!({"$date": s})),
+                        v => (k, v),
+                    })
+                    .collect(),
+            ),
+            (_, v) => v,
+        };
+        out.insert(k, v);
+    }
+    out.insert("__v".into(), json!(0));
+    Value::Object(out)
+}
+
+/// A `users` document: e-mail and social accounts are inside mongoose-encryption's `_ct`
+/// (random bytes here: a reader never needs them); some owners predate the 2019 rename
+/// of `consent.measurements` (`model`), some are frozen (restricted processing).
+fn mongo_user(rng: &mut ChaCha8Rng, v: Value, n: u64) -> Value {
+    use base64::Engine;
+    let mut d = mongo_doc(rng, v);
+    let o = d.as_object_mut().expect("a user document");
+    o.remove("email");
+    o.remove("social");
+    o.insert(
+        "ehash".into(),
+        json!(format!(
+            "{}{}{}{}",
+            hexid(rng),
+            hexid(rng),
+            hexid(rng),
+            hexid(rng)
+        )),
+    );
+    o.insert(
+        "password".into(),
+        json!(format!("$2b$10${}{}", hexid(rng), hexid(rng))),
+    );
+    let b64 = |rng: &mut ChaCha8Rng| {
+        let bytes: [u8; 48] = rng.random();
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    };
+    o.insert(
+        "_ct".into(),
+        json!({"$binary": {"base64": b64(rng), "subType": "00"}}),
+    );
+    o.insert(
+        "_ac".into(),
+        json!({"$binary": {"base64": b64(rng), "subType": "00"}}),
+    );
+    let consent = o["consent"].as_object_mut().expect("consent");
+    if n % 17 == 3 {
+        let m = consent.remove("measurements").unwrap_or(json!(true));
+        consent.insert("model".into(), m);
+    }
+    if n % 29 == 5 {
+        o.insert("status".into(), json!("frozen"));
+    }
+    d
 }
 
 /// A JSON writer: NDJSON for v3, one JSON array per file for v2.
@@ -236,16 +350,16 @@ impl Out {
     }
 }
 
-struct Owner {
-    id: u64,
+pub(crate) struct Owner {
+    pub(crate) id: u64,
     handle: String,
-    first: &'static str,
-    last: &'static str,
-    username: String,
+    pub(crate) first: &'static str,
+    pub(crate) last: &'static str,
+    pub(crate) username: String,
 }
 
 impl Owner {
-    fn new(rng: &mut ChaCha8Rng, id: u64, _o: &Options) -> Owner {
+    pub(crate) fn new(rng: &mut ChaCha8Rng, id: u64, _o: &Options) -> Owner {
         let first = FIRST[rng.random_range(0..FIRST.len())];
         let last = LAST[rng.random_range(0..LAST.len())];
         let username = format!(
@@ -293,32 +407,59 @@ impl Owner {
         );
         match o.format {
             SampleFormat::FreesewingV3 => {
+                // The production columns, as `sqlite3 -json` prints a decrypted dump.
                 let consent = match rng.random::<f64>() {
+                    x if x < 0.72 => 2,
                     x if x < 0.78 => 3,
-                    x if x < 0.90 => 2,
-                    x if x < 0.97 => 1,
+                    x if x < 0.95 => 1,
                     _ => 0,
+                };
+                let status = match rng.random::<f64>() {
+                    x if x < 0.94 => 1,
+                    x if x < 0.97 => 0,
+                    x if x < 0.99 => -1,
+                    _ => -2,
+                };
+                let email = if rng.random::<f64>() < 0.01 {
+                    format!("test_{}@freesewing.dev", hexid(rng))
+                } else {
+                    email
+                };
+                let last_seen = if rng.random::<f64>() < 0.02 {
+                    Value::Null
+                } else {
+                    json!(last_seen)
                 };
                 json!({
                     "id": self.id,
-                    "email": email,
-                    "username": self.username,
                     "bio": bio,
-                    "img": img,
-                    "github": format!("@{}-sews", self.username),
-                    "language": (["en", "nl", "fr", "de", "es"][rng.random_range(0..5)]),
-                    "imperial": rng.random::<f64>() < 0.2,
-                    "newsletter": rng.random::<f64>() < 0.3,
-                    "patron": ([0, 0, 0, 2, 4, 8][rng.random_range(0..6)]),
-                    "role": "user",
-                    "status": 1,
+                    "compare": 1,
                     "consent": consent,
-                    "lastSeen": last_seen,
+                    "control": rng.random_range(1..=5),
                     "createdAt": created,
-                    "updatedAt": last_seen,
+                    "data": "{}",
+                    "ehash": format!("{}{}{}{}", hexid(rng), hexid(rng), hexid(rng), hexid(rng)),
+                    "email": email,
+                    "ihash": format!("{}{}{}{}", hexid(rng), hexid(rng), hexid(rng), hexid(rng)),
+                    "initial": email,
+                    "imperial": u8::from(rng.random::<f64>() < 0.2),
+                    "jwtCalls": rng.random_range(0..5000),
+                    "keyCalls": 0,
+                    "language": (["en", "nl", "fr", "de", "es"][rng.random_range(0..5)]),
+                    "lastSeen": last_seen,
+                    "lusername": self.username.to_lowercase(),
+                    "mfaSecret": "",
+                    "mfaEnabled": 0,
+                    "newsletter": u8::from(rng.random::<f64>() < 0.3),
+                    "password": format!("{{\"type\":\"v3\",\"data\":\"{}\",\"salt\":\"{}\"}}", hexid(rng), hexid(rng)),
+                    "patron": ([0, 0, 0, 2, 4, 8][rng.random_range(0..6)]),
+                    "role": if rng.random::<f64>() < 0.005 { "blocked" } else { "user" },
+                    "status": status,
+                    "updatedAt": created,
+                    "username": self.username,
                 })
             }
-            SampleFormat::FreesewingV2 => json!({
+            _ => json!({
                 "handle": self.handle,
                 "email": email,
                 "username": self.username,
@@ -347,13 +488,13 @@ impl Owner {
 
 /// One body: sex-like type and measurements in mm (shoulderSlope in degrees).
 #[derive(Clone)]
-struct Body {
-    breasts: bool,
-    values: [f64; 38],
+pub(crate) struct Body {
+    pub(crate) breasts: bool,
+    pub(crate) values: [f64; 38],
 }
 
 impl Body {
-    fn new(rng: &mut ChaCha8Rng) -> Body {
+    pub(crate) fn new(rng: &mut ChaCha8Rng) -> Body {
         let breasts = rng.random::<f64>() < 0.55;
         // Latent factors: height and build, mildly correlated.
         let h = normal(rng);
@@ -375,7 +516,7 @@ impl Body {
     }
 
     /// The same body measured again: a few millimetres off here and there.
-    fn remeasured(&self, rng: &mut ChaCha8Rng) -> Body {
+    pub(crate) fn remeasured(&self, rng: &mut ChaCha8Rng) -> Body {
         let mut b = self.clone();
         for v in &mut b.values {
             *v += rng.random_range(-2..=2) as f64;
@@ -393,7 +534,7 @@ fn person_record(
     body: &Body,
     nth: u64,
 ) -> Value {
-    let v2 = o.format == SampleFormat::FreesewingV2;
+    let v2 = o.format.v2();
     let legacy = v2 && rng.random::<f64>() < 0.25;
     let mut m = Map::new();
     for (j, &(name, ..)) in BODY.iter().enumerate() {
@@ -479,24 +620,24 @@ fn person_record(
     }
 }
 
-fn normal(rng: &mut ChaCha8Rng) -> f64 {
+pub(crate) fn normal(rng: &mut ChaCha8Rng) -> f64 {
     // Box-Muller; deterministic given the RNG stream.
     let u1: f64 = 1.0 - rng.random::<f64>();
     let u2: f64 = rng.random::<f64>();
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
-fn handle(rng: &mut ChaCha8Rng) -> String {
+pub(crate) fn handle(rng: &mut ChaCha8Rng) -> String {
     (0..5)
         .map(|_| (b'a' + rng.random_range(0..26u8)) as char)
         .collect()
 }
 
-fn hexid(rng: &mut ChaCha8Rng) -> String {
+pub(crate) fn hexid(rng: &mut ChaCha8Rng) -> String {
     format!("{:016x}", rng.random::<u64>())
 }
 
-fn timestamp(rng: &mut ChaCha8Rng, days: i64) -> String {
+pub(crate) fn timestamp(rng: &mut ChaCha8Rng, days: i64) -> String {
     format!(
         "{}T{:02}:{:02}:{:02}.000Z",
         crate::filter::format_date(days),
@@ -506,7 +647,7 @@ fn timestamp(rng: &mut ChaCha8Rng, days: i64) -> String {
     )
 }
 
-fn ascii(s: &str) -> String {
+pub(crate) fn ascii(s: &str) -> String {
     s.chars()
         .map(|c| match c {
             'é' => 'e',

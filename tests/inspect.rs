@@ -112,7 +112,14 @@ fn measies() -> serde_json::Value {
 
 fn user(id: u64) -> serde_json::Value {
     serde_json::json!({"id": id, "email": format!("someone{id}@example.com"), "username": "someone",
-        "consent": 3, "lastSeen": "2026-10-01T10:00:00.000Z"})
+        "consent": 2, "status": 1, "lastSeen": "2026-10-01T10:00:00.000Z"})
+}
+
+/// A body other than [`measies`]'s.
+fn other_body() -> serde_json::Value {
+    let mut m = measies();
+    m["chest"] = serde_json::json!(m["chest"].as_f64().unwrap() + 20.0);
+    m
 }
 
 fn set(id: u64, owner: u64, measies: serde_json::Value) -> serde_json::Value {
@@ -194,8 +201,9 @@ fn malformed_records_are_quarantined_with_reasons_not_fatal() {
         set(13, 1, inches),
         set(14, 1, missing),
         set(15, 1, encrypted),
-        // measies as a JSON string is fine
-        set(16, 2, serde_json::Value::String(measies().to_string())),
+        // measies as a JSON string is fine (another body: an exact copy of owner 1's
+        // set would be a clone, not a second person)
+        set(16, 2, serde_json::Value::String(other_body().to_string())),
     ];
     let (d, dir) = v3_export(&sets, &[user(1), user(2)]);
     // A truncated line in the middle.
@@ -228,8 +236,9 @@ fn malformed_records_are_quarantined_with_reasons_not_fatal() {
 
 #[test]
 fn consent_retention_and_dedupe_filters() {
+    // Consent 1 is account data only; 2 adds "share anonymized measurements as open data".
     let mut no_consent = user(2);
-    no_consent["consent"] = serde_json::json!(2);
+    no_consent["consent"] = serde_json::json!(1);
     let mut stale = user(3);
     stale["lastSeen"] = serde_json::json!("2024-01-01T00:00:00Z");
     let mut near = measies();
@@ -303,7 +312,7 @@ fn v3_account_folder_and_v2_login_payloads() {
         legacy.insert(k.to_string(), v.clone());
     }
     let payload = serde_json::json!({
-        "account": {"handle": "owner", "email": "a@example.com", "consent": {"openData": true, "profile": true, "measurements": true},
+        "account": {"handle": "owner", "email": "a@example.com", "status": "active", "consent": {"openData": true, "profile": true, "measurements": true},
                     "time": {"login": "2026-11-01T00:00:00Z", "created": "2020-01-01"}, "social": {"mastodon": "@a@example.social"}},
         "people": {"pqrst": {"handle": "pqrst", "name": "Me", "breasts": false, "measurements": legacy}}
     });

@@ -312,7 +312,7 @@ fn too_much_suppression_is_refused_with_the_figures() {
         sets.push_str(&format!("{v}\n"));
         users.push_str(&format!(
             "{}\n",
-            serde_json::json!({"id": owner, "consent": 3, "lastSeen": "2026-11-01"})
+            serde_json::json!({"id": owner, "consent": 2, "status": 1, "lastSeen": "2026-11-01"})
         ));
     }
     fs::write(sample.join("sets.ndjson"), sets).unwrap();
@@ -400,8 +400,8 @@ fn a_release_that_fails_verification_is_not_published() {
         d.path(),
         "ansur2",
         &[(
-            "Gender = { field = \"row.Gender\" }",
-            "subject_name = { field = \"row.Gender\" }",
+            "Gender = { field = \"row.Gender\",",
+            "subject_name = { field = \"row.Gender\",",
         )],
     );
     let o = d.path().join("rel").display().to_string();
@@ -587,4 +587,149 @@ fn range_representation_releases_class_bounds() {
             assert!(pair[0] <= pair[1], "{line}");
         }
     }
+}
+
+/// The shipped ANSUR II female table with the `Gender` cell of row `i` (1-based, data rows)
+/// replaced by `v` for each `(i, v)`, written into `dir`; returns both input paths.
+fn ansur_with_gender(dir: &Path, edits: &[(usize, String)]) -> [String; 2] {
+    let src = repo().join("data-samples/ansur2/ANSUR_II_FEMALE_Public.csv");
+    let text = fs::read_to_string(src).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let col = lines[0].split(',').position(|h| h == "Gender").unwrap();
+    for (i, v) in edits {
+        let mut cells: Vec<&str> = lines[*i].split(',').collect();
+        assert_eq!(cells[col], "Female");
+        cells[col] = v;
+        lines[*i] = cells.join(",");
+    }
+    let female = dir.join("ANSUR_II_FEMALE_Public.csv");
+    fs::write(&female, lines.join("\n") + "\n").unwrap();
+    [
+        repo()
+            .join("data-samples/ansur2/ANSUR_II_MALE_Public.csv")
+            .display()
+            .to_string(),
+        female.display().to_string(),
+    ]
+}
+
+/// The example: 39 women's `Gender` read `=1+1`, 40 read a formula that runs a
+/// command; `count` of them are written (the first `count` of those 79).
+fn formula_edits(count: usize) -> Vec<(usize, String)> {
+    (1..=79)
+        .map(|i| {
+            let v = if i <= 39 {
+                "=1+1"
+            } else {
+                "@SUM(1+1)*cmd|' /C calc'!A0"
+            };
+            (i * 20, v.to_string())
+        })
+        .take(count)
+        .collect()
+}
+
+fn release_ansur(d: &Path, pipeline: &Path, inputs: &[String]) -> Run {
+    let o = d.join("rel").display().to_string();
+    let p = pipeline.display().to_string();
+    let mut args = vec![
+        "--pipeline",
+        &p,
+        "--version",
+        "1.0.0",
+        "--out",
+        &o,
+        "--private-dir",
+    ];
+    let private = d.join("private").display().to_string();
+    args.push(&private);
+    args.push("--input");
+    args.extend(inputs.iter().map(String::as_str));
+    release(d, &args, None)
+}
+
+#[test]
+fn formula_category_values_are_quarantined_never_published() {
+    let d = tmp();
+    // 50 of the 79 cells: 0.82% of 6,068 records, under max_rejected = 1%.
+    let inputs = ansur_with_gender(d.path(), &formula_edits(50));
+    let r = release_ansur(d.path(), &repo().join("pipelines/ansur2.toml"), &inputs);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rel = d.path().join("rel/1.0.0");
+    let m = manifest(&rel);
+    assert_eq!(
+        m["counts"]["dropped"]["plausibility"]["undeclared-category"], 50,
+        "{}",
+        m["counts"]
+    );
+    for f in files(&rel) {
+        let bytes = fs::read(&f).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains("=1+1") && !text.contains("cmd|"),
+            "{}",
+            f.display()
+        );
+    }
+    let csv = fs::read_to_string(rel.join("measurements.csv")).unwrap();
+    assert!(csv
+        .lines()
+        .skip(1)
+        .all(|l| l.starts_with("Female,") || l.starts_with("Male,")));
+    let dp: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(rel.join("datapackage.json")).unwrap()).unwrap();
+    assert_eq!(
+        dp["resources"][0]["schema"]["fields"][0]["constraints"]["enum"],
+        serde_json::json!(["Female", "Male"])
+    );
+    // The private quarantine names the reason and field, never the value.
+    let dropped = fs::read_to_string(d.path().join("private/dropped.csv")).unwrap();
+    assert_eq!(dropped.matches("undeclared-category").count(), 50);
+    assert!(!dropped.contains("=1+1"));
+}
+
+#[test]
+fn formula_category_values_over_max_rejected_refuse_the_release() {
+    // All 79 (1.30% of the records, over max_rejected = 1%): refused, nothing published.
+    let d = tmp();
+    let inputs = ansur_with_gender(d.path(), &formula_edits(79));
+    let r = release_ansur(d.path(), &repo().join("pipelines/ansur2.toml"), &inputs);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("max_rejected"), "{}", r.stderr);
+    assert!(!d.path().join("rel/1.0.0").exists());
+}
+
+#[test]
+fn declared_spellings_are_released_as_their_mapped_value() {
+    let d = tmp();
+    let p = edited_pipeline(
+        d.path(),
+        "ansur2",
+        &[(
+            "values = [\"Female\", \"Male\"] }",
+            "values = [\"Female\", \"Male\"], map = { F = \"Female\", woman = \"Female\" } }",
+        )],
+    );
+    let edits: Vec<(usize, String)> = (1..=30)
+        .map(|i| (i * 7, if i % 2 == 0 { "F" } else { "woman" }.to_string()))
+        .chain([(500, "female".to_string())])
+        .collect();
+    let inputs = ansur_with_gender(d.path(), &edits);
+    let r = release_ansur(d.path(), &p, &inputs);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rel = d.path().join("rel/1.0.0");
+    let m = manifest(&rel);
+    // Only the undeclared spelling (case matters) is quarantined.
+    assert_eq!(
+        m["counts"]["dropped"]["plausibility"]["undeclared-category"],
+        1
+    );
+    let csv = fs::read_to_string(rel.join("measurements.csv")).unwrap();
+    let women = csv.lines().filter(|l| l.starts_with("Female,")).count();
+    let suppressed = m["counts"]["suppressed"].as_u64().unwrap_or(0) as usize;
+    assert!(women + suppressed >= 1985, "{women} women released");
+    assert!(csv
+        .lines()
+        .skip(1)
+        .all(|l| l.starts_with("Female,") || l.starts_with("Male,")));
 }

@@ -155,7 +155,7 @@ fn report_command_rebuilds_the_same_page_and_json_output_stays_clean() {
     assert!(r.status.success());
     // stdout is JSON only: progress and notes go to stderr.
     let outcome: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
-    assert_eq!(outcome["rows"], 1237);
+    assert_eq!(outcome["rows"], 1175);
     let page = d.path().join("page.html");
     let rel = out.join("1.0.0");
     let run = opentape(

@@ -64,12 +64,14 @@ fn samples_look_like_real_exports_and_pass_the_pipelines() {
     for needle in [
         "@example.",
         "\"username\"",
-        "https://images.example-sewing.test/",
         "\"bio\"",
-        "\"github\"",
+        "\"ehash\"",
+        "\"password\"",
+        "@freesewing.dev",
     ] {
         assert!(users.contains(needle), "{needle}");
     }
+    assert!(sets.contains("https://images.example-sewing.test/"));
     assert!(
         sets.contains("\"notes\"") && sets.contains("\\\"chest\\\""),
         "measies as a JSON string"

@@ -368,6 +368,118 @@ fn a_value_outside_the_catalog_range_is_caught() {
     assert_eq!(verify(d.path(), &[]), (1, vec!["plausible".to_string()]));
 }
 
+/// Every row of the smallest class gets `value` in its first category column (the whole
+/// class changes, so k still holds), with checksums recomputed.
+fn smallest_class_category(value: &str) -> tempfile::TempDir {
+    let d = copy();
+    let (header, mut rows) = load(d.path());
+    assert_eq!(header[0], "has_breasts");
+    for i in smallest_group(&rows) {
+        rows[i][0] = value.into();
+    }
+    save(d.path(), &header, &rows, &[]);
+    d
+}
+
+#[test]
+fn a_formula_cell_is_caught() {
+    for value in ["=1+1", "@SUM(1+1)*cmd|' /C calc'!A0", "+true", "-true"] {
+        let d = smallest_class_category(value);
+        let (code, report) = verify_report(d.path(), &[]);
+        assert_eq!(code, 1, "{value}");
+        assert!(
+            problems(&report, "pii").contains("spreadsheet formula"),
+            "{value}: {}",
+            problems(&report, "pii")
+        );
+        // Not a declared value either.
+        assert!(
+            problems(&report, "schema").contains("does not declare"),
+            "{value}"
+        );
+    }
+}
+
+#[test]
+fn control_and_bidirectional_characters_in_a_cell_are_caught() {
+    for (value, what) in [
+        ("tr\u{202E}ue", "bidirectional"),
+        ("true\u{2067}", "bidirectional"),
+        ("tr\u{1b}[8mue", "control"),
+        ("tr\u{7}ue", "control"),
+    ] {
+        let d = smallest_class_category(value);
+        let (code, report) = verify_report(d.path(), &[]);
+        assert_eq!(code, 1, "{value:?}");
+        assert!(problems(&report, "pii").contains(what), "{value:?}");
+    }
+}
+
+#[test]
+fn a_category_value_outside_the_declared_enum_is_caught() {
+    let d = smallest_class_category("maybe");
+    assert_eq!(verify(d.path(), &[]), (1, vec!["schema".to_string()]));
+    // The enum itself removed: a category must declare its values.
+    let d = copy();
+    let path = d.path().join("datapackage.json");
+    let mut dp: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    for r in dp["resources"].as_array_mut().unwrap() {
+        r["schema"]["fields"][0]["constraints"]
+            .as_object_mut()
+            .unwrap()
+            .remove("enum");
+    }
+    fs::write(&path, serde_json::to_string_pretty(&dp).unwrap()).unwrap();
+    reseal(d.path(), manifest(d.path()));
+    let (code, report) = verify_report(d.path(), &[]);
+    assert_eq!(code, 1);
+    assert!(problems(&report, "schema").contains("no enum"), "{report}");
+}
+
+#[test]
+fn an_undeclared_category_value_in_the_manifest_is_caught() {
+    let d = copy();
+    let mut m = manifest(d.path());
+    m["utility"]["strata"][0]["categories"]["has_breasts"] = "=1+1".into();
+    reseal(d.path(), m);
+    let (code, report) = verify_report(d.path(), &[]);
+    assert_eq!(code, 1);
+    assert!(
+        problems(&report, "schema").contains("manifest names"),
+        "{report}"
+    );
+}
+
+#[test]
+fn hidden_characters_in_the_documents_are_caught() {
+    for (file, what) in [
+        ("DATASHEET.md", "\u{202E}"),
+        ("DATASHEET.md", "\u{1b}[2J"),
+        ("CITATION.cff", "\u{2066}"),
+    ] {
+        let d = copy();
+        let p = d.path().join(file);
+        let text = fs::read_to_string(&p).unwrap();
+        fs::write(&p, text.replacen('\n', &format!("{what}\n"), 1)).unwrap();
+        reseal(d.path(), manifest(d.path()));
+        let (code, report) = verify_report(d.path(), &[]);
+        assert_eq!(code, 1, "{file} {what:?}");
+        assert!(problems(&report, "pii").contains(file), "{file}: {report}");
+    }
+    // In a JSON string of the manifest (written escaped, as serde_json writes it).
+    let d = copy();
+    let mut m = manifest(d.path());
+    m["dataset"]["title"] = "Open \u{202E}data".into();
+    reseal(d.path(), m);
+    let (code, report) = verify_report(d.path(), &[]);
+    assert_eq!(code, 1);
+    assert!(
+        problems(&report, "pii").contains("manifest.json"),
+        "{report}"
+    );
+}
+
 #[test]
 fn a_manifest_claiming_a_larger_k_is_caught() {
     let d = copy();
@@ -434,8 +546,11 @@ fn linkage_catches_a_reproduced_source_record_and_a_class_short_of_owners() {
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
             .any(|u| {
                 &u["id"] == id
-                    && u["consent"] == 3
-                    && u["lastSeen"].as_str().unwrap() > "2026-01-01"
+                    && u["consent"].as_i64() >= Some(2)
+                    && u["status"] == 1
+                    && u["role"] == "user"
+                    && !u["email"].as_str().unwrap().ends_with("@freesewing.dev")
+                    && u["lastSeen"].as_str().is_some_and(|d| d > "2026-01-01")
             })
     };
     let m = sets

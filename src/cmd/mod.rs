@@ -59,6 +59,10 @@ pub struct InputArgs {
     /// Refuse inputs with more than this many records (people and users).
     #[arg(long, value_name = "N", default_value_t = opentape::read::Limits::default().max_records)]
     pub max_records: u64,
+    /// File holding the FreeSewing backend's encryption key (its `encryption.key`, or
+    /// the value of BACKEND_ENC_KEY); else the BACKEND_ENC_KEY environment variable.
+    #[arg(long, value_name = "FILE")]
+    pub store_key_file: Option<PathBuf>,
 }
 
 impl InputArgs {
@@ -71,6 +75,11 @@ impl InputArgs {
             max_input_bytes: self.max_input_bytes,
             max_records: self.max_records,
         }
+    }
+
+    /// Limits and the store key, derived once.
+    pub fn read_options(&self) -> crate_result::Result<opentape::read::ReadOptions> {
+        read_options(self.limits(), self.store_key_file.as_deref())
     }
 
     pub fn inputs(&self, pl: &opentape::pipeline::Pipeline) -> Vec<PathBuf> {
@@ -92,6 +101,20 @@ pub fn parse_as_of(s: Option<&str>) -> crate_result::Result<i64> {
             ))
         }),
     }
+}
+
+/// Read options with the store key from `file` or BACKEND_ENC_KEY, derived once.
+pub fn read_options(
+    limits: opentape::read::Limits,
+    file: Option<&std::path::Path>,
+) -> crate_result::Result<opentape::read::ReadOptions> {
+    let store_key = opentape::read::decrypt::load_key_string(file)?
+        .map(|k| std::sync::Arc::new(opentape::read::decrypt::StoreKey::derive(&k)));
+    Ok(opentape::read::ReadOptions {
+        limits,
+        store_key,
+        as_of: None,
+    })
 }
 
 pub mod crate_result {

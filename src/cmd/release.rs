@@ -81,7 +81,7 @@ pub fn run(a: Args, progress: &super::progress::Progress) -> Result<i32> {
                 .push((s.to_string(), std::time::Instant::now()));
         })),
         meter: Some(progress.meter()),
-        limits: a.input.limits(),
+        read: a.input.read_options()?,
     };
     let inputs = a.input.inputs(&pl);
     let result = opentape::release::release(&pl, &inputs, &opts);

@@ -39,6 +39,9 @@ pub struct Args {
     /// File holding the release's noise key (else OPENTAPE_NOISE_KEY).
     #[arg(long, value_name = "FILE", requires = "source")]
     pub noise_key_file: Option<PathBuf>,
+    /// File holding the FreeSewing backend's key (else BACKEND_ENC_KEY), for an encrypted source.
+    #[arg(long, value_name = "FILE", requires = "source")]
+    pub store_key_file: Option<PathBuf>,
 }
 
 pub fn run(a: Args, progress: &super::progress::Progress) -> Result<i32> {
@@ -116,7 +119,10 @@ fn recompute(a: &Args, pipeline: &Path, progress: &super::progress::Progress) ->
         key,
         on_stage: Some(Box::new(|s: &str| progress.stage(s))),
         meter: Some(progress.meter()),
-        limits: opentape::read::Limits::default(),
+        read: super::read_options(
+            opentape::read::Limits::default(),
+            a.store_key_file.as_deref(),
+        )?,
     };
     let (run, _) = opentape::release::anonymize(&pl, &a.source, &o)?;
     progress.stage("comparing with the published table");

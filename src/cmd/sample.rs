@@ -8,6 +8,7 @@ use std::path::PathBuf;
 #[command(
     about = "Write a synthetic export (fake people, fake identifiers, a few broken records) for tests, demos and benchmarks.",
     after_help = "Examples:\n  opentape sample --format freesewing-v3 --people 2000 --seed 1 --out data-samples/freesewing-v3 --as-of 2026-11-29\n  \
+opentape sample --format freesewing-sqlite --people 2000 --seed 1 --out data-samples/freesewing-sqlite --as-of 2026-11-29\n  \
 opentape sample --format freesewing-v2 --people 1000000 --seed 7 --out /tmp/big"
 )]
 pub struct Args {

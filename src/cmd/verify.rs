@@ -35,6 +35,10 @@ pub struct Args {
     /// The release's private run folder (holds membership.csv, written by `release --private-dir`).
     #[arg(long, value_name = "DIR")]
     pub private_dir: Option<PathBuf>,
+    /// File holding the FreeSewing backend's key (else BACKEND_ENC_KEY): reads an
+    /// encrypted --source, and no file of the release may contain the key.
+    #[arg(long, value_name = "FILE")]
+    pub store_key_file: Option<PathBuf>,
     /// Retention reference date the release used (YYYY-MM-DD); default: today.
     #[arg(long, value_name = "DATE")]
     pub as_of: Option<String>,
@@ -54,12 +58,14 @@ fn source(
     let pl = opentape::pipeline::Pipeline::load(pipeline)?;
     let as_of = super::parse_as_of(a.as_of.as_deref())?;
     progress.stage("reading the source");
-    let export = opentape::read::read_metered(
-        &pl,
-        &a.source,
-        opentape::read::Limits::default(),
-        progress.meter(),
-    )?;
+    let read = opentape::read::ReadOptions {
+        as_of: Some(as_of),
+        ..super::read_options(
+            opentape::read::Limits::default(),
+            a.store_key_file.as_deref(),
+        )?
+    };
+    let export = opentape::read::read_metered(&pl, &a.source, &read, progress.meter())?;
     progress.meter().stop();
     let e = opentape::filter::apply(&pl, export, as_of);
     let src = opentape::release::checker_source(&pl, Box::new(e));
@@ -69,9 +75,11 @@ fn source(
 pub fn run(a: Args, progress: &super::progress::Progress) -> Result<i32> {
     let key = opentape_verify::load_key(a.noise_key_file.as_deref())
         .map_err(|e| Error::Usage(e.to_string()))?;
+    let store_key = opentape::read::decrypt::load_key_string(a.store_key_file.as_deref())?;
     let opts = opentape_verify::Options {
         min_k: a.min_k,
         key,
+        store_key,
         source: source(&a, progress)?,
     };
     if a.all {

@@ -208,6 +208,7 @@ impl<'de> Visitor<'de> for Record<'_, '_, '_> {
                 Role::Filter => {
                     let v: Value = map.next_value()?;
                     if let Some(i) = slot.index {
+                        let v = self.w.filter_value(v, &mut out);
                         out.filters[i] = Some(v);
                     }
                 }

@@ -156,11 +156,21 @@ fn trim(buf: &[u8], first: bool) -> &[u8] {
 
 fn read_document(r: &mut Reader, path: &Path) -> Result<()> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let id = r.add_file(path, Unit::Index);
-    let doc: Value = serde_json::from_slice(trim(&bytes, true)).map_err(|e| {
+    let doc: Value = match serde_json::from_slice(trim(&bytes, true)) {
+        Ok(doc) => doc,
+        // `mongoexport` writes one document per line into a `.json` file.
+        Err(e) if e.is_syntax() && e.to_string().starts_with("trailing characters") => {
+            return read_lines(r, path);
+        }
         // serde's message holds a line and column, never the input text.
-        Error::input(path, format!("not a valid JSON document: {e}"))
-    })?;
+        Err(e) => {
+            return Err(Error::input(
+                path,
+                format!("not a valid JSON document: {e}"),
+            ))
+        }
+    };
+    let id = r.add_file(path, Unit::Index);
     let at = |n| RecordRef {
         file: id,
         n,
@@ -214,8 +224,65 @@ fn apply(r: &mut Reader, actions: Vec<Action>) {
     }
 }
 
+/// MongoDB Extended JSON (v2 relaxed and canonical, and the legacy "strict" form of
+/// `mongoexport` before 4.2) as plain JSON: `{"$oid": s}` -> s, `{"$date": iso}` -> iso,
+/// `{"$date": {"$numberLong": ms}}` -> ms, `{"$numberInt"|"$numberLong"|"$numberDouble"|
+/// "$numberDecimal": s}` -> the number (a non-finite one stays text, so a measurement
+/// holding it is non-numeric), `{"$binary": ..}` -> null (`_ct`, `_ac`: never needed).
+pub(super) fn plain_json(v: Value) -> Value {
+    match v {
+        Value::Array(a) => Value::Array(a.into_iter().map(plain_json).collect()),
+        Value::Object(o) => {
+            if let Some(v) = extended(&o) {
+                return v;
+            }
+            Value::Object(o.into_iter().map(|(k, v)| (k, plain_json(v))).collect())
+        }
+        v => v,
+    }
+}
+
+fn extended(o: &Map<String, Value>) -> Option<Value> {
+    let (k, v) = o.iter().next()?;
+    if !k.starts_with('$') {
+        return None;
+    }
+    let number = |s: &str| -> Value {
+        if let Ok(i) = s.parse::<i64>() {
+            return Value::from(i);
+        }
+        match s.parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
+            Some(n) => Value::Number(n),
+            None => Value::String(s.to_string()),
+        }
+    };
+    match (k.as_str(), v, o.len()) {
+        ("$oid", Value::String(s), 1) => Some(Value::String(s.clone())),
+        ("$date", Value::String(s), 1) => Some(Value::String(s.clone())),
+        ("$date", Value::Number(n), 1) => Some(Value::Number(n.clone())),
+        ("$date", Value::Object(inner), 1) => match inner.get("$numberLong") {
+            Some(Value::String(ms)) if inner.len() == 1 => Some(number(ms)),
+            _ => None,
+        },
+        (
+            "$numberInt" | "$numberLong" | "$numberDouble" | "$numberDecimal",
+            Value::String(s),
+            1,
+        ) => Some(number(s)),
+        ("$binary", _, 1 | 2) => Some(Value::Null),
+        ("$type", _, 2) if o.contains_key("$binary") => Some(Value::Null),
+        ("$timestamp", _, 1) => Some(Value::Null),
+        _ => None,
+    }
+}
+
 /// One top-level record: a person (set), a user, or an account with its people.
 fn prepare(w: &Walker, at: RecordRef, v: Value) -> Vec<Action> {
+    let v = if w.pl.format == Format::FreesewingV2 {
+        plain_json(v)
+    } else {
+        v
+    };
     let drop = |at, field: Option<&str>, reason, counted| Action::Drop {
         at,
         field: field.map(str::to_string),

@@ -1,8 +1,10 @@
 //! Readers: turn an export into people with roles applied. Identifier fields are dropped
 //! the moment they are seen; a field with no role stops the run (deny by default).
 
+pub mod decrypt;
 mod fast;
 mod freesewing;
+mod sqlite;
 mod table;
 
 use crate::catalog::Lookup;
@@ -32,22 +34,38 @@ impl Default for Limits {
     }
 }
 
+/// How to read: size guards, and the store's key where its values are encrypted.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    pub limits: Limits,
+    /// The backend's key, derived once (FreeSewing `BACKEND_ENC_KEY`).
+    pub store_key: Option<std::sync::Arc<decrypt::StoreKey>>,
+    /// The filters' reference date: with it, a store reader decrypts the sets of owners
+    /// who pass the owner rules only (the others are dropped by the filter anyway).
+    pub as_of: Option<i64>,
+}
+
 /// Reads every input with the pipeline's reader, within the default limits.
 pub fn read(pl: &Pipeline, inputs: &[PathBuf]) -> Result<Export> {
     read_limited(pl, inputs, Limits::default())
 }
 
 pub fn read_limited(pl: &Pipeline, inputs: &[PathBuf], limits: Limits) -> Result<Export> {
-    read_metered(pl, inputs, limits, &Meter::default())
+    let o = ReadOptions {
+        limits,
+        ..ReadOptions::default()
+    };
+    read_metered(pl, inputs, &o, &Meter::default())
 }
 
-/// As [`read_limited`], counting the bytes read on `meter`.
+/// As [`read_limited`], with a store key, counting the bytes read on `meter`.
 pub fn read_metered(
     pl: &Pipeline,
     inputs: &[PathBuf],
-    limits: Limits,
+    o: &ReadOptions,
     meter: &Meter,
 ) -> Result<Export> {
+    let limits = o.limits;
     let mut files = Vec::new();
     for input in inputs {
         let meta = std::fs::metadata(input).map_err(|e| Error::io(input, e))?;
@@ -69,6 +87,8 @@ pub fn read_metered(
     }
     meter.start(total, crate::progress::Unit::Bytes);
     let mut r = Reader::new(pl, meter);
+    r.w.key = o.store_key.clone();
+    r.as_of = o.as_of;
     for file in &files {
         r.read_file(file)?;
         let n = r.export.records_read + r.export.users_read;
@@ -118,6 +138,9 @@ pub(crate) struct Fields {
     pub filters: Vec<Option<Value>>,
     /// Fields with no role met in this record: (entity, field).
     pub unknown: Vec<(String, String)>,
+    /// Encrypted values met, and how many of them decrypted.
+    pub encrypted: u32,
+    pub decrypted: u32,
 }
 
 impl Fields {
@@ -139,6 +162,8 @@ pub(crate) struct Walker<'a> {
     pub(crate) release_pos: Vec<Option<usize>>,
     /// Filter fields as (entity, path), in pipeline order.
     filter_fields: Vec<(String, String)>,
+    /// The store's key, where values are encrypted at rest.
+    pub(crate) key: Option<std::sync::Arc<decrypt::StoreKey>>,
 }
 
 pub(crate) struct Reader<'a> {
@@ -155,6 +180,11 @@ pub(crate) struct Reader<'a> {
     owner_nums: rustc_hash::FxHashMap<u64, u32>,
     /// Bytes read so far, for the progress display.
     pub(crate) meter: &'a Meter,
+    /// Encrypted values met and decrypted, over the whole export.
+    pub(crate) encrypted: u64,
+    pub(crate) decrypted: u64,
+    /// See [`ReadOptions::as_of`].
+    pub(crate) as_of: Option<i64>,
 }
 
 impl<'a> Reader<'a> {
@@ -168,6 +198,25 @@ impl<'a> Reader<'a> {
             owner_ids: Default::default(),
             owner_nums: Default::default(),
             meter,
+            encrypted: 0,
+            decrypted: 0,
+            as_of: None,
+        }
+    }
+
+    /// Whether the owner with this key is known to be dropped by the owner rules (so
+    /// their records need not be decrypted): no user record, or one the rules drop.
+    pub(crate) fn owner_dropped(&self, key: &str) -> bool {
+        let Some(as_of) = self.as_of else {
+            return false;
+        };
+        let id = match canonical_u64(key) {
+            Some(n) => self.owner_nums.get(&n),
+            None => self.owner_ids.get(key),
+        };
+        match id.and_then(|id| self.users.get(id)) {
+            None => true,
+            Some(filters) => crate::filter::owner_dropped(self.pl, as_of, filters),
         }
     }
 
@@ -183,6 +232,7 @@ impl<'a> Reader<'a> {
         match self.pl.format {
             Format::Table => table::read(self, path),
             Format::FreesewingV3 | Format::FreesewingV2 => freesewing::read(self, path),
+            Format::FreesewingSqlite => sqlite::read(self, path),
         }
     }
 
@@ -202,6 +252,8 @@ impl<'a> Reader<'a> {
 
     /// Records the fields with no role that a walk met, at `at`.
     fn note_unknown(&mut self, at: RecordRef, f: &mut Fields) {
+        self.encrypted += f.encrypted as u64;
+        self.decrypted += f.decrypted as u64;
         for (entity, field) in std::mem::take(&mut f.unknown) {
             self.unknown_field(&entity, &field, at);
         }
@@ -277,6 +329,11 @@ impl<'a> Reader<'a> {
             .or_insert(loc);
     }
 
+    /// Whether a field with no role was met (the run stops at `finish`).
+    pub(crate) fn unknown_pending(&self) -> bool {
+        !self.unknown.is_empty()
+    }
+
     /// The owner's id: owners numbered in the order first seen.
     fn intern(&mut self, key: String) -> u32 {
         // Keys live in the maps only; `finish` moves them into `owner_keys` by id. A
@@ -290,6 +347,34 @@ impl<'a> Reader<'a> {
     }
 
     fn finish(mut self) -> Result<Export> {
+        if self.encrypted > 0 && self.w.key.is_none() && self.pl.format == Format::FreesewingSqlite
+        {
+            let path = self
+                .export
+                .files
+                .first()
+                .map(|f| f.path.clone())
+                .unwrap_or_default();
+            return Err(Error::input(
+                path,
+                "the database's values are encrypted at rest: give the backend's key with --store-key-file FILE or the BACKEND_ENC_KEY environment variable",
+            ));
+        }
+        if self.encrypted > 0 && self.decrypted == 0 && self.w.key.is_some() {
+            let path = self
+                .export
+                .files
+                .first()
+                .map(|f| f.path.clone())
+                .unwrap_or_default();
+            return Err(Error::input(
+                path,
+                format!(
+                    "the key does not decrypt this database (is it BACKEND_ENC_KEY?): none of its {} encrypted values decrypts",
+                    self.encrypted
+                ),
+            ));
+        }
         let mut keys = vec![String::new(); self.owner_ids.len() + self.owner_nums.len()];
         for (k, id) in std::mem::take(&mut self.owner_ids) {
             keys[id as usize] = k;
@@ -359,6 +444,7 @@ impl<'a> Walker<'a> {
             pl,
             release_pos,
             filter_fields,
+            key: None,
         }
     }
 
@@ -371,6 +457,8 @@ impl<'a> Walker<'a> {
             problem: None,
             filters: vec![None; self.filter_fields.len()],
             unknown: Vec::new(),
+            encrypted: 0,
+            decrypted: 0,
         }
     }
 
@@ -406,7 +494,7 @@ impl<'a> Walker<'a> {
                 },
                 Some(Role::Filter) => {
                     if let Some(i) = self.filter_index(entity, path) {
-                        out.filters[i] = Some(value.clone());
+                        out.filters[i] = Some(self.filter_value(value.clone(), out));
                     }
                 }
                 Some(Role::Category) => {
@@ -449,7 +537,22 @@ impl<'a> Walker<'a> {
             _ => return out.problem(path, Reason::WrongType),
         };
         if obj.contains_key("iv") && obj.contains_key("ct") {
-            return out.problem(path, Reason::Encrypted);
+            out.encrypted += 1;
+            let (Some(key), Some((iv, ct))) = (&self.key, decrypt::encrypted_parts(obj)) else {
+                return out.problem(path, Reason::Encrypted);
+            };
+            return match key.decrypt_value(iv, ct, true) {
+                // One level only: what was encrypted is the measurements themselves.
+                Ok(Value::Object(m)) if decrypt::encrypted_parts(&m).is_none() => {
+                    out.decrypted += 1;
+                    self.measurement_container(entity, path, &Value::Object(m), out)
+                }
+                Ok(_) => {
+                    out.decrypted += 1;
+                    out.problem(path, Reason::WrongType)
+                }
+                Err(_) => out.problem(path, Reason::Undecryptable),
+            };
         }
         for (name, v) in obj {
             match self.pl.catalog.lookup(name) {
@@ -478,6 +581,27 @@ impl<'a> Walker<'a> {
                     .unknown
                     .push((entity.to_string(), format!("{path}.{name}"))),
             }
+        }
+    }
+
+    /// A filter field's value; an encrypted one (a FreeSewing e-mail) decrypted with the
+    /// store key, or null where it cannot be (the rule then sees no value).
+    pub(crate) fn filter_value(&self, value: Value, out: &mut Fields) -> Value {
+        let parts = match &value {
+            Value::String(s) => decrypt::encrypted_text(s),
+            Value::Object(o) => decrypt::encrypted_parts(o).map(|(a, b)| (a.into(), b.into())),
+            _ => None,
+        };
+        let Some((iv, ct)) = parts else {
+            return value;
+        };
+        out.encrypted += 1;
+        match self.key.as_ref().map(|k| k.decrypt_value(&iv, &ct, false)) {
+            Some(Ok(v)) => {
+                out.decrypted += 1;
+                v
+            }
+            _ => Value::Null,
         }
     }
 

@@ -108,6 +108,9 @@ pub struct Options {
     pub min_k: usize,
     /// The noise key, if known: no file may contain it.
     pub key: Option<Vec<u8>>,
+    /// The FreeSewing backend's key string (`BACKEND_ENC_KEY`), if known: no file may
+    /// contain it, nor the key scrypt derives from it.
+    pub store_key: Option<String>,
     /// The eligible source records and the release's private `membership.csv`: adds the
     /// `linkage` check.
     pub source: Option<(Box<dyn SourceRecords>, PathBuf)>,
@@ -128,7 +131,11 @@ pub fn verify(dir: &Path, o: &Options) -> Result<Report, ReadError> {
         }
     }
     paths.sort();
-    let forms = o.key.as_deref().map(key_forms).unwrap_or_default();
+    let mut forms = o.key.as_deref().map(key_forms).unwrap_or_default();
+    if let Some(k) = &o.store_key {
+        forms.extend(key_forms(k.as_bytes()));
+        forms.extend(key_forms(&derive_store_key(k)));
+    }
     // Hashing every file and reading the table are independent: one core each.
     let (files, (table, csv)) = rayon::join(
         || files::read_all(&paths, &forms),
@@ -169,7 +176,7 @@ pub fn verify(dir: &Path, o: &Options) -> Result<Report, ReadError> {
             _ => unreadable("schema", errs(&[m_err, t_err, c_err])),
         },
         match (&table, &csv) {
-            (Ok(t), Ok(c)) => check_pii(t, c),
+            (Ok(t), Ok(c)) => check_pii(t, c, &files),
             _ => unreadable("pii", errs(&[t_err, c_err])),
         },
         match (&manifest, &table) {
@@ -274,6 +281,9 @@ fn check_schema(
                 ));
             }
         }
+        check_enums(manifest, dp, t, &cats, &mut problems);
+    } else {
+        problems.push("datapackage.json is missing or not valid JSON".into());
     }
     let detail = format!(
         "{} columns ({} categories, {} measurements) as declared",
@@ -284,13 +294,63 @@ fn check_schema(
     check("schema", problems, detail)
 }
 
-fn check_pii(t: &Parquet, csv: &Csv) -> Check {
+/// Every category column has a declared list of values (the Data Package enum of the
+/// Parquet resource), and every released value of it, in the table and in the manifest's
+/// utility strata, is in that list.
+fn check_enums(
+    manifest: &Value,
+    dp: &Value,
+    t: &Parquet,
+    cats: &[String],
+    problems: &mut Vec<String>,
+) {
+    let fields = dp["resources"]
+        .as_array()
+        .and_then(|rs| rs.iter().find(|r| r["path"] == PARQUET))
+        .and_then(|r| r["schema"]["fields"].as_array());
+    let declared = |name: &str| -> Option<Vec<String>> {
+        let f = fields?.iter().find(|f| f["name"] == name)?;
+        f["constraints"]["enum"]
+            .as_array()
+            .map(|_| strings(&f["constraints"]["enum"]))
+    };
+    let g = &t.grouped;
+    for name in cats {
+        let Some(allowed) = declared(name) else {
+            problems.push(format!(
+                "category column `{name}` has no enum of allowed values in datapackage.json"
+            ));
+            continue;
+        };
+        if let Some(j) = g.columns.iter().position(|c| c == name) {
+            if g.text[j] && g.dicts[j].iter().any(|v| !allowed.contains(v)) {
+                problems.push(format!(
+                    "category column `{name}` holds a value that datapackage.json does not declare"
+                ));
+            }
+        }
+        let strata = manifest["utility"]["strata"]
+            .as_array()
+            .into_iter()
+            .flatten();
+        if strata
+            .filter_map(|s| s["categories"][name.as_str()].as_str())
+            .any(|v| !allowed.iter().any(|a| a == v))
+        {
+            problems.push(format!(
+                "the manifest names a `{name}` value that datapackage.json does not declare"
+            ));
+        }
+    }
+}
+
+fn check_pii(t: &Parquet, csv: &Csv, files: &[files::FileInfo]) -> Check {
     // Every distinct cell of the Parquet file, every CSV cell that is not the same text as
     // its Parquet cell, every column name and every metadata value.
     let mut problems = t.pii.clone();
     problems.extend(csv.pii.iter().cloned());
     for name in t.grouped.columns.iter().chain(&csv.header) {
-        if let Some(what) = pii::looks_personal(name) {
+        if let Some(what) = pii::text_cell(name) {
             problems.push(format!("column name: {what}"));
         }
     }
@@ -298,18 +358,70 @@ fn check_pii(t: &Parquet, csv: &Csv) -> Check {
         if k == "ARROW:schema" {
             continue;
         }
-        if let Some(what) = pii::looks_personal(v) {
+        if let Some(what) = pii::hidden_characters(k, &[]).or_else(|| pii::looks_personal(v)) {
+            problems.push(format!("Parquet metadata `{k}`: {what}"));
+        }
+        if let Some(what) = pii::hidden_characters(v, &[]) {
             problems.push(format!("Parquet metadata `{k}`: {what}"));
         }
     }
+    let documents = check_documents(files, &mut problems);
     let cells = t.grouped.len() * t.grouped.columns.len() + csv.cells;
     check(
         "pii",
         problems,
         format!(
-            "{cells} cells scanned for emails, URLs, IPs, UUIDs, phones, handles, dates, free text"
+            "{cells} cells scanned for formulas, control characters, emails, URLs, IPs, UUIDs, phones, handles, dates, free text; {documents} documents for control characters"
         ),
     )
+}
+
+/// The release's text documents hold no character a terminal or editor would show
+/// deceptively: no bidirectional controls, and no control characters other than line
+/// ends and tabs (in JSON, inside any string value). Returns how many were scanned.
+fn check_documents(files: &[files::FileInfo], problems: &mut Vec<String>) -> usize {
+    fn strings<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+        match v {
+            Value::String(s) => out.push(s),
+            Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+            Value::Object(m) => m.iter().for_each(|(k, x)| {
+                out.push(k);
+                strings(x, out)
+            }),
+            _ => {}
+        }
+    }
+    let mut scanned = 0;
+    for f in files {
+        let json = f.name.ends_with(".json");
+        let text = [".md", ".html", ".cff"].iter().any(|e| f.name.ends_with(e)) || f.name == SUMS;
+        let (true, Some(bytes)) = (json || text, &f.contents) else {
+            continue;
+        };
+        scanned += 1;
+        let Ok(s) = std::str::from_utf8(bytes) else {
+            problems.push(format!("{}: not valid UTF-8", f.name));
+            continue;
+        };
+        let what = if json {
+            // Unparseable JSON is integrity's finding; its raw text is still scanned.
+            match serde_json::from_str::<Value>(s) {
+                Ok(v) => {
+                    let mut all = Vec::new();
+                    strings(&v, &mut all);
+                    all.into_iter()
+                        .find_map(|x| pii::hidden_characters(x, &['\n', '\t']))
+                }
+                Err(_) => pii::hidden_characters(s, &['\n', '\t', '\r']),
+            }
+        } else {
+            pii::hidden_characters(s, &['\n', '\t', '\r'])
+        };
+        if let Some(what) = what {
+            problems.push(format!("{}: {what}", f.name));
+        }
+    }
+    scanned
 }
 
 fn check_k(manifest: &Value, g: &Grouped, min_k: usize) -> Check {
@@ -500,6 +612,15 @@ fn key_forms(key: &[u8]) -> Vec<Vec<u8>> {
     ]
 }
 
+/// FreeSewing's key derivation (scrypt, salt "FreeSewing", N = 16384, r = 8, p = 1, 32
+/// bytes), written here again so the checker shares no code with the reader.
+fn derive_store_key(key: &str) -> Vec<u8> {
+    let params = scrypt::Params::new(14, 8, 1).expect("scrypt parameters");
+    let mut out = vec![0u8; 32];
+    scrypt::scrypt(key.as_bytes(), b"FreeSewing", &params, &mut out).expect("32 bytes");
+    out
+}
+
 fn check_secrets(forms: &[Vec<u8>], t: Option<&Parquet>, files: &[files::FileInfo]) -> Check {
     if forms.is_empty() {
         return check(
@@ -511,7 +632,10 @@ fn check_secrets(forms: &[Vec<u8>], t: Option<&Parquet>, files: &[files::FileInf
     let mut problems = Vec::new();
     for f in files {
         if f.has_key {
-            problems.push(format!("{} contains the noise key", f.name));
+            problems.push(format!(
+                "{} contains the noise key or the store key",
+                f.name
+            ));
         }
     }
     // Parquet pages are compressed: look in the decoded cells (each distinct value) and
@@ -535,8 +659,10 @@ fn check_secrets(forms: &[Vec<u8>], t: Option<&Parquet>, files: &[files::FileInf
             });
             let in_metadata = t.metadata.iter().any(|(k, v)| contains(k) || contains(v));
             if in_cells || in_metadata {
-                problems
-                    .push("a decoded Parquet cell or metadata entry contains the noise key".into());
+                problems.push(
+                    "a decoded Parquet cell or metadata entry contains the noise key or the store key"
+                        .into(),
+                );
             }
         }
         None => problems
@@ -545,7 +671,11 @@ fn check_secrets(forms: &[Vec<u8>], t: Option<&Parquet>, files: &[files::FileInf
     check(
         "secrets",
         problems,
-        format!("{} files searched for the key in 6 encodings", files.len()),
+        format!(
+            "{} files searched for {} key forms",
+            files.len(),
+            forms.len()
+        ),
     )
 }
 
@@ -590,6 +720,21 @@ fn check_plausible(manifest: &Value, g: &Grouped) -> Check {
 /// The report as JSON, for CI.
 pub fn to_json(r: &Report) -> Value {
     json!(r)
+}
+
+/// The FreeSewing backend's key string from a file or `BACKEND_ENC_KEY`, trimmed as the
+/// backend trims its `encryption.key` file.
+pub fn load_store_key(file: Option<&Path>) -> Result<Option<String>, ReadError> {
+    let s = match file {
+        Some(f) => String::from_utf8(std::fs::read(f).map_err(|e| rerr(f, e))?)
+            .map_err(|_| rerr(f, "the store key file is not UTF-8 text"))?,
+        None => match std::env::var("BACKEND_ENC_KEY") {
+            Ok(s) => s,
+            Err(_) => return Ok(None),
+        },
+    };
+    let s = s.trim();
+    Ok((!s.is_empty()).then(|| s.to_string()))
 }
 
 /// The noise key from a file (trailing whitespace trimmed) or `OPENTAPE_NOISE_KEY`.

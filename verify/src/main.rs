@@ -20,6 +20,9 @@ struct Args {
     /// File holding the noise key (else OPENTAPE_NOISE_KEY): no file may contain it.
     #[arg(long, value_name = "FILE")]
     noise_key_file: Option<PathBuf>,
+    /// File holding the FreeSewing backend's key (else BACKEND_ENC_KEY): no file may contain it.
+    #[arg(long, value_name = "FILE")]
+    store_key_file: Option<PathBuf>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -34,9 +37,17 @@ fn main() {
             std::process::exit(2);
         }
     };
+    let store_key = match opentape_verify::load_store_key(a.store_key_file.as_deref()) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("opentape-verify: {e}");
+            std::process::exit(2);
+        }
+    };
     let opts = opentape_verify::Options {
         min_k: a.min_k,
         key,
+        store_key,
         // The linkage check reads the source with the pipeline reader: `opentape verify --source`.
         source: None,
     };

@@ -34,6 +34,31 @@ pub fn looks_personal(s: &str) -> Option<&'static str> {
     None
 }
 
+/// What a text cell (or column name) shows that makes it unsafe to open, if anything: a
+/// spreadsheet runs a cell that starts like a formula (OWASP "CSV injection"); control
+/// and bidirectional-control characters make a terminal or editor show something other
+/// than what is there. Then whatever [`looks_personal`] sees.
+pub fn text_cell(s: &str) -> Option<&'static str> {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        return Some("starts like a spreadsheet formula");
+    }
+    hidden_characters(s, &[]).or_else(|| looks_personal(s))
+}
+
+/// Whether `s` holds a control character other than those `allowed`, or a Unicode
+/// Bidi_Control character (U+061C, U+200E-F, U+202A-E, U+2066-9).
+pub fn hidden_characters(s: &str, allowed: &[char]) -> Option<&'static str> {
+    s.chars().find_map(|c| {
+        if matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}') {
+            Some("holds a bidirectional-control character")
+        } else if c.is_control() && !allowed.contains(&c) {
+            Some("holds a control character")
+        } else {
+            None
+        }
+    })
+}
+
 fn is_email(s: &str) -> bool {
     s.split_whitespace().any(|w| {
         let Some((local, domain)) = w.split_once('@') else {
@@ -222,6 +247,43 @@ mod tests {
             assert!(got.contains(kind), "{v}: {got}");
             assert!(!got.contains(v), "the report never repeats the value");
         }
+    }
+
+    #[test]
+    fn detects_unsafe_text_cells() {
+        let yes = [
+            ("=1+1", "formula"),
+            ("@SUM(1+1)*cmd|' /C calc'!A0", "formula"),
+            ("+Male", "formula"),
+            ("-2+3", "formula"),
+            ("\tMale", "formula"),
+            ("\rMale", "formula"),
+            ("Ma\u{202E}el", "bidirectional"),
+            ("Male\u{2066}", "bidirectional"),
+            ("\u{200F}Male", "bidirectional"),
+            ("Ma\u{1b}[31mle", "control"),
+            ("Male\n", "control"),
+            ("Ma\u{0}le", "control"),
+            ("Ma\u{85}le", "control"),
+        ];
+        for (v, kind) in yes {
+            let got = text_cell(v).unwrap_or_else(|| panic!("{v:?} not detected"));
+            assert!(got.contains(kind), "{v:?}: {got}");
+        }
+        for v in [
+            "Male",
+            "Female",
+            "true",
+            "false",
+            "a=b",
+            "x-y",
+            "Gemischt",
+            "Männlich",
+        ] {
+            assert_eq!(text_cell(v), None, "{v}");
+        }
+        assert_eq!(hidden_characters("line\nline", &['\n']), None);
+        assert!(hidden_characters("line\u{7}", &['\n']).is_some());
     }
 
     #[test]

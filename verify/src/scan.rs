@@ -163,7 +163,7 @@ pub(crate) fn scan(parquet: &Path, csv: &Path) -> (Result<Parquet, String>, Resu
             c.cells += rec.len();
             for (j, f) in rec.iter().enumerate() {
                 let s = text(f).map_err(|e| format!("{}: row {}: {e}", csv.display(), c.rows))?;
-                if let Some(what) = pii::looks_personal(s) {
+                if let Some(what) = pii::text_cell(s) {
                     c.pii
                         .push(format!("CSV row {}, column {j}: {what}", c.rows));
                 }
@@ -272,7 +272,7 @@ fn read_parquet(path: &Path, csv: &mut Result<(Records, Csv), String>) -> Result
                         cell.clear();
                         write!(cell, "{}", f.value(i)).map_err(|e| perr(&e))?;
                         if b.cell(j, Cell::Text(&cell)) {
-                            if let Some(what) = pii::looks_personal(&cell) {
+                            if let Some(what) = pii::text_cell(&cell) {
                                 pii_found.push(format!("Parquet row {row}, column {j}: {what}"));
                             }
                         }
@@ -286,7 +286,7 @@ fn read_parquet(path: &Path, csv: &mut Result<(Records, Csv), String>) -> Result
                             c.first_difference = Some(c.rows);
                         }
                         let what = match std::str::from_utf8(got) {
-                            Ok(s) => pii::looks_personal(s),
+                            Ok(s) => pii::text_cell(s),
                             Err(_) => Some("is not valid UTF-8"),
                         };
                         if let Some(what) = what {
@@ -299,7 +299,7 @@ fn read_parquet(path: &Path, csv: &mut Result<(Records, Csv), String>) -> Result
             if let Some((rec, c)) = &mut csv_rec {
                 // Fields beyond the Parquet columns.
                 for (j, f) in rec.iter().enumerate().skip(ints.len()) {
-                    if let Some(what) = std::str::from_utf8(f).ok().and_then(pii::looks_personal) {
+                    if let Some(what) = std::str::from_utf8(f).ok().and_then(pii::text_cell) {
                         c.pii
                             .push(format!("CSV row {}, column {j}: {what}", c.rows));
                     }
