@@ -156,11 +156,29 @@ fn owner_verdict<'v>(
     None
 }
 
-/// Whether an owner whose user record holds `filters` (pipeline `filter_fields` order)
-/// is dropped by the owner rules at `as_of`: a reader then need not decrypt their sets.
-pub fn owner_dropped(pl: &Pipeline, as_of: i64, filters: &[Option<Value>]) -> bool {
-    let c = Checks::new(pl, as_of);
-    owner_verdict(pl, &c, |i| filters.get(i).and_then(Option::as_ref)).is_some()
+/// The owner rules (consent, account, retention) at a date, for a reader that need not
+/// decrypt the records of owners they drop.
+pub struct OwnerRules<'a> {
+    pl: &'a Pipeline,
+    checks: Checks,
+}
+
+impl<'a> OwnerRules<'a> {
+    pub fn new(pl: &'a Pipeline, as_of: i64) -> Self {
+        OwnerRules {
+            pl,
+            checks: Checks::new(pl, as_of),
+        }
+    }
+
+    /// Whether an owner whose user record holds `filters` (pipeline `filter_fields`
+    /// order) is dropped by these rules.
+    pub fn drop(&self, filters: &[Option<Value>]) -> bool {
+        owner_verdict(self.pl, &self.checks, |i| {
+            filters.get(i).and_then(Option::as_ref)
+        })
+        .is_some()
+    }
 }
 
 /// The platform's account rules: a live account, no refused role, no test account.

@@ -5,13 +5,17 @@
 //! `{"iv":"<hex>","ct":"<hex>"}`. Decrypted values stay in memory; the key and anything
 //! derived from it are never printed or written.
 
-use aes::cipher::{block_padding::Pkcs7, BlockModeDecrypt, BlockModeEncrypt, KeyIvInit};
+use aes::cipher::{
+    block_padding::Pkcs7, BlockModeDecrypt, BlockModeEncrypt, InnerIvInit, KeyInit, KeyIvInit,
+};
 use serde_json::Value;
 
 /// The derived key. Debug shows nothing of it.
 #[derive(Clone)]
 pub struct StoreKey {
     key: [u8; 32],
+    /// The expanded AES key, made once (not per value).
+    cipher: aes::Aes256,
     /// The key string, for the checker to prove no output holds it.
     text: String,
 }
@@ -39,6 +43,7 @@ impl StoreKey {
         scrypt::scrypt(key.as_bytes(), b"FreeSewing", &params, &mut out).expect("a 32-byte output");
         StoreKey {
             key: out,
+            cipher: aes::Aes256::new(&out.into()),
             text: key.to_string(),
         }
     }
@@ -55,15 +60,16 @@ impl StoreKey {
 
     /// Decrypts a `{"iv","ct"}` pair to the UTF-8 text that was encrypted.
     pub fn decrypt_text(&self, iv: &str, ct: &str) -> Result<String, DecryptError> {
-        let iv: [u8; 16] = hex::decode(iv)
-            .ok()
-            .and_then(|v| v.try_into().ok())
-            .ok_or(DecryptError::Malformed)?;
-        let ct = hex::decode(ct).map_err(|_| DecryptError::Malformed)?;
+        let mut iv_bytes = [0u8; 16];
+        if iv.len() != 32 || faster_hex::hex_decode(iv.as_bytes(), &mut iv_bytes).is_err() {
+            return Err(DecryptError::Malformed);
+        }
+        let iv = iv_bytes;
+        let ct = faster_hex::hex_decode_vec(ct.as_bytes()).map_err(|_| DecryptError::Malformed)?;
         if ct.is_empty() || ct.len() % 16 != 0 {
             return Err(DecryptError::Malformed);
         }
-        let plain = cbc::Decryptor::<aes::Aes256>::new(&self.key.into(), &iv.into())
+        let plain = cbc::Decryptor::<aes::Aes256>::inner_iv_init(self.cipher.clone(), &iv.into())
             .decrypt_padded_vec::<Pkcs7>(&ct)
             .map_err(|_| DecryptError::WrongKeyOrDamaged)?;
         String::from_utf8(plain).map_err(|_| DecryptError::WrongKeyOrDamaged)
@@ -109,8 +115,24 @@ pub fn encrypted_parts(v: &serde_json::Map<String, Value>) -> Option<(&str, &str
     Some((v.get("iv")?.as_str()?, v.get("ct")?.as_str()?))
 }
 
+/// The `iv` and `ct` of stored text exactly as the backend writes it
+/// (`{"iv":"<hex>","ct":"<hex>"}`), without a JSON parse; other spellings: None (and
+/// [`encrypted_text`] reads them).
+pub fn backend_text(s: &str) -> Option<(&str, &str)> {
+    let rest = s.strip_prefix("{\"iv\":\"")?;
+    let (iv, rest) = rest.split_once("\",\"ct\":\"")?;
+    let ct = rest.strip_suffix("\"}")?;
+    // Hex digits are checked when decoded; a quote or backslash inside is another
+    // spelling, read by the JSON parse.
+    let plain = |x: &str| memchr::memchr2(b'"', b'\\', x.as_bytes()).is_none();
+    (plain(iv) && plain(ct)).then_some((iv, ct))
+}
+
 /// The same for stored text: `{"iv":"..","ct":".."}`.
 pub fn encrypted_text(s: &str) -> Option<(String, String)> {
+    if let Some((iv, ct)) = backend_text(s) {
+        return Some((iv.to_string(), ct.to_string()));
+    }
     let t = s.trim_start();
     if !t.starts_with('{') || !t.contains("\"iv\"") {
         return None;
@@ -211,6 +233,13 @@ mod tests {
 
     #[test]
     fn stored_text_is_recognised() {
+        assert_eq!(
+            backend_text(r#"{"iv":"00ab","ct":"11"}"#),
+            Some(("00ab", "11"))
+        );
+        assert_eq!(backend_text(r#"{"iv":"00","ct":"1\"1"}"#), None);
+        assert_eq!(backend_text(r#"{"ct":"11","iv":"00"}"#), None);
+        assert_eq!(backend_text(r#"{"iv": "00","ct":"11"}"#), None);
         let (iv, ct) = encrypted_text(r#"{"iv":"00","ct":"11"}"#).unwrap();
         assert_eq!((iv.as_str(), ct.as_str()), ("00", "11"));
         assert!(encrypted_text(r#"{"chest":950}"#).is_none());

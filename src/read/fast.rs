@@ -120,6 +120,30 @@ impl Fast {
         }
     }
 
+    /// Reads measurements given as JSON text (an object, or a JSON string holding one, as
+    /// FreeSewing's double encoding leaves them) into `out`, as the walk would; false,
+    /// with `out`'s measurements untouched, when the walk must read them.
+    pub(crate) fn measurements_text(&self, w: &Walker, text: &str, out: &mut Fields) -> bool {
+        if self.catalog_len > 256 {
+            return false;
+        }
+        let mut de = serde_json::Deserializer::from_str(text);
+        let ok = Measurements {
+            fast: self,
+            w,
+            out: &mut *out,
+            in_string: false,
+        }
+        .deserialize(&mut de)
+        .is_ok()
+            && de.end().is_ok();
+        if !ok {
+            out.values.fill(f64::NAN);
+            out.breasts_only_present = false;
+        }
+        ok
+    }
+
     /// Reads one record as `entity`; `None` when the general walk must read it (including
     /// when the record turns out to be the other entity).
     pub(crate) fn read(&self, w: &Walker, entity: Entity, line: &[u8]) -> Option<Fields> {

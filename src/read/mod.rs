@@ -204,19 +204,23 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Whether the owner with this key is known to be dropped by the owner rules (so
-    /// their records need not be decrypted): no user record, or one the rules drop.
-    pub(crate) fn owner_dropped(&self, key: &str) -> bool {
-        let Some(as_of) = self.as_of else {
-            return false;
-        };
-        let id = match canonical_u64(key) {
-            Some(n) => self.owner_nums.get(&n),
-            None => self.owner_ids.get(key),
-        };
-        match id.and_then(|id| self.users.get(id)) {
-            None => true,
-            Some(filters) => crate::filter::owner_dropped(self.pl, as_of, filters),
+    /// The owner keys whose user record `rules` keep: the records of all other owners
+    /// need not be decrypted (the filter drops them).
+    pub(crate) fn kept_owners(&self, rules: &crate::filter::OwnerRules) -> KeptOwners {
+        let kept = |id: &u32| self.users.get(id).is_some_and(|f| !rules.drop(f));
+        KeptOwners {
+            numbers: self
+                .owner_nums
+                .iter()
+                .filter(|(_, id)| kept(id))
+                .map(|(n, _)| *n)
+                .collect(),
+            texts: self
+                .owner_ids
+                .iter()
+                .filter(|(_, id)| kept(id))
+                .map(|(k, _)| k.clone())
+                .collect(),
         }
     }
 
@@ -370,7 +374,8 @@ impl<'a> Reader<'a> {
             return Err(Error::input(
                 path,
                 format!(
-                    "the key does not decrypt this database (is it BACKEND_ENC_KEY?): none of its {} encrypted values decrypts",
+                    "the key does not decrypt this {} (is it BACKEND_ENC_KEY?): none of its {} encrypted values decrypts",
+                    if self.pl.format == Format::FreesewingSqlite { "database" } else { "export" },
                     self.encrypted
                 ),
             ));
@@ -615,6 +620,26 @@ impl<'a> Walker<'a> {
         self.pl.categories.iter().position(|c| {
             matches!(&c.source, CategorySource::Field { entity: e, path: p } if e == entity && p == path)
         })
+    }
+}
+
+/// Owner keys, as [`Reader::intern`] tells them apart.
+#[derive(Default)]
+pub(crate) struct KeptOwners {
+    numbers: rustc_hash::FxHashSet<u64>,
+    texts: rustc_hash::FxHashSet<String>,
+}
+
+impl KeptOwners {
+    pub(crate) fn contains(&self, key: &str) -> bool {
+        match canonical_u64(key) {
+            Some(n) => self.numbers.contains(&n),
+            None => self.texts.contains(key),
+        }
+    }
+
+    pub(crate) fn contains_number(&self, n: u64) -> bool {
+        self.numbers.contains(&n)
     }
 }
 

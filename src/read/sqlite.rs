@@ -56,7 +56,10 @@ fn json(v: ValueRef) -> Option<Value> {
         ValueRef::Null => None,
         ValueRef::Integer(i) => Some(Value::from(i)),
         ValueRef::Real(f) => serde_json::Number::from_f64(f).map(Value::Number),
-        ValueRef::Text(t) => Some(Value::String(String::from_utf8_lossy(t).into_owned())),
+        ValueRef::Text(t) => Some(Value::String(match std::str::from_utf8(t) {
+            Ok(s) => s.to_owned(),
+            Err(_) => String::from_utf8_lossy(t).into_owned(),
+        })),
         ValueRef::Blob(_) => Some(Value::Null),
     }
 }
@@ -189,10 +192,33 @@ fn read_table(
         .prepare(&sql)
         .map_err(|e| db_err(path, Some(table), e))?;
     let mut rows = st.query([]).map_err(|e| db_err(path, Some(table), e))?;
-    let mut batch: Vec<Row> = Vec::with_capacity(BATCH);
-    loop {
-        let row = rows.next().map_err(|e| db_err(path, Some(table), e))?;
-        if let Some(row) = row {
+    let owner_col = cols.iter().position(|(_, role)| *role == Role::Owner);
+    // Sets of owners the owner rules drop are not decrypted: nothing of them is needed,
+    // and the filter drops them for that rule (users are read first).
+    let kept = match (r.as_of, entity) {
+        (Some(d), "set") => Some(r.kept_owners(&crate::filter::OwnerRules::new(r.pl, d))),
+        _ => None,
+    };
+    let skip = |row: &Row| -> bool {
+        kept.as_ref().is_some_and(
+            |kept| match owner_col.and_then(|j| row.values[j].as_ref()) {
+                Some(Value::Number(n)) => match n.as_u64() {
+                    Some(n) => !kept.contains_number(n),
+                    None => !kept.contains(&n.to_string()),
+                },
+                Some(Value::String(s)) => !kept.contains(s),
+                _ => true,
+            },
+        )
+    };
+    let fast = super::fast::Fast::new(&r.w);
+    let w = r.w.clone();
+    let next = |rows: &mut rusqlite::Rows, batch: &mut Vec<Row>| -> Result<bool> {
+        batch.clear();
+        while batch.len() < BATCH {
+            let Some(row) = rows.next().map_err(|e| db_err(path, Some(table), e))? else {
+                return Ok(false);
+            };
             let id: i64 = row.get(0).map_err(|e| db_err(path, Some(table), e))?;
             let mut values = Vec::with_capacity(cols.len());
             for (j, (_, role)) in cols.iter().enumerate() {
@@ -207,58 +233,69 @@ fn read_table(
             }
             batch.push(Row { id, values });
         }
-        let end = row.is_none();
-        if batch.len() == BATCH || (end && !batch.is_empty()) {
-            // Sets of owners the owner rules drop are not decrypted: nothing of them is
-            // needed, and the filter drops them for that rule.
-            let owner_col = cols.iter().position(|(_, role)| *role == Role::Owner);
-            let skip: Vec<bool> = batch
-                .iter()
-                .map(|row| {
-                    entity == "set"
-                        && match owner_col.and_then(|j| row.values[j].as_ref()) {
-                            Some(Value::Number(n)) => r.owner_dropped(&n.to_string()),
-                            Some(Value::String(s)) => r.owner_dropped(s),
-                            _ => false,
-                        }
-                })
-                .collect();
-            let w = &r.w;
-            let fields: Vec<Fields> = batch
-                .par_iter()
-                .zip(&skip)
-                .map(|(row, &skip)| {
-                    let mut f = w.new_fields();
-                    for ((col, role), v) in cols.iter().zip(&row.values) {
-                        if !(skip && *role == Role::Measurement) {
-                            apply(w, entity, col, *role, v.as_ref(), &mut f);
-                        }
+        Ok(true)
+    };
+    let process = |batch: &[Row]| -> Vec<Fields> {
+        batch
+            .par_iter()
+            .map(|row| {
+                let skip = skip(row);
+                let mut f = w.new_fields();
+                for ((col, role), v) in cols.iter().zip(&row.values) {
+                    if !(skip && *role == Role::Measurement) {
+                        apply(&w, &fast, entity, col, *role, v.as_ref(), &mut f);
                     }
-                    f
-                })
-                .collect();
-            for (row, f) in batch.drain(..).zip(fields) {
-                let at = RecordRef {
-                    file,
-                    n: row.id as u64,
-                    sub: None,
-                };
-                if entity == "user" {
-                    r.add_user(at, f);
-                } else {
-                    r.add_person(at, f);
                 }
+                f
+            })
+            .collect()
+    };
+    let add = |r: &mut Reader, ids: &[i64], fields: Vec<Fields>| {
+        for (&id, f) in ids.iter().zip(fields) {
+            let at = RecordRef {
+                file,
+                n: id as u64,
+                sub: None,
+            };
+            if entity == "user" {
+                r.add_user(at, f);
+            } else {
+                r.add_person(at, f);
             }
         }
-        if end {
-            return Ok(());
-        }
+    };
+    // Three batches in flight: one decrypted and parsed on the pool, while this thread
+    // (which the SQLite statement cannot leave) reads the next and adds the previous
+    // one, in rowid order: the result does not depend on the thread count.
+    let mut current: Vec<Row> = Vec::with_capacity(BATCH);
+    let mut upcoming: Vec<Row> = Vec::with_capacity(BATCH);
+    let mut more = next(&mut rows, &mut current)?;
+    let mut done: (Vec<i64>, Vec<Fields>) = (Vec::new(), Vec::new());
+    while !current.is_empty() {
+        let (fields, read) = std::thread::scope(|s| {
+            let worker = s.spawn(|| process(&current));
+            add(r, &done.0, std::mem::take(&mut done.1));
+            let read = if more {
+                next(&mut rows, &mut upcoming)
+            } else {
+                Ok(false)
+            };
+            (worker.join().expect("the parse thread"), read)
+        });
+        let read_more = read?;
+        done = (current.iter().map(|row| row.id).collect(), fields);
+        std::mem::swap(&mut current, &mut upcoming);
+        upcoming.clear();
+        more = more && read_more;
     }
+    add(r, &done.0, done.1);
+    Ok(())
 }
 
 /// Applies one column's role to the fields of its row.
 fn apply(
     w: &super::Walker,
+    fast: &super::fast::Fast,
     entity: &str,
     col: &str,
     role: Role,
@@ -288,12 +325,38 @@ fn apply(
         }
         (Role::Measurement, Some(Value::Bool(false))) => f.problem(col, Reason::TooLarge),
         (Role::Measurement, Some(Value::String(s))) if s.trim().is_empty() => {}
-        (Role::Measurement, Some(v @ Value::String(_))) => {
-            w.measurement_container(entity, col, v, f)
-        }
+        (Role::Measurement, Some(Value::String(s))) => measies(w, fast, entity, col, s, f),
         (Role::Measurement, Some(_)) => f.problem(col, Reason::WrongType),
         (Role::Identifier, _) => {}
     }
+}
+
+/// A stored `measies`: the backend's `{"iv","ct"}` decrypted and read by the typed fast
+/// path; anything else (clear JSON, other spellings, odd contents) by the walk, which
+/// gives the same result.
+fn measies(
+    w: &super::Walker,
+    fast: &super::fast::Fast,
+    entity: &str,
+    col: &str,
+    text: &str,
+    f: &mut Fields,
+) {
+    if let (Some(key), Some((iv, ct))) = (&w.key, super::decrypt::backend_text(text)) {
+        f.encrypted += 1;
+        match key.decrypt_text(iv, ct) {
+            Ok(plain) => {
+                if fast.measurements_text(w, &plain, f) {
+                    f.decrypted += 1;
+                    return;
+                }
+                // Read again by the walk (it counts this value itself).
+                f.encrypted -= 1;
+            }
+            Err(_) => return f.problem(col, Reason::Undecryptable),
+        }
+    }
+    w.measurement_container(entity, col, &Value::String(text.to_string()), f)
 }
 
 /// Curated sets: public reference measurements (stored in clear), kept only to recognise
