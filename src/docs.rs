@@ -325,7 +325,10 @@ pub fn datasheet(f: &Facts) -> String {
         "- Row order carries no meaning (rows are sorted by value).\n"
     );
     let _ = writeln!(s, "## 3. Collection process\n\nRecords were read from a {:?} export. {} person records and {} user records were read.\n", pl.format, c.records_read, c.users_read);
-    if matches!(pl.format, crate::pipeline::Format::FreesewingSqlite | crate::pipeline::Format::FreesewingV3) {
+    if matches!(
+        pl.format,
+        crate::pipeline::Format::FreesewingSqlite | crate::pipeline::Format::FreesewingV3
+    ) {
         let _ = writeln!(s, "Readings taken to be safe where FreeSewing's source leaves a doubt (to confirm with the platform's maintainer): the v3 name `waistToArmhole` is read as the v4 `waistToArmpit` (the backend renamed it in v4; a v3 set never updated since keeps the old name); values are millimetres (degrees for `shoulderSlope`) whatever the account's `imperial` display setting; a set is published only when its owner's account passes every rule below at the time of the snapshot.\n");
     }
     let consent = match (

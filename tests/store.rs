@@ -86,6 +86,21 @@ fn members(private: &Path) -> BTreeSet<u64> {
         .collect()
 }
 
+/// One release of the fixture, made once for the tests that read it.
+fn fixture_release() -> &'static (tempfile::TempDir, Run) {
+    static DONE: std::sync::OnceLock<(tempfile::TempDir, Run)> = std::sync::OnceLock::new();
+    DONE.get_or_init(|| {
+        let d = tmp();
+        let r = release(
+            d.path(),
+            &fixture().join("backend.sqlite"),
+            Some(&key_file()),
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        (d, r)
+    })
+}
+
 /// A copy of the fixture database in `d`, changed by `sql`.
 fn changed(d: &Path, sql: &str) -> PathBuf {
     let p = d.join("backend.sqlite");
@@ -98,13 +113,7 @@ fn changed(d: &Path, sql: &str) -> PathBuf {
 
 #[test]
 fn the_independent_fixture_store_publishes_exactly_the_expected_people() {
-    let d = tmp();
-    let r = release(
-        d.path(),
-        &fixture().join("backend.sqlite"),
-        Some(&key_file()),
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (d, _) = fixture_release();
     let e = expected();
     let want: BTreeSet<u64> = e["published_sets"]
         .as_array()
@@ -170,13 +179,7 @@ fn the_independent_fixture_store_publishes_exactly_the_expected_people() {
 
 #[test]
 fn consent_2_is_published_and_consent_1_restricted_and_test_accounts_are_not() {
-    let d = tmp();
-    let r = release(
-        d.path(),
-        &fixture().join("backend.sqlite"),
-        Some(&key_file()),
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (d, _) = fixture_release();
     let e = expected();
     let placed = members(&d.path().join("private"));
     // The first eligible owner has consent 2; 3 is counted and kept.
@@ -211,13 +214,7 @@ fn consent_2_is_published_and_consent_1_restricted_and_test_accounts_are_not() {
 
 #[test]
 fn no_key_plaintext_or_identifier_reaches_any_output() {
-    let d = tmp();
-    let r = release(
-        d.path(),
-        &fixture().join("backend.sqlite"),
-        Some(&key_file()),
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (d, r) = fixture_release();
     let key = fs::read_to_string(key_file()).unwrap().trim().to_string();
     // The key, e-mails, set notes, bios, usernames, UUIDs.
     let planted = [

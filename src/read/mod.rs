@@ -351,34 +351,30 @@ impl<'a> Reader<'a> {
     }
 
     fn finish(mut self) -> Result<Export> {
-        if self.encrypted > 0 && self.w.key.is_none() && self.pl.format == Format::FreesewingSqlite
-        {
+        if self.encrypted > 0 {
             let path = self
                 .export
                 .files
                 .first()
                 .map(|f| f.path.clone())
                 .unwrap_or_default();
-            return Err(Error::input(
-                path,
-                "the database's values are encrypted at rest: give the backend's key with --store-key-file FILE or the BACKEND_ENC_KEY environment variable",
-            ));
-        }
-        if self.encrypted > 0 && self.decrypted == 0 && self.w.key.is_some() {
-            let path = self
-                .export
-                .files
-                .first()
-                .map(|f| f.path.clone())
-                .unwrap_or_default();
-            return Err(Error::input(
-                path,
-                format!(
-                    "the key does not decrypt this {} (is it BACKEND_ENC_KEY?): none of its {} encrypted values decrypts",
-                    if self.pl.format == Format::FreesewingSqlite { "database" } else { "export" },
-                    self.encrypted
-                ),
-            ));
+            let sqlite = self.pl.format == Format::FreesewingSqlite;
+            if self.w.key.is_none() && sqlite {
+                return Err(Error::input(
+                    path,
+                    "the database's values are encrypted at rest: give the backend's key with --store-key-file FILE or the BACKEND_ENC_KEY environment variable",
+                ));
+            }
+            if self.w.key.is_some() && self.decrypted == 0 {
+                return Err(Error::input(
+                    path,
+                    format!(
+                        "the key does not decrypt this {} (is it BACKEND_ENC_KEY?): none of its {} encrypted values decrypts",
+                        if sqlite { "database" } else { "export" },
+                        self.encrypted
+                    ),
+                ));
+            }
         }
         let mut keys = vec![String::new(); self.owner_ids.len() + self.owner_nums.len()];
         for (k, id) in std::mem::take(&mut self.owner_ids) {
