@@ -171,8 +171,10 @@ fn read_table(
 ) -> Result<()> {
     // The measurement column's size is asked of SQLite first, so an oversized value is
     // never loaded.
+    // Column names come from the file: quoted as SQL identifiers.
     let list: Vec<String> = cols
         .iter()
+        .map(|(c, role)| (c.replace('"', "\"\""), role))
         .map(|(c, role)| match role {
             Role::Measurement => format!(
                 "CASE WHEN length(CAST(\"{c}\" AS BLOB)) > {MAX_MEASIES_BYTES} THEN X'' ELSE \"{c}\" END"
