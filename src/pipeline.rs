@@ -32,16 +32,6 @@ impl Format {
     pub fn person_entity(self) -> &'static str {
         self.entities()[0]
     }
-
-    /// The name as pipeline files spell it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Format::FreesewingV3 => "freesewing-v3",
-            Format::FreesewingV2 => "freesewing-v2",
-            Format::FreesewingSqlite => "freesewing-sqlite",
-            Format::Table => "table",
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -38,16 +38,20 @@ fn db_err(path: &Path, table: Option<&str>, e: rusqlite::Error) -> Error {
     }
 }
 
-/// Column names of `table` in the file, in table order.
-fn columns(conn: &Connection, path: &Path, table: &str) -> Result<Vec<String>> {
-    let mut st = conn
-        .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
-        .map_err(|e| db_err(path, Some(table), e))?;
+/// The first column of every row of `sql`, as text (`table`, if any, names the errors).
+fn texts(conn: &Connection, path: &Path, table: Option<&str>, sql: &str) -> Result<Vec<String>> {
+    let mut st = conn.prepare(sql).map_err(|e| db_err(path, table, e))?;
     let names = st
         .query_map([], |r| r.get::<_, String>(0))
         .and_then(|rows| rows.collect::<rusqlite::Result<Vec<String>>>())
-        .map_err(|e| db_err(path, Some(table), e))?;
+        .map_err(|e| db_err(path, table, e))?;
     Ok(names)
+}
+
+/// Column names of `table` in the file, in table order.
+fn columns(conn: &Connection, path: &Path, table: &str) -> Result<Vec<String>> {
+    let sql = format!("SELECT name FROM pragma_table_info('{table}')");
+    texts(conn, path, Some(table), &sql)
 }
 
 /// A stored value as JSON: integers and reals as numbers, text as a string.
@@ -72,14 +76,12 @@ pub(super) fn read(r: &mut Reader, path: &Path) -> Result<()> {
     // One read transaction: every SELECT below sees the same snapshot.
     conn.execute_batch("BEGIN DEFERRED")
         .map_err(|e| db_err(path, None, e))?;
-    let mut tables: Vec<String> = {
-        let mut st = conn
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
-            .map_err(|e| db_err(path, None, e))?;
-        st.query_map([], |r| r.get::<_, String>(0))
-            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<String>>>())
-            .map_err(|e| db_err(path, None, e))?
-    };
+    let mut tables = texts(
+        &conn,
+        path,
+        None,
+        "SELECT name FROM sqlite_master WHERE type = 'table'",
+    )?;
     tables.sort();
     for (_, table) in TABLES {
         if !tables.iter().any(|t| t == table) {
@@ -374,16 +376,16 @@ fn read_curated(r: &mut Reader, conn: &Connection, path: &Path) -> Result<()> {
     let mut st = conn
         .prepare(&sql)
         .map_err(|e| db_err(path, Some("CuratedSet"), e))?;
-    let texts: Vec<Option<String>> = st
+    let stored: Vec<Option<String>> = st
         .query_map([], |row| row.get::<_, Option<String>>(0))
         .and_then(|rows| rows.collect())
         .map_err(|e| db_err(path, Some("CuratedSet"), e))?;
     let w = &r.w;
-    let sets: Vec<Box<[f32]>> = texts
-        .par_iter()
+    let sets: Vec<Box<[f32]>> = stored
+        .into_par_iter()
         .filter_map(|t| {
             let mut f = w.new_fields();
-            w.measurement_container("set", "measies", &Value::String(t.clone()?), &mut f);
+            w.measurement_container("set", "measies", &Value::String(t?), &mut f);
             let values: Box<[f32]> = f.values.iter().map(|&v| v as f32).collect();
             (f.problem.is_none() && values.iter().any(|v| !v.is_nan())).then_some(values)
         })
