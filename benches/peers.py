@@ -19,7 +19,8 @@ verifying them), which includes work the others do not do, and its anonymization
 alone (partitioning + generalizing/noise, from `release --timings`), the like-for-like
 figure.
 
-usage: [PEERS=anonypy,anjana] python benches/peers.py OPENTAPE_BIN WORK_DIR [ROWS] [TIMEOUT_SECONDS]
+usage: [PEERS=anonypy,anjana] [PEERS_CENTROID=$'\nmoments = "restore"'] python benches/peers.py OPENTAPE_BIN WORK_DIR [ROWS] [TIMEOUT_SECONDS]
+  (PEERS_CENTROID: extra [release] lines for the centroid run, e.g. another method)
   (from a venv with: pip install anjana anonypy pycanon pandas pyarrow)
 A peer still running after TIMEOUT_SECONDS (default 1800) is stopped and reported as such.
 """
@@ -200,7 +201,7 @@ max_rejected = 0.01
 [release]
 k = {K}
 max_suppressed = 0.02
-representation = "{representation}"
+representation = "{representation}"{os.environ.get("PEERS_CENTROID", "") if representation == "centroid" else ""}
 noise_scale = 0.5
 measurements = {json.dumps(MEAS)}
 """)

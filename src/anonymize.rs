@@ -6,7 +6,7 @@ use crate::filter::Eligible;
 use crate::model::Person;
 use crate::moments;
 use crate::noise::{self, NoiseKey};
-use crate::pipeline::{Moments, Pipeline, Representation};
+use crate::pipeline::{Cut, Moments, PartitionSpace, Pipeline, Representation};
 use crate::progress::Meter;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
@@ -111,7 +111,18 @@ pub fn partition_metered(pl: &Pipeline, e: &Eligible, meter: &Meter) -> Partitio
                 return None;
             }
             let mut local: Vec<usize> = (0..s.rows.len()).collect();
-            Some(mondrian(s, &mut local, k, meter))
+            let first = match pl.release.cut {
+                Cut::Balanced => Cut::Balanced,
+                Cut::Median | Cut::Auto => Cut::Median,
+            };
+            let leaves = mondrian(s, &mut local, k, first, meter);
+            // `auto`: a stratum that ends with no more classes than measurements cannot get
+            // its covariance back; cut it again at multiples of k (progress already counted).
+            if pl.release.cut == Cut::Auto && leaves.len() <= s.dims.len() {
+                let mut local: Vec<usize> = (0..s.rows.len()).collect();
+                return Some(mondrian(s, &mut local, k, Cut::Balanced, &Meter::default()));
+            }
+            Some(leaves)
         })
         .collect();
     for (si, (s, r)) in strata.iter().zip(results).enumerate() {
@@ -162,6 +173,9 @@ fn stratum(pl: &Pipeline, people: &[Person], categories: Vec<String>, rows: Vec<
             zr[j] = ((v[pos] as f64 - stats[j].0) / stats[j].1) as f32;
         }
     });
+    if pl.release.partition_space == PartitionSpace::Whitened && n > 2 * d && d > 1 {
+        whiten(&mut z, n, d);
+    }
     let owners = rows.iter().map(|&r| people[r as usize].owner).collect();
     Stratum {
         categories,
@@ -172,11 +186,34 @@ fn stratum(pl: &Pipeline, people: &[Person], categories: Vec<String>, rows: Vec<
     }
 }
 
+/// Replaces the z-scores (row-major, n x d) by their whitened scores `z V L^{-1/2}`, with
+/// `R = V L V^T` their correlation matrix (eigenvalues floored at 1e-9 of the largest):
+/// every direction of the body's shape gets unit variance, so Mondrian cuts across shapes
+/// rather than along overall size (`partition_space = "whitened"`, issue 15).
+fn whiten(z: &mut [f32], n: usize, d: usize) {
+    let (_, r) = moments::moments(z, &vec![1.0; n], d);
+    let (l, v) = moments::sym_eigen(&r, d);
+    let floor = l.iter().cloned().fold(0.0, f64::max) * 1e-9;
+    // Column k of the projection: V[:, k] / sqrt(L_k), stored row-major d x d.
+    let mut proj = vec![0.0f64; d * d];
+    for i in 0..d {
+        for k in 0..d {
+            proj[i * d + k] = v[i * d + k] / l[k].max(floor).sqrt();
+        }
+    }
+    z.par_chunks_mut(d).for_each(|row| {
+        let x: Vec<f64> = row.iter().map(|&v| v as f64).collect();
+        for (k, out) in row.iter_mut().enumerate() {
+            *out = (0..d).map(|i| x[i] * proj[i * d + k]).sum::<f64>() as f32;
+        }
+    });
+}
+
 /// Strict Mondrian on `idx` (positions in the stratum): cut at the median of the widest
 /// dimension where both sides keep at least k distinct owners; otherwise try the next
 /// widest; a node with no allowed cut is a class. The two halves run in parallel; the
 /// result does not depend on the thread count (leaves are returned left before right).
-fn mondrian(s: &Stratum, idx: &mut [usize], k: usize, meter: &Meter) -> Vec<Vec<usize>> {
+fn mondrian(s: &Stratum, idx: &mut [usize], k: usize, cut: Cut, meter: &Meter) -> Vec<Vec<usize>> {
     let d = s.dims.len();
     let leaf = |idx: &mut [usize]| {
         meter.add(idx.len() as u64);
@@ -201,13 +238,24 @@ fn mondrian(s: &Stratum, idx: &mut [usize], k: usize, meter: &Meter) -> Vec<Vec<
     let mut ranges: Vec<(f64, usize)> = (0..d).map(|j| (hi[j] as f64 - lo[j] as f64, j)).collect();
     ranges.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     let mut vals: Vec<f32> = Vec::with_capacity(idx.len());
-    for &(range, j) in &ranges {
+    // The rank to cut at: the median; or, for `cut = "balanced"`, a multiple of k so that the
+    // sides can end as about n / k classes (a median cut of 33 people at k = 10 ends as two
+    // classes of 16 and 17; cut at 10 it ends as three), with the median as the fallback.
+    let half = idx.len() / 2;
+    let balanced = k * (idx.len() / k / 2);
+    let ranks = match cut {
+        Cut::Balanced if balanced != half => vec![balanced, half],
+        Cut::Balanced | Cut::Median | Cut::Auto => vec![half],
+    };
+    for (&mid, &(range, j)) in ranks
+        .iter()
+        .flat_map(|m| ranges.iter().map(move |r| (m, r)))
+    {
         if range <= 0.0 {
-            break;
+            continue;
         }
         vals.clear();
         vals.extend(idx.iter().map(|&i| s.z[i * d + j]));
-        let mid = vals.len() / 2;
         let median = *vals.select_nth_unstable_by(mid, f32::total_cmp).1;
         // Left: values below the median; right: the rest. With many ties at the median,
         // move the median's block to the left instead when that balances better.
@@ -222,10 +270,12 @@ fn mondrian(s: &Stratum, idx: &mut [usize], k: usize, meter: &Meter) -> Vec<Vec<
                 )
             };
             if side_ok(true) && side_ok(false) {
-                let cut = partition_in_place(idx, |i| goes_left(s.z[i * d + j]));
-                let (l, r) = idx.split_at_mut(cut);
-                let (mut a, b) =
-                    rayon::join(|| mondrian(s, l, k, meter), || mondrian(s, r, k, meter));
+                let at = partition_in_place(idx, |i| goes_left(s.z[i * d + j]));
+                let (l, r) = idx.split_at_mut(at);
+                let (mut a, b) = rayon::join(
+                    || mondrian(s, l, k, cut, meter),
+                    || mondrian(s, r, k, cut, meter),
+                );
                 a.extend(b);
                 return a;
             }
@@ -248,8 +298,17 @@ fn partition_in_place(idx: &mut [usize], f: impl Fn(usize) -> bool) -> usize {
 /// asks for one. Rows of a class share their point, so they stay identical.
 pub fn class_centers(pl: &Pipeline, e: &Eligible, part: &Partition) -> Vec<Vec<f64>> {
     let dm = pl.measurements.len();
-    let mut centers: Vec<Vec<f64>> = part
-        .classes
+    let mut centers = class_means(e, part, dm);
+    let Moments::Restore = pl.release.moments else {
+        return centers;
+    };
+    restore_linear(pl, e, part, &mut centers);
+    centers
+}
+
+/// Each class's mean per measurement (NaN where a measurement does not apply).
+fn class_means(e: &Eligible, part: &Partition, dm: usize) -> Vec<Vec<f64>> {
+    part.classes
         .par_iter()
         .map(|c| {
             // Each member's values read once; each sum still runs over members in order.
@@ -263,10 +322,13 @@ pub fn class_centers(pl: &Pipeline, e: &Eligible, part: &Partition) -> Vec<Vec<f
                 .map(|s| s / c.members.len() as f64)
                 .collect()
         })
-        .collect();
-    let Moments::Restore = pl.release.moments else {
-        return centers;
-    };
+        .collect()
+}
+
+/// `moments = "restore"`: each stratum's class means moved by one linear map toward the
+/// people's covariance, at the pipeline's strength.
+fn restore_linear(pl: &Pipeline, e: &Eligible, part: &Partition, centers: &mut [Vec<f64>]) {
+    let dm = pl.measurements.len();
     for (si, cats) in part.strata.iter().enumerate() {
         let dims: Vec<usize> = (0..dm)
             .filter(|&pos| pl.applies(pl.measurements[pos], cats))
@@ -314,7 +376,67 @@ pub fn class_centers(pl: &Pipeline, e: &Eligible, part: &Partition) -> Vec<Vec<f
             }
         }
     }
-    centers
+}
+
+/// `moments = "quantile"`: each stratum's class values on the grid (release measurement
+/// order; 0 where a measurement does not apply), from [`crate::quantile::restore`].
+fn quantile_values(
+    pl: &Pipeline,
+    e: &Eligible,
+    part: &Partition,
+    noise: &[Vec<i64>],
+) -> Vec<Vec<i64>> {
+    let dm = pl.measurements.len();
+    let centers = class_means(e, part, dm);
+    let mut out = vec![vec![0i64; dm]; part.classes.len()];
+    for (si, cats) in part.strata.iter().enumerate() {
+        let dims: Vec<usize> = (0..dm)
+            .filter(|&pos| pl.applies(pl.measurements[pos], cats))
+            .collect();
+        let in_stratum: Vec<usize> = (0..part.classes.len())
+            .filter(|&ci| part.classes[ci].stratum == si)
+            .collect();
+        if dims.is_empty() || in_stratum.is_empty() {
+            continue;
+        }
+        let mut people: Vec<f32> = Vec::new();
+        for &ci in &in_stratum {
+            for &r in &part.classes[ci].members {
+                let v = &e.people[r as usize].values;
+                people.extend(dims.iter().map(|&p| v[p]));
+            }
+        }
+        let pick = |rows: &[f64]| -> Vec<f64> { dims.iter().map(|&p| rows[p]).collect() };
+        let stratum = crate::quantile::Stratum {
+            means: in_stratum
+                .iter()
+                .flat_map(|&ci| pick(&centers[ci]))
+                .collect(),
+            weights: in_stratum
+                .iter()
+                .map(|&ci| part.classes[ci].members.len() as f64)
+                .collect(),
+            people: &people,
+            d: dims.len(),
+            resolution: dims
+                .iter()
+                .map(|&p| pl.catalog.measurements[pl.measurements[p]].resolution)
+                .collect(),
+            k: pl.release.k,
+            rounds: pl.release.quantile_rounds,
+            noise: in_stratum
+                .iter()
+                .flat_map(|&ci| dims.iter().map(move |&p| noise[ci][p]))
+                .collect(),
+        };
+        let v = crate::quantile::restore(&stratum);
+        for (c, &ci) in in_stratum.iter().enumerate() {
+            for (j, &p) in dims.iter().enumerate() {
+                out[ci][p] = v[c * dims.len() + j];
+            }
+        }
+    }
+    out
 }
 
 /// The released table, before it is written: one row per non-suppressed person. Rows of
@@ -333,6 +455,8 @@ pub struct Table {
     /// For each released row, in order, its class. Private: it links people to rows.
     pub row_class: Vec<u32>,
     pub clamped: u64,
+    /// Class rows moved off a source record fewer than k owners share (quantile only).
+    pub moved: u64,
     /// For each class (partition order), the index of its first row. Private: it links
     /// people to rows, so it only ever goes to the private run folder.
     pub class_rows: Vec<usize>,
@@ -393,19 +517,65 @@ pub fn generalize(
         .zip(&needed)
         .map(|(o, &n)| if n { key.pseudonym(o) } else { [0; 32] })
         .collect();
-    let centers = class_centers(pl, e, part);
-    let per_class: Vec<(Vec<Option<i64>>, u64)> = part
+    // Each class's keyed noise per measurement, in grid steps (0 where a measurement does
+    // not apply or there is no noise): one stream per (class, column).
+    let noise: Vec<Vec<i64>> = part
         .classes
         .par_iter()
-        .zip(&centers)
-        .map(|(c, center)| {
+        .map(|c| {
             let cats = &part.strata[c.stratum];
+            let Some((s, t)) = ratio.filter(|_| rep == Representation::Centroid) else {
+                return vec![0; pl.measurements.len()];
+            };
             let mut members: Vec<[u8; 32]> = c
                 .members
                 .iter()
                 .map(|&r| pseudonyms[e.people[r as usize].owner as usize])
                 .collect();
             members.sort_unstable();
+            pl.measurements
+                .iter()
+                .map(|&m| {
+                    if !pl.applies(m, cats) {
+                        return 0;
+                    }
+                    let name = &pl.catalog.measurements[m].name;
+                    let mut rng = key.rng(&pl.dataset.name, name, &members);
+                    noise::discrete_laplace(&mut rng, s, t)
+                })
+                .collect()
+        })
+        .collect();
+    // Centroid values on the grid, before the catalog clamp.
+    let grid_values: Vec<Vec<i64>> = match (rep, pl.release.moments) {
+        (Representation::Range, _) => Vec::new(),
+        (Representation::Centroid, Moments::Quantile) => quantile_values(pl, e, part, &noise),
+        (Representation::Centroid, _) => class_centers(pl, e, part)
+            .iter()
+            .zip(&noise)
+            .map(|(center, noise)| {
+                center
+                    .iter()
+                    .zip(&pl.measurements)
+                    .zip(noise)
+                    .map(|((&v, &m), &n)| {
+                        let res = pl.catalog.measurements[m].resolution;
+                        if v.is_nan() {
+                            0
+                        } else {
+                            (v / res).round() as i64 + n
+                        }
+                    })
+                    .collect()
+            })
+            .collect(),
+    };
+    let per_class: Vec<(Vec<Option<i64>>, u64)> = part
+        .classes
+        .par_iter()
+        .enumerate()
+        .map(|(ci, c)| {
+            let cats = &part.strata[c.stratum];
             let mut row = Vec::with_capacity(columns.len());
             let mut clamped = 0;
             for (pos, &m) in pl.measurements.iter().enumerate() {
@@ -417,26 +587,21 @@ pub fn generalize(
                     }
                     continue;
                 }
-                let vals = c
-                    .members
-                    .iter()
-                    .map(|&r| e.people[r as usize].values[pos] as f64);
                 let grid = |v: f64| (v / def.resolution).round() as i64;
                 let (lo, hi) = (grid(def.min), grid(def.max));
                 match rep {
                     Representation::Centroid => {
-                        let mut v = grid(center[pos]);
-                        if let Some((s, t)) = ratio {
-                            let mut rng = key.rng(&pl.dataset.name, &def.name, &members);
-                            v += noise::discrete_laplace(&mut rng, s, t);
-                        }
+                        let v = grid_values[ci][pos];
                         if v < lo || v > hi {
                             clamped += 1;
                         }
                         row.push(Some(v.clamp(lo, hi)));
                     }
                     Representation::Range => {
-                        let (mn, mx) = vals
+                        let (mn, mx) = c
+                            .members
+                            .iter()
+                            .map(|&r| e.people[r as usize].values[pos] as f64)
                             .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
                                 (a.min(v), b.max(v))
                             });
@@ -455,6 +620,11 @@ pub fn generalize(
         clamped += cl;
         class_values.push(row);
     }
+    let moved = if pl.release.moments == Moments::Quantile {
+        move_off_source_records(pl, e, part, &mut class_values)
+    } else {
+        0
+    };
     let class_categories: Vec<Vec<String>> = part
         .classes
         .iter()
@@ -486,8 +656,98 @@ pub fn generalize(
         class_categories,
         row_class,
         clamped,
+        moved,
         class_rows,
     }
+}
+
+/// `moments = "quantile"` spreads class rows like people, so over few measurements a row
+/// can land exactly on a real person's record (at 5 measurements and 100,000 people, about
+/// one row in 10,000). A row that equals a record fewer than k owners share (the checker's
+/// `linkage` rule, values compared rounded to the unit) moves in its first measurement: one
+/// step up, one down, two up, ..., until it equals none (at most 32 tries; a row still on a
+/// record then makes the checker refuse the release). Returns the rows moved.
+fn move_off_source_records(
+    pl: &Pipeline,
+    e: &Eligible,
+    part: &Partition,
+    class_values: &mut [Vec<Option<i64>>],
+) -> u64 {
+    use std::collections::{HashMap, HashSet};
+    let res: Vec<f64> = pl
+        .measurements
+        .iter()
+        .map(|&m| pl.catalog.measurements[m].resolution)
+        .collect();
+    let row_key = |c: usize, row: &[Option<i64>]| -> Vec<i64> {
+        let mut k = vec![part.classes[c].stratum as i64];
+        k.extend(
+            row.iter()
+                .zip(&res)
+                .map(|(v, r)| v.map_or(i64::MIN, |v| (v as f64 * r).round() as i64)),
+        );
+        k
+    };
+    // Per class: its first applicable measurement's value as placed, and the tries so far
+    // (the value goes to base + 1, base - 1, base + 2, base - 2, ...).
+    let mut tries: Vec<Option<(i64, i64)>> = vec![None; class_values.len()];
+    for _attempt in 0..32 {
+        let keys: HashSet<Vec<i64>> = (0..class_values.len())
+            .map(|c| row_key(c, &class_values[c]))
+            .collect();
+        // Owners of the source records equal to some class row.
+        let hits: Vec<(Vec<i64>, u32)> = part
+            .classes
+            .par_iter()
+            .flat_map_iter(|c| c.members.iter().map(move |&r| (c.stratum, r)))
+            .filter_map(|(stratum, r)| {
+                let p = &e.people[r as usize];
+                let mut k = vec![stratum as i64];
+                k.extend(p.values.iter().map(|&v| {
+                    if v.is_nan() {
+                        i64::MIN
+                    } else {
+                        (v as f64).round() as i64
+                    }
+                }));
+                keys.contains(&k).then_some((k, p.owner))
+            })
+            .collect();
+        let mut owners: HashMap<Vec<i64>, HashSet<u32>> = HashMap::new();
+        for (k, o) in hits {
+            owners.entry(k).or_default().insert(o);
+        }
+        let mut any = false;
+        for (c, row) in class_values.iter_mut().enumerate() {
+            let k = row_key(c, row);
+            if owners.get(&k).is_none_or(|o| o.len() >= pl.release.k) {
+                continue;
+            }
+            let Some(pos) = row.iter().position(Option::is_some) else {
+                continue;
+            };
+            let (base, t) = tries[c].get_or_insert((row[pos].unwrap_or(0), 0));
+            *t += 1;
+            let step = (*t + 1) / 2;
+            let def = &pl.catalog.measurements[pl.measurements[pos]];
+            let (lo, hi) = (
+                (def.min / def.resolution).round() as i64,
+                (def.max / def.resolution).round() as i64,
+            );
+            let v = if *t % 2 == 1 {
+                *base + step
+            } else {
+                *base - step
+            };
+            row[pos] = Some(v.clamp(lo, hi));
+            any = true;
+        }
+        if !any {
+            break;
+        }
+    }
+    // A row still on a record after the tries makes the checker refuse the release.
+    tries.iter().filter(|t| t.is_some()).count() as u64
 }
 
 #[cfg(test)]
@@ -543,9 +803,22 @@ mod tests {
         fn every_class_has_k_distinct_owners(
             people in prop::collection::vec((0u32..60, prop::bool::weighted(0.8), prop::collection::vec(100.0f64..200.0, 1..4), prop::bool::ANY), 0..300),
             k in 2usize..12,
+            method in 0usize..4,
+            few_measurements in prop::bool::ANY,
         ) {
             let mut pl = pipeline();
             pl.release.k = k;
+            // Every space and cut; with 3 measurements, strata of more than 6 people are
+            // whitened.
+            (pl.release.partition_space, pl.release.cut) = [
+                (PartitionSpace::Standardized, Cut::Median),
+                (PartitionSpace::Whitened, Cut::Median),
+                (PartitionSpace::Whitened, Cut::Balanced),
+                (PartitionSpace::Whitened, Cut::Auto),
+            ][method];
+            if few_measurements {
+                pl.measurements.truncate(3);
+            }
             let rows: Vec<(u32, &str, Vec<f64>)> = people
                 .iter()
                 .map(|(o, male, v, same)| (*o, if *male { "Male" } else { "Female" }, if *same { vec![150.0] } else { v.clone() }))
@@ -657,12 +930,36 @@ mod tests {
 
     #[test]
     fn every_method_keeps_the_rows_of_a_class_identical() {
-        for moments in [Moments::None, Moments::Restore] {
-            for strength in [1.0, 0.5] {
+        let methods = [
+            (
+                Moments::None,
+                1.0,
+                PartitionSpace::Standardized,
+                Cut::Median,
+            ),
+            (
+                Moments::Restore,
+                1.0,
+                PartitionSpace::Standardized,
+                Cut::Median,
+            ),
+            (Moments::Restore, 0.5, PartitionSpace::Whitened, Cut::Median),
+            (Moments::Quantile, 1.0, PartitionSpace::Whitened, Cut::Auto),
+            (
+                Moments::Quantile,
+                1.0,
+                PartitionSpace::Standardized,
+                Cut::Balanced,
+            ),
+        ];
+        for (moments, strength, space, cut) in methods {
+            {
                 let mut pl = pipeline();
                 pl.release.k = 4;
                 pl.release.moments = moments;
                 pl.release.moments_strength = strength;
+                pl.release.partition_space = space;
+                pl.release.cut = cut;
                 let (e, part, keys) = classes_of(&pl);
                 let t = generalize(
                     &pl,
@@ -783,5 +1080,158 @@ mod tests {
             *counts.entry(r).or_insert(0) += 1;
         }
         assert!(counts.values().all(|&n| n >= 3), "{counts:?}");
+    }
+
+    /// 400 people in one stratum, 3 measurements: correlated, so whitening changes them.
+    fn correlated(pl: &mut Pipeline, n: u32) -> Eligible {
+        pl.measurements.truncate(3);
+        let rows: Vec<(u32, &str, Vec<f64>)> = (0..n).map(|i| (i, "Male", vec![0.0])).collect();
+        let mut e = eligible(pl, &rows);
+        for (i, p) in e.people.iter_mut().enumerate() {
+            let a = ((i * 37) % 101) as f32;
+            let b = ((i * 53) % 89) as f32;
+            let c = ((i * 29) % 97) as f32;
+            p.values = vec![
+                300.0 + a,
+                1300.0 + 0.8 * a + 0.2 * b,
+                300.0 + 0.1 * a + b + 0.3 * c,
+            ]
+            .into();
+        }
+        e
+    }
+
+    #[test]
+    fn whitening_gives_unit_variance_uncorrelated_scores() {
+        let mut pl = pipeline();
+        pl.release.partition_space = PartitionSpace::Whitened;
+        let e = correlated(&mut pl, 400);
+        let rows: Vec<u32> = (0..400).collect();
+        let s = stratum(&pl, &e.people, vec!["Male".into()], rows);
+        let (mu, cov) = moments::moments(&s.z, &vec![1.0; 400], 3);
+        for i in 0..3 {
+            assert!(mu[i].abs() < 1e-4, "mean {}", mu[i]);
+            for j in 0..3 {
+                let want = if i == j { 1.0 } else { 0.0 };
+                assert!(
+                    (cov[i * 3 + j] - want).abs() < 1e-4,
+                    "cov[{i},{j}] = {}",
+                    cov[i * 3 + j]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn auto_cuts_again_when_median_cuts_leave_too_few_classes() {
+        // 100 people, k = 10: median cuts end as 8 classes of 12-13; with 93 measurements
+        // that is <= d, so `auto` cuts at multiples of k and ends with 10 classes of 10.
+        let mut pl = pipeline();
+        pl.release.k = 10;
+        let rows: Vec<(u32, &str, Vec<f64>)> = (0..100)
+            .map(|i| (i, "Male", vec![(i * 7 % 100) as f64]))
+            .collect();
+        let e = eligible(&pl, &rows);
+        pl.release.cut = Cut::Median;
+        let median = partition(&pl, &e).classes.len();
+        pl.release.cut = Cut::Auto;
+        let auto = partition(&pl, &e);
+        pl.release.cut = Cut::Balanced;
+        let balanced = partition(&pl, &e).classes.len();
+        assert!(median <= pl.measurements.len());
+        assert_eq!(auto.classes.len(), balanced);
+        assert!(balanced > median, "{balanced} vs {median}");
+        assert!(auto.classes.iter().all(|c| c.owners >= 10));
+        // With 3 measurements, median cuts already give more classes: auto keeps them.
+        pl.measurements.truncate(3);
+        let e = eligible(&pl, &rows);
+        pl.release.cut = Cut::Median;
+        let median = partition(&pl, &e);
+        pl.release.cut = Cut::Auto;
+        let auto = partition(&pl, &e);
+        assert_eq!(median.classes.len(), auto.classes.len());
+        assert!(median
+            .classes
+            .iter()
+            .zip(&auto.classes)
+            .all(|(a, b)| a.members == b.members));
+    }
+
+    /// The quantile method: identical bytes with 1 and 2 threads, and each stratum's mean
+    /// within half a step of the people's (noise and rounding leave it there).
+    #[test]
+    fn quantile_release_is_thread_independent_and_keeps_the_mean() {
+        let mut pl = pipeline();
+        pl.release.k = 5;
+        pl.release.moments = Moments::Quantile;
+        pl.release.partition_space = PartitionSpace::Whitened;
+        pl.release.cut = Cut::Auto;
+        let e = correlated(&mut pl, 400);
+        let keys: Vec<String> = (0..400).map(|i| format!("o{i}")).collect();
+        let key = NoiseKey::from_bytes(vec![4; 32]).unwrap();
+        let run = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| {
+                    let part = partition(&pl, &e);
+                    let t = generalize(&pl, &e, &part, &key, &keys);
+                    (
+                        part.classes.len(),
+                        t.iter_rows().map(|(_, r)| r.to_vec()).collect::<Vec<_>>(),
+                    )
+                })
+        };
+        let (classes, one) = run(1);
+        assert!(
+            classes > 3,
+            "{classes} classes: the stratum should be full rank"
+        );
+        assert_eq!(one, run(2).1);
+        for j in 0..3 {
+            let want = e.people.iter().map(|p| p.values[j] as f64).sum::<f64>() / 400.0;
+            let got = one.iter().map(|r| r[j].unwrap() as f64).sum::<f64>() / 400.0;
+            assert!(
+                (got - want).abs() <= 0.5,
+                "measurement {j}: {got} vs {want}"
+            );
+        }
+    }
+
+    /// One measurement, every person's value their own: quantile rows spread like people
+    /// and land on real records; each such row is moved off them.
+    #[test]
+    fn quantile_rows_never_equal_a_record_of_fewer_than_k_owners() {
+        let mut pl = pipeline();
+        pl.release.k = 5;
+        pl.release.noise_scale = 0.0;
+        pl.release.moments = Moments::Quantile;
+        pl.release.partition_space = PartitionSpace::Whitened;
+        pl.release.cut = Cut::Auto;
+        pl.measurements.truncate(1);
+        let rows: Vec<(u32, &str, Vec<f64>)> = (0..200)
+            .map(|i| (i, "Male", vec![200.0 + 3.0 * (i * 37 % 200) as f64]))
+            .collect();
+        let e = eligible(&pl, &rows);
+        let part = partition(&pl, &e);
+        let keys: Vec<String> = (0..200).map(|i| format!("o{i}")).collect();
+        let t = generalize(
+            &pl,
+            &e,
+            &part,
+            &NoiseKey::from_bytes(vec![2; 32]).unwrap(),
+            &keys,
+        );
+        assert!(
+            t.moved > 0,
+            "with 40 rows over 200 values 3 apart some land on a record"
+        );
+        let values: std::collections::HashSet<i64> =
+            e.people.iter().map(|p| p.values[0] as i64).collect();
+        for c in 0..part.classes.len() {
+            let v = t.class_values(c)[0].unwrap();
+            assert!(!values.contains(&v), "class row {v} is one person's record");
+        }
     }
 }

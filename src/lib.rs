@@ -15,6 +15,7 @@ pub mod moments;
 pub mod noise;
 pub mod pipeline;
 pub mod progress;
+pub mod quantile;
 pub mod read;
 pub mod release;
 pub mod report;

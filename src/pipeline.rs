@@ -175,16 +175,41 @@ pub struct Release {
     #[serde(default = "default_representation")]
     pub representation: Representation,
     /// How class means are moved before rounding and noise (centroid only): `none` (plain
-    /// class means) or `restore` (one linear map per stratum toward the eligible data's
-    /// covariance, with strength `moments_strength` between 0 = none and 1 = full).
-    /// Default: `restore` for centroid releases (at the default strength), `none` for ranges.
+    /// class means), `restore` (one linear map per stratum toward the eligible data's
+    /// covariance, with strength `moments_strength` between 0 = none and 1 = full) or
+    /// `quantile` (exact mean and covariance, each measurement's k-smoothed quantiles, and
+    /// mean-exact rounding; `../shared/FRONTIER.md` section 4, issue 15).
+    /// Default: `quantile` for centroid releases, `none` for ranges.
     #[serde(default, rename = "moments")]
     moments_setting: Option<Moments>,
     /// The method in force, resolved from the setting and the representation.
     #[serde(skip)]
     pub moments: Moments,
+    /// Strength of `moments = "restore"` (0 = none, 1 = full). Only that method reads it.
     #[serde(default = "default_strength")]
     pub moments_strength: f64,
+    /// Rounds of quantile assignment and exact map of `moments = "quantile"` (1 to 50).
+    #[serde(default = "default_quantile_rounds")]
+    pub quantile_rounds: usize,
+    /// The space Mondrian cuts in: `standardized` (z-scores) or `whitened` (z-scores
+    /// decorrelated and scaled to unit variance: a class holds people of similar shape but
+    /// mixed size). Default: `whitened` with `moments = "quantile"`, else `standardized`.
+    #[serde(default, rename = "partition_space")]
+    partition_space_setting: Option<PartitionSpace>,
+    /// The space in force, resolved from the setting and the method.
+    #[serde(skip)]
+    pub partition_space: PartitionSpace,
+    /// Where Mondrian cuts a node: `median`; `balanced` (at a multiple of k people, so a
+    /// stratum ends as about n / k classes rather than n / (1.5 k); the median when that
+    /// cut is not allowed); or `auto` (median, and balanced for a stratum whose median cuts
+    /// end with no more classes than measurements: more classes than measurements is what
+    /// lets `quantile` restore the covariance exactly). Default: `auto` with
+    /// `moments = "quantile"`, else `median`.
+    #[serde(default, rename = "cut")]
+    cut_setting: Option<Cut>,
+    /// The cut in force, resolved from the setting and the method.
+    #[serde(skip)]
+    pub cut: Cut,
     /// Scale of the discrete Laplace noise added to each class centroid, in units of each
     /// measurement's resolution (mm). 0 = no noise.
     #[serde(default)]
@@ -197,15 +222,65 @@ pub enum Moments {
     #[default]
     None,
     Restore,
+    Quantile,
 }
 
-/// The default restoration strength: the strongest map tried whose anonymeter
-/// singling-out and linkability risks stay at or below 0.03 on ANSUR II at k = 10 for
-/// every attack seed tried (0.8 and 0.9 exceed it for one seed; BENCHMARKS.md, issue 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PartitionSpace {
+    #[default]
+    Standardized,
+    Whitened,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Cut {
+    #[default]
+    Median,
+    Balanced,
+    Auto,
+}
+
+/// Rounds of `moments = "quantile"`: five, as measured in `../shared/FRONTIER.md`.
+pub const DEFAULT_QUANTILE_ROUNDS: usize = 5;
+
+fn default_quantile_rounds() -> usize {
+    DEFAULT_QUANTILE_ROUNDS
+}
+
+/// The default strength of `moments = "restore"` (the default method before issue 15,
+/// kept for comparison): chosen in issue 5 on anonymeter figures that issue 15 showed do not
+/// separate methods (BENCHMARKS.md).
 pub const DEFAULT_STRENGTH: f64 = 0.7;
 
 fn default_strength() -> f64 {
     DEFAULT_STRENGTH
+}
+
+impl Release {
+    /// How class values are placed, in a few words (changelog, datasheet).
+    pub fn moments_summary(&self) -> String {
+        match self.moments {
+            Moments::None => "none (class means)".into(),
+            Moments::Restore => format!("restore (strength {})", self.moments_strength),
+            Moments::Quantile => format!(
+                "quantile ({} rounds, exact mean and covariance, mean-exact rounding)",
+                self.quantile_rounds
+            ),
+        }
+    }
+}
+
+impl Moments {
+    /// The setting's spelling in a pipeline file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Moments::None => "none",
+            Moments::Restore => "restore",
+            Moments::Quantile => "quantile",
+        }
+    }
 }
 
 fn default_representation() -> Representation {
@@ -498,17 +573,33 @@ impl Pipeline {
                 "[release] moments_strength must be between 0 and 1".into()
             ));
         }
+        if !(1..=50).contains(&file.release.quantile_rounds) {
+            return Err(err(
+                "[release] quantile_rounds must be between 1 and 50".into()
+            ));
+        }
         let mut file = file;
-        file.release.moments =
-            match (file.release.moments_setting, file.release.representation) {
-                (Some(Moments::Restore), Representation::Range) => return Err(err(
-                    "[release] moments = \"restore\" applies to the centroid representation only"
-                        .into(),
-                )),
-                (Some(m), _) => m,
-                (None, Representation::Centroid) => Moments::Restore,
-                (None, Representation::Range) => Moments::None,
-            };
+        file.release.moments = match (file.release.moments_setting, file.release.representation) {
+            (Some(m @ (Moments::Restore | Moments::Quantile)), Representation::Range) => {
+                return Err(err(format!(
+                    "[release] moments = \"{}\" applies to the centroid representation only",
+                    m.name()
+                )))
+            }
+            (Some(m), _) => m,
+            (None, Representation::Centroid) => Moments::Quantile,
+            (None, Representation::Range) => Moments::None,
+        };
+        file.release.partition_space = match file.release.partition_space_setting {
+            Some(s) => s,
+            None if file.release.moments == Moments::Quantile => PartitionSpace::Whitened,
+            None => PartitionSpace::Standardized,
+        };
+        file.release.cut = match file.release.cut_setting {
+            Some(c) => c,
+            None if file.release.moments == Moments::Quantile => Cut::Auto,
+            None => Cut::Median,
+        };
         if file.release.k < 2 {
             return Err(err("[release] k must be at least 2".into()));
         }

@@ -7,7 +7,7 @@ use crate::docs;
 use crate::error::{Error, Result};
 use crate::filter::Eligible;
 use crate::noise::NoiseKey;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Moments, PartitionSpace, Pipeline};
 use polars::prelude::*;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -220,12 +220,14 @@ fn manifest(f: &Facts, files: &[(String, u64, String)]) -> Value {
             "format": format!("{:?}", pl.format),
             "k": pl.release.k,
             "k_counts": "distinct owners",
-            "partitioning": "strict multidimensional Mondrian over standardized measurements, within each category combination",
-            "representation": pl.release.representation,
-            "moments": {
-                "method": pl.release.moments,
-                "strength": pl.release.moments_strength,
+            "partitioning": match pl.release.partition_space {
+                PartitionSpace::Standardized => "strict multidimensional Mondrian over standardized measurements, within each category combination",
+                PartitionSpace::Whitened => "strict multidimensional Mondrian over whitened measurements (z-scores decorrelated to unit variance; standardized where a category combination has no more than twice as many people as measurements), within each category combination",
             },
+            "partition_space": pl.release.partition_space,
+            "cut": pl.release.cut,
+            "representation": pl.release.representation,
+            "moments": moments_parameters(pl),
             "noise": {
                 "distribution": "discrete Laplace (exact sampler), once per class and column",
                 "scale": pl.release.noise_scale,
@@ -262,6 +264,7 @@ fn manifest(f: &Facts, files: &[(String, u64, String)]) -> Value {
             "class_size": {"min": sizes.first(), "median": median, "max": sizes.last()},
             "owners_per_class_min": owners_min,
             "clamped_values": f.table.clamped,
+            "rows_moved_off_source_records": f.table.moved,
         },
         "utility": crate::utility::utility(pl, f.partition, f.analysis),
         "columns": {
@@ -490,20 +493,46 @@ impl Drop for Staging {
     }
 }
 
+/// The manifest's record of how class values are placed (method and parameters).
+fn moments_parameters(pl: &Pipeline) -> Value {
+    let r = &pl.release;
+    match r.moments {
+        Moments::None => json!({
+            "method": "none",
+            "summary": r.moments_summary(),
+            "rounding": "nearest grid step",
+        }),
+        Moments::Restore => json!({
+            "method": "restore",
+            "summary": r.moments_summary(),
+            "strength": r.moments_strength,
+            "rounding": "nearest grid step",
+        }),
+        Moments::Quantile => json!({
+            "method": "quantile",
+            "summary": r.moments_summary(),
+            "rounds": r.quantile_rounds,
+            "quantile_smoothing": format!("each value handed out is the mean of {} people's sorted values (k)", r.k),
+            "exact": "mean and covariance of each category combination with more classes than measurements; with fewer, the linear map on the classes' span (strength 1)",
+            "noise": "added before the last exact map, which absorbs its variance",
+            "rounding": "mean-exact: each value down or up by less than one step, so each measurement's weighted sum stays on target",
+        }),
+    }
+}
+
 /// One release's Keep a Changelog entry, from its manifest and the previous version's.
 fn changelog_entry(m: &Value, before: Option<&Value>) -> String {
     let c = &m["counts"];
     let p = &m["parameters"];
     let summary = format!(
-        "{} rows ({} eligible people, {} suppressed) in {} classes of at least k = {} distinct owners; representation {}, moments {} (strength {}), discrete Laplace noise scale {}.",
+        "{} rows ({} eligible people, {} suppressed) in {} classes of at least k = {} distinct owners; representation {}, moments {}, discrete Laplace noise scale {}.",
         c["released_rows"],
         c["eligible_people"],
         c["suppressed"],
         c["classes"],
         p["k"],
         p["representation"].as_str().unwrap_or("?"),
-        p["moments"]["method"].as_str().unwrap_or("?"),
-        p["moments"]["strength"],
+        p["moments"]["summary"].as_str().unwrap_or("?"),
         p["noise"]["scale"],
     );
     let sections = match before {

@@ -66,11 +66,20 @@ pub fn build(f: &Facts, uniqueness: &[crate::risk::Uniqueness]) -> Value {
         let mut measurements = Vec::new();
         for (c, &p) in a.columns.iter().zip(dims) {
             let def = &pl.catalog.measurements[pl.measurements[p]];
-            // PERCENTILES: 1, 5, 50, 95, 99 (each k-smoothed).
+            // Each percentile k-smoothed.
             let summary = |s: &crate::utility::Side| {
+                let p = |q: f64| r2(s.pct[crate::utility::pct_index(q)]);
                 json!({"mean": r2(s.mean), "std": r2(s.std),
-                       "p5": r2(s.pct[1]), "p50": r2(s.pct[2]), "p95": r2(s.pct[3])})
+                       "p5": p(5.0), "p25": p(25.0), "p50": p(50.0), "p75": p(75.0), "p95": p(95.0)})
             };
+            let sd = c.orig.std.max(1e-9);
+            let pct_error_sd = crate::utility::CHECKED_PERCENTILES
+                .iter()
+                .map(|&q| {
+                    let i = crate::utility::pct_index(q);
+                    (c.rel.pct[i] - c.orig.pct[i]).abs() / sd
+                })
+                .fold(0.0, f64::max);
             // Normalized certainty penalty: mean interval width over the stratum's range.
             let span = c.max - c.min;
             let ncp = if span > 0.0 { c.mean_width / span } else { 0.0 };
@@ -79,6 +88,9 @@ pub fn build(f: &Facts, uniqueness: &[crate::risk::Uniqueness]) -> Value {
                 "original": summary(&c.orig),
                 "released": summary(&c.rel),
                 "mean_abs_change": r2(c.mean_abs_change),
+                "mean_error_pct": (100_000.0 * (c.rel.mean - c.orig.mean) / c.orig.mean.abs().max(1e-9)).round() / 1000.0,
+                "std_error_pct": r2(100.0 * (c.rel.std - c.orig.std) / sd),
+                "percentile_error_sd": r2(pct_error_sd),
                 "ncp": (ncp * 10_000.0).round() / 10_000.0,
                 "hist": {"lo": r2(c.hist_lo), "hi": r2(c.hist_hi), "original": histogram(&c.orig.hist, k), "released": histogram(&c.rel.hist, k)},
             }));
@@ -120,6 +132,14 @@ pub fn build(f: &Facts, uniqueness: &[crate::risk::Uniqueness]) -> Value {
         },
     })
 }
+
+/// What the checks of a release show and do not show, in plain words.
+pub const PRIVACY_TESTS: &str = "<h3>What these checks show, and what they do not</h3><ul>\
+<li><b>They show</b> that no released row can be told apart from at least k-1 others: each row is shared by every member of its class, and a class holds at least k different owners, so one person's sets never count twice.</li>\
+<li><b>They show</b> how often an attacker who already knows someone's exact measurements lands on that person's class (the hit rate above). Landing on the class narrows the person down to at least k people; it does not single them out.</li>\
+<li><b>They do not show</b> what can be learned about a class as a whole: everyone in a class shares its values, so knowing that someone is in the release and roughly how they are built says something about them.</li>\
+<li><b>They do not show</b> resistance to every attack. The attack tests of the project (anonymeter singling out and linkability on ANSUR II, BENCHMARKS.md) were measured on one dataset; at that size they found no excess over a release that carries no information about anyone, with a resolution of about 0.02.</li>\
+<li><b>They do not make the noise differential privacy</b>: the noise is keyed so that re-releases cannot be averaged, not calibrated to a privacy budget.</li></ul>";
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -312,12 +332,14 @@ pub fn html(r: &Value) -> String {
     let link = &risk["linkage"];
     let _ = write!(
         s,
-        "</table><p>After anonymization every released row is shared by at least k people. Nearest-neighbour record linkage (standardized measurements, within category, a hit counted 1/multiplicity of the row) finds a person's own class row <b>{:.4}</b> of the time (bound 1/k = {:.4}; {} people scored); fewest distinct owners in a class: {}; released rows equal to a source record shared by fewer than k owners: {}.</p></section>",
+        "</table><p>After anonymization every released row is shared by at least k people. Nearest-neighbour record linkage (an attacker who knows a person's exact measurements and category, standardized, picks the nearest released row): the nearest row is the person's own class's row for <b>{:.1}%</b> of people (hit rate); counting a hit as 1/multiplicity of the row (the chance of then picking the person among the rows that share it), it finds the person <b>{:.4}</b> of the time (bound 1/k = {:.4}; {} people scored); fewest distinct owners in a class: {}; released rows equal to a source record shared by fewer than k owners: {}.</p>{}</section>",
+        link["nearest_neighbour_hit_rate"].as_f64().unwrap_or(f64::NAN) * 100.0,
         link["nearest_neighbour_share"].as_f64().unwrap_or(f64::NAN),
         link["bound"].as_f64().unwrap_or(f64::NAN),
         link["scored"],
         link["min_owners_per_class"],
-        link["reproduced_records"]
+        link["reproduced_records"],
+        PRIVACY_TESTS
     );
 
     for st in r["strata"].as_array().into_iter().flatten() {
@@ -332,7 +354,7 @@ pub fn html(r: &Value) -> String {
             .unwrap_or_default();
         let _ = write!(
             s,
-            r#"<section class="stratum"><h2>Utility: {} ({} people, {} classes)</h2><p>Information loss: {}.</p><table><tr><th>measurement</th><th>unit</th><th>mean orig</th><th>mean rel</th><th>std orig</th><th>std rel</th><th>p5 orig</th><th>p5 rel</th><th>p50 orig</th><th>p50 rel</th><th>p95 orig</th><th>p95 rel</th><th>mean abs change</th><th>NCP</th></tr>"#,
+            r#"<section class="stratum"><h2>Utility: {} ({} people, {} classes)</h2><p>Information loss: {}.</p><table><tr><th>measurement</th><th>unit</th><th>mean orig</th><th>mean rel</th><th>mean error %</th><th>std orig</th><th>std rel</th><th>std error %</th><th>p5 orig</th><th>p5 rel</th><th>p25 orig</th><th>p25 rel</th><th>p50 orig</th><th>p50 rel</th><th>p75 orig</th><th>p75 rel</th><th>p95 orig</th><th>p95 rel</th><th>worst percentile error (sd)</th><th>mean abs change</th><th>NCP</th></tr>"#,
             esc(&name),
             st["n"],
             st["classes"],
@@ -340,8 +362,36 @@ pub fn html(r: &Value) -> String {
         );
         for m in st["measurements"].as_array().into_iter().flatten() {
             let (o, rl) = (&m["original"], &m["released"]);
-            let _ = write!(s, "<tr><td style=\"text-align:left\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(m["name"].as_str().unwrap_or("")), esc(m["unit"].as_str().unwrap_or("")), o["mean"], rl["mean"], o["std"], rl["std"], o["p5"], rl["p5"], o["p50"], rl["p50"], o["p95"], rl["p95"], m["mean_abs_change"], m["ncp"]);
+            let _ = write!(
+                s,
+                "<tr><td style=\"text-align:left\">{}</td><td>{}</td>",
+                esc(m["name"].as_str().unwrap_or("")),
+                esc(m["unit"].as_str().unwrap_or(""))
+            );
+            for v in [
+                &o["mean"],
+                &rl["mean"],
+                &m["mean_error_pct"],
+                &o["std"],
+                &rl["std"],
+                &m["std_error_pct"],
+                &o["p5"],
+                &rl["p5"],
+                &o["p25"],
+                &rl["p25"],
+                &o["p50"],
+                &rl["p50"],
+                &o["p75"],
+                &rl["p75"],
+                &o["p95"],
+                &rl["p95"],
+                &m["percentile_error_sd"],
+                &m["mean_abs_change"],
+                &m["ncp"],
+            ] {
+                let _ = write!(s, "<td>{v}</td>");
+            }
+            s.push_str("</tr>");
         }
         let _ = write!(s, "</table><h3>Distributions (grey: eligible data, red outline: released; bins of fewer than k people hidden)</h3><div class=\"grid\">");
         for m in st["measurements"].as_array().into_iter().flatten() {

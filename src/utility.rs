@@ -77,7 +77,19 @@ fn round(x: f64, digits: i32) -> f64 {
 }
 
 /// Percentiles the report and the manifest show (each k-smoothed).
-pub const PERCENTILES: [f64; 5] = [1.0, 5.0, 50.0, 95.0, 99.0];
+pub const PERCENTILES: [f64; 7] = [1.0, 5.0, 25.0, 50.0, 75.0, 95.0, 99.0];
+
+/// Index of a percentile in [`PERCENTILES`].
+pub fn pct_index(p: f64) -> usize {
+    PERCENTILES
+        .iter()
+        .position(|&q| q == p)
+        .expect("a percentile of PERCENTILES")
+}
+
+/// The percentiles whose error, in the original standard deviation, the worst figure
+/// takes (the tails a sizing table reads and the quartiles).
+pub const CHECKED_PERCENTILES: [f64; 4] = [5.0, 25.0, 75.0, 95.0];
 /// Histogram bins per measurement.
 pub const BINS: usize = 16;
 
@@ -87,7 +99,7 @@ pub struct Side {
     pub mean: f64,
     pub std: f64,
     /// k-smoothed percentiles at [`PERCENTILES`].
-    pub pct: [f64; 5],
+    pub pct: [f64; 7],
     /// People per histogram bin over `hist_lo..hist_hi` of the measurement (values outside
     /// go to the end bins).
     pub hist: Vec<usize>,
@@ -468,6 +480,7 @@ pub fn utility(pl: &Pipeline, part: &Partition, analysis: &Analysis) -> Value {
     let k = pl.release.k;
     let mut strata = Vec::new();
     let (mut worst_mean, mut worst_std, mut worst_corr) = (0.0f64, 0.0f64, 0.0f64);
+    let mut worst_pct = 0.0f64;
     for a in &analysis.strata {
         let cats = &part.strata[a.stratum];
         let n = a.people;
@@ -482,8 +495,13 @@ pub fn utility(pl: &Pipeline, part: &Partition, analysis: &Analysis) -> Value {
             worst_mean = worst_mean.max(mean_err.abs());
             worst_std = worst_std.max(std_err.abs());
             sq += f.sq_std_dist;
-            // PERCENTILES[1..4] are the 5th, 50th and 95th.
-            let err = |i: usize| round(f.rel.pct[i] - f.orig.pct[i], 1);
+            let diff = |p: f64| f.rel.pct[pct_index(p)] - f.orig.pct[pct_index(p)];
+            let err = |p: f64| round(diff(p), 1);
+            let pct_sd = CHECKED_PERCENTILES
+                .iter()
+                .map(|&p| diff(p).abs() / so.max(1e-9))
+                .fold(0.0, f64::max);
+            worst_pct = worst_pct.max(pct_sd);
             per.insert(
                 name.clone(),
                 json!({
@@ -491,9 +509,12 @@ pub fn utility(pl: &Pipeline, part: &Partition, analysis: &Analysis) -> Value {
                     "mean_error_pct": round(mean_err, 3),
                     "std": [round(so, 2), round(sr, 2)],
                     "std_error_pct": round(std_err, 2),
-                    "p5_error": err(1),
-                    "p50_error": err(2),
-                    "p95_error": err(3),
+                    "p5_error": err(5.0),
+                    "p25_error": err(25.0),
+                    "p50_error": err(50.0),
+                    "p75_error": err(75.0),
+                    "p95_error": err(95.0),
+                    "percentile_error_sd": round(pct_sd, 3),
                 }),
             );
         }
@@ -519,11 +540,12 @@ pub fn utility(pl: &Pipeline, part: &Partition, analysis: &Analysis) -> Value {
     }
     json!({
         "compared_with": "the eligible people placed in classes (suppressed people excluded)",
-        "percentiles": format!("each the mean of the {k} values around the nearest rank, so no figure is one person's value"),
+        "percentiles": format!("each the mean of the {k} values around the nearest rank, so no figure is one person's value; percentile_error_sd: the largest error of the 5th, 25th, 75th and 95th, in the original standard deviation"),
         "worst": {
             "mean_error_pct": round(worst_mean, 3),
             "std_error_pct": round(worst_std, 2),
             "correlation_change": round(worst_corr, 4),
+            "percentile_error_sd": round(worst_pct, 3),
         },
         "strata": strata,
     })

@@ -89,6 +89,26 @@ fn releases_the_samples_with_k_10_and_little_suppression() {
         );
         assert_eq!(m["parameters"]["k"], 10);
         assert!(m["counts"]["owners_per_class_min"].as_u64().unwrap() >= 10);
+        // The default method (issue 15), and its utility against the released people: the
+        // measured ANSUR II figures with room for the samples' smaller strata.
+        assert_eq!(m["parameters"]["moments"]["method"], "quantile", "{p}");
+        assert_eq!(m["parameters"]["partition_space"], "whitened", "{p}");
+        assert_eq!(m["parameters"]["cut"], "auto", "{p}");
+        let w = &m["utility"]["worst"];
+        let (mean, std, corr) = (
+            w["mean_error_pct"].as_f64().unwrap(),
+            w["std_error_pct"].as_f64().unwrap(),
+            w["correlation_change"].as_f64().unwrap(),
+        );
+        let (max_mean, max_std, max_corr) = if p == "ansur2" {
+            (0.05, 2.5, 0.04)
+        } else {
+            (0.2, 3.0, 0.06)
+        };
+        assert!(
+            mean <= max_mean && std <= max_std && corr <= max_corr,
+            "{p}: {w}"
+        );
         let rows = assert_k(&v.join("measurements.csv"), 10);
         assert_eq!(rows as u64, m["counts"]["released_rows"].as_u64().unwrap());
         assert_eq!(rows as u64 + suppressed, eligible);

@@ -92,6 +92,21 @@ fn report_shows_only_aggregates_of_k_people_even_with_outliers() {
     let link = &report["risk"]["linkage"];
     assert!(link["nearest_neighbour_share"].as_f64().unwrap() <= 0.1);
     assert!(link["min_owners_per_class"].as_u64().unwrap() >= k);
+    // The unweighted hit rate too (a share: at least the weighted figure, at most 1), and
+    // in the HTML as a percentage.
+    let hit = link["nearest_neighbour_hit_rate"].as_f64().unwrap();
+    assert!(hit >= link["nearest_neighbour_share"].as_f64().unwrap() && hit <= 1.0);
+    assert!(html.contains(&format!("<b>{:.1}%</b> of people (hit rate)", hit * 100.0)));
+    // What the checks show and do not show, in words; per-measurement errors including
+    // the quartiles.
+    assert!(html.contains("What these checks show, and what they do not"));
+    let m0 = &report["strata"][0]["measurements"][0];
+    for key in ["mean_error_pct", "std_error_pct", "percentile_error_sd"] {
+        assert!(m0[key].is_number(), "{key}: {m0}");
+    }
+    for key in ["p5", "p25", "p50", "p75", "p95"] {
+        assert!(m0["released"][key].is_number(), "{key}: {m0}");
+    }
     // Some bins are hidden: the outliers' tails are not shown.
     assert!(json_text.contains("null"));
     // The outliers' own values appear nowhere in the public report.

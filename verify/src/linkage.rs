@@ -395,6 +395,8 @@ pub fn check_linkage_with(
         .collect();
     let total: f64 = hits.iter().sum();
     let share = total / scored.len().max(1) as f64;
+    // Unweighted: how often the nearest row is the person's own class's row at all.
+    let hit_rate = hits.iter().filter(|&&h| h > 0.0).count() as f64 / scored.len().max(1) as f64;
     if share > 1.0 / k as f64 {
         problems.push(format!(
             "nearest-neighbour linkage finds the true record {share:.4} of the time > 1/k"
@@ -414,6 +416,7 @@ pub fn check_linkage_with(
         "min_owners_per_class": if min_owners == usize::MAX { 0 } else { min_owners },
         "reproduced_records": reproduced,
         "nearest_neighbour_share": share,
+        "nearest_neighbour_hit_rate": hit_rate,
         "bound": 1.0 / k as f64,
         "scored": scored.len(),
     }));
