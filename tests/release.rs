@@ -753,3 +753,57 @@ fn declared_spellings_are_released_as_their_mapped_value() {
         .skip(1)
         .all(|l| l.starts_with("Female,") || l.starts_with("Male,")));
 }
+
+/// Golden cases: each shipped pipeline released from its shipped sample with a fixed key,
+/// date and SOURCE_DATE_EPOCH must give exactly the checked-in SHA256SUMS and manifest
+/// (tests/golden/<pipeline>/). A change to published bytes shows here; when it is intended,
+/// `OPENTAPE_UPDATE_GOLDEN=1 cargo test --test release golden` rewrites the files, and the
+/// commit says why.
+#[test]
+fn golden_releases_are_byte_identical() {
+    let d = tmp();
+    let update = std::env::var_os("OPENTAPE_UPDATE_GOLDEN").is_some();
+    let mut changed = Vec::new();
+    for p in [
+        "ansur2",
+        "freesewing-v3",
+        "freesewing-v2",
+        "freesewing-sqlite",
+    ] {
+        let out = d.path().join(p).display().to_string();
+        let pipeline = format!("pipelines/{p}.toml");
+        let mut args = vec![
+            "--pipeline",
+            &pipeline,
+            "--version",
+            "1.0.0",
+            "--out",
+            &out,
+            "--as-of",
+            AS_OF,
+        ];
+        if p == "freesewing-sqlite" {
+            args.extend([
+                "--store-key-file",
+                "data-samples/freesewing-sqlite/encryption.key",
+            ]);
+        }
+        let r = release(d.path(), &args, None);
+        assert_eq!(r.code, 0, "{p}: {}", r.stderr);
+        let golden = repo().join("tests/golden").join(p);
+        for f in ["SHA256SUMS", "manifest.json"] {
+            let got = fs::read_to_string(d.path().join(p).join("1.0.0").join(f)).unwrap();
+            if update {
+                fs::create_dir_all(&golden).unwrap();
+                fs::write(golden.join(f), &got).unwrap();
+            } else if fs::read_to_string(golden.join(f)).ok().as_deref() != Some(&got) {
+                changed.push(format!("{p}/{f}"));
+            }
+        }
+    }
+    assert!(
+        changed.is_empty(),
+        "published bytes differ from tests/golden for {changed:?}; if intended, rerun with \
+         OPENTAPE_UPDATE_GOLDEN=1 and say why in the commit"
+    );
+}
