@@ -2,11 +2,11 @@
 //! into place in one step. A version that exists is never touched; an interrupted run
 //! leaves no folder named after the version.
 
+use crate::anonymize::noise::NoiseKey;
 use crate::anonymize::{Partition, Table};
 use crate::docs;
 use crate::error::{Error, Result};
 use crate::filter::Eligible;
-use crate::noise::NoiseKey;
 use crate::pipeline::{Moments, PartitionSpace, Pipeline};
 use polars::prelude::*;
 use serde_json::{json, Value};

@@ -554,6 +554,66 @@ pub fn utility(pl: &Pipeline, part: &Partition, analysis: &Analysis) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::anonymize::generalize;
+    use crate::anonymize::noise::NoiseKey;
+    use crate::anonymize::testing::*;
+
+    /// The utility figures are computed without holding the columns: their correlations
+    /// and means must be those of the columns themselves.
+    #[test]
+    fn streamed_utility_figures_match_the_columns() {
+        let pl = pipeline();
+        let (e, part, keys) = classes_of(&pl);
+        let t = generalize(
+            &pl,
+            &e,
+            &part,
+            &NoiseKey::from_bytes(vec![5; 32]).unwrap(),
+            &keys,
+        );
+        let a = crate::utility::analyse(&pl, &e, &part, &t);
+        assert!(!a.strata.is_empty());
+        for s in &a.strata {
+            let members: Vec<(usize, u32)> = (0..part.classes.len())
+                .filter(|&c| part.classes[c].stratum == s.stratum)
+                .flat_map(|c| part.classes[c].members.iter().map(move |&m| (c, m)))
+                .collect();
+            let res = |p: usize| pl.catalog.measurements[pl.measurements[p]].resolution;
+            let orig: Vec<Vec<f64>> = s
+                .dims
+                .iter()
+                .map(|&p| {
+                    members
+                        .iter()
+                        .map(|&(_, m)| e.people[m as usize].values[p] as f64)
+                        .collect()
+                })
+                .collect();
+            let rel: Vec<Vec<f64>> = s
+                .dims
+                .iter()
+                .map(|&p| {
+                    members
+                        .iter()
+                        .map(|&(c, _)| t.class_values(c)[p].unwrap() as f64 * res(p))
+                        .collect()
+                })
+                .collect();
+            for (want, got) in [
+                (crate::utility::corr(&orig), &s.corr_orig),
+                (crate::utility::corr(&rel), &s.corr_rel),
+            ] {
+                for (w, g) in want.iter().zip(got.iter()) {
+                    assert!((w - g).abs() < 1e-9, "{w} vs {g}");
+                }
+            }
+            for (j, c) in s.columns.iter().enumerate() {
+                assert!((c.orig.mean - crate::utility::mean(&orig[j])).abs() < 1e-9);
+                assert!((c.rel.std - crate::utility::std(&rel[j])).abs() < 1e-9);
+                assert_eq!(c.orig.hist.iter().sum::<usize>(), members.len());
+            }
+        }
+    }
 
     #[test]
     fn radix_sort_orders_like_total_cmp() {

@@ -1,7 +1,7 @@
 //! `opentape release`: the main job.
 
 use super::{crate_result::Result, InputArgs};
-use opentape::noise::NoiseKey;
+use opentape::anonymize::noise::NoiseKey;
 use opentape::pipeline::Pipeline;
 use opentape::Error;
 use std::path::PathBuf;

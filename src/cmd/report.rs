@@ -96,7 +96,7 @@ fn recompute(a: &Args, pipeline: &Path, progress: &super::progress::Progress) ->
     };
     let key = opentape_verify::load_key(a.noise_key_file.as_deref())
         .map_err(|e| Error::Usage(e.to_string()))?
-        .and_then(opentape::noise::NoiseKey::from_bytes)
+        .and_then(opentape::anonymize::noise::NoiseKey::from_bytes)
         .ok_or_else(|| {
             Error::Usage(format!(
                 "recomputing a report needs the release's noise key (--noise-key-file or {}, at least 16 bytes)",

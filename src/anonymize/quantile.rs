@@ -9,7 +9,7 @@
 //! last map (the map absorbs its variance, so the moments stay exact), and the grid rounding
 //! keeps each measurement's weighted sum on target. Nothing is clamped to a member's value.
 
-use crate::moments;
+use super::moments;
 use rayon::prelude::*;
 
 /// One stratum's input: its classes' means and weights, and its people's values.

@@ -1,0 +1,408 @@
+//! Strict multidimensional Mondrian (LeFevre et al. 2006) with k counted in distinct owners,
+//! inside each combination of category values, in standardized or whitened space.
+
+use super::moments;
+use crate::filter::Eligible;
+use crate::model::Person;
+use crate::pipeline::{Cut, PartitionSpace, Pipeline};
+use crate::progress::Meter;
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+
+/// One equivalence class: rows (indices into `Eligible::people`) of one stratum.
+#[derive(Debug, Clone)]
+pub struct Class {
+    pub stratum: usize,
+    pub members: Vec<u32>,
+    pub owners: usize,
+}
+
+/// People of one category combination, standardized over the measurements that apply.
+struct Stratum {
+    categories: Vec<String>,
+    rows: Vec<u32>,
+    /// Release positions of the measurements that apply in this stratum.
+    dims: Vec<usize>,
+    /// Row-major, `rows.len() x dims.len()`, standardized (z-scores).
+    /// Standardized values, row-major (f32: half the memory; only cuts are chosen on it).
+    z: Vec<f32>,
+    owners: Vec<u32>,
+}
+
+#[derive(Debug)]
+pub struct Partition {
+    pub classes: Vec<Class>,
+    pub strata: Vec<Vec<String>>,
+    /// Rows of strata too small to hold one class of k owners.
+    pub suppressed: Vec<u32>,
+}
+
+impl Partition {
+    pub fn class_sizes(&self) -> Vec<usize> {
+        self.classes.iter().map(|c| c.members.len()).collect()
+    }
+}
+
+fn distinct(owners: impl Iterator<Item = u32>) -> usize {
+    let mut v: Vec<u32> = owners.collect();
+    // The top nodes of a partition hold a whole stratum: sort those on every core.
+    if v.len() > 1 << 16 {
+        v.par_sort_unstable();
+    } else {
+        v.sort_unstable();
+    }
+    v.dedup();
+    v.len()
+}
+
+/// Whether `owners` holds at least `m` distinct values: stops as soon as it has seen
+/// them (a large node reaches k distinct owners within its first few rows).
+fn at_least_distinct(owners: impl Iterator<Item = u32>, m: usize) -> bool {
+    if m == 0 {
+        return true;
+    }
+    let mut seen: Vec<u32> = Vec::with_capacity(m);
+    for o in owners {
+        if !seen.contains(&o) {
+            seen.push(o);
+            if seen.len() >= m {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+pub fn partition(pl: &Pipeline, e: &Eligible) -> Partition {
+    partition_metered(pl, e, &Meter::default())
+}
+
+/// As [`partition`], counting on `meter` the people placed in a class or suppressed.
+pub fn partition_metered(pl: &Pipeline, e: &Eligible, meter: &Meter) -> Partition {
+    let k = pl.release.k;
+    meter.start(e.people.len() as u64, crate::progress::Unit::Count);
+    let mut by_cat: BTreeMap<Vec<&str>, Vec<u32>> = BTreeMap::new();
+    for (i, p) in e.people.iter().enumerate() {
+        let cats = p
+            .categories
+            .iter()
+            .map(|c| c.as_deref().unwrap_or_default())
+            .collect();
+        by_cat.entry(cats).or_default().push(i as u32);
+    }
+    let strata: Vec<Stratum> = by_cat
+        .into_iter()
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|(categories, rows)| {
+            let categories = categories.into_iter().map(str::to_string).collect();
+            stratum(pl, &e.people, categories, rows)
+        })
+        .collect();
+    let mut classes = Vec::new();
+    let mut suppressed = Vec::new();
+    let results: Vec<Option<Vec<Vec<usize>>>> = strata
+        .par_iter()
+        .map(|s| {
+            if distinct(s.owners.iter().copied()) < k {
+                meter.add(s.rows.len() as u64);
+                return None;
+            }
+            let mut local: Vec<usize> = (0..s.rows.len()).collect();
+            let first = match pl.release.cut {
+                Cut::Balanced => Cut::Balanced,
+                Cut::Median | Cut::Auto => Cut::Median,
+            };
+            let leaves = mondrian(s, &mut local, k, first, meter);
+            // `auto`: a stratum that ends with no more classes than measurements cannot get
+            // its covariance back; cut it again at multiples of k (progress already counted).
+            if pl.release.cut == Cut::Auto && leaves.len() <= s.dims.len() {
+                let mut local: Vec<usize> = (0..s.rows.len()).collect();
+                return Some(mondrian(s, &mut local, k, Cut::Balanced, &Meter::default()));
+            }
+            Some(leaves)
+        })
+        .collect();
+    for (si, (s, r)) in strata.iter().zip(results).enumerate() {
+        match r {
+            None => suppressed.extend_from_slice(&s.rows),
+            Some(leaves) => {
+                for leaf in leaves {
+                    let mut members: Vec<u32> = leaf.iter().map(|&l| s.rows[l]).collect();
+                    members.sort_unstable();
+                    let owners = distinct(leaf.iter().map(|&l| s.owners[l]));
+                    classes.push(Class {
+                        stratum: si,
+                        members,
+                        owners,
+                    });
+                }
+            }
+        }
+    }
+    Partition {
+        classes,
+        strata: strata.into_iter().map(|s| s.categories).collect(),
+        suppressed,
+    }
+}
+
+fn stratum(pl: &Pipeline, people: &[Person], categories: Vec<String>, rows: Vec<u32>) -> Stratum {
+    let dims: Vec<usize> = (0..pl.measurements.len())
+        .filter(|&pos| pl.applies(pl.measurements[pos], &categories))
+        .collect();
+    let n = rows.len();
+    let d = dims.len();
+    // Per dimension: mean and deviation (each summed in order), then every row's
+    // standardized values, rows in parallel.
+    let stats: Vec<(f64, f64)> = dims
+        .par_iter()
+        .map(|&pos| {
+            let col = || rows.iter().map(|&r| people[r as usize].values[pos] as f64);
+            let mean = col().sum::<f64>() / n as f64;
+            let var = col().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
+            (mean, if var > 0.0 { var.sqrt() } else { 1.0 })
+        })
+        .collect();
+    let mut z = vec![0.0f32; n * d];
+    z.par_chunks_mut(d.max(1)).zip(&rows).for_each(|(zr, &r)| {
+        let v = &people[r as usize].values;
+        for (j, &pos) in dims.iter().enumerate() {
+            zr[j] = ((v[pos] as f64 - stats[j].0) / stats[j].1) as f32;
+        }
+    });
+    if pl.release.partition_space == PartitionSpace::Whitened && n > 2 * d && d > 1 {
+        whiten(&mut z, n, d);
+    }
+    let owners = rows.iter().map(|&r| people[r as usize].owner).collect();
+    Stratum {
+        categories,
+        rows,
+        dims,
+        z,
+        owners,
+    }
+}
+
+/// Replaces the z-scores (row-major, n x d) by their whitened scores `z V L^{-1/2}`, with
+/// `R = V L V^T` their correlation matrix (eigenvalues floored at 1e-9 of the largest):
+/// every direction of the body's shape gets unit variance, so Mondrian cuts across shapes
+/// rather than along overall size (`partition_space = "whitened"`, issue 15).
+fn whiten(z: &mut [f32], n: usize, d: usize) {
+    let (_, r) = moments::moments(z, &vec![1.0; n], d);
+    let (l, v) = moments::sym_eigen(&r, d);
+    let floor = l.iter().cloned().fold(0.0, f64::max) * 1e-9;
+    // Column k of the projection: V[:, k] / sqrt(L_k), stored row-major d x d.
+    let mut proj = vec![0.0f64; d * d];
+    for i in 0..d {
+        for k in 0..d {
+            proj[i * d + k] = v[i * d + k] / l[k].max(floor).sqrt();
+        }
+    }
+    z.par_chunks_mut(d).for_each(|row| {
+        let x: Vec<f64> = row.iter().map(|&v| v as f64).collect();
+        for (k, out) in row.iter_mut().enumerate() {
+            *out = (0..d).map(|i| x[i] * proj[i * d + k]).sum::<f64>() as f32;
+        }
+    });
+}
+
+/// Strict Mondrian on `idx` (positions in the stratum): cut at the median of the widest
+/// dimension where both sides keep at least k distinct owners; otherwise try the next
+/// widest; a node with no allowed cut is a class. The two halves run in parallel; the
+/// result does not depend on the thread count (leaves are returned left before right).
+fn mondrian(s: &Stratum, idx: &mut [usize], k: usize, cut: Cut, meter: &Meter) -> Vec<Vec<usize>> {
+    let d = s.dims.len();
+    let leaf = |idx: &mut [usize]| {
+        meter.add(idx.len() as u64);
+        vec![idx.to_vec()]
+    };
+    if d == 0 || !at_least_distinct(idx.iter().map(|&i| s.owners[i]), 2 * k) {
+        return leaf(idx);
+    }
+    // Each dimension's extent, in one pass over the rows (each row's values are adjacent).
+    let mut lo = vec![f32::INFINITY; d];
+    let mut hi = vec![f32::NEG_INFINITY; d];
+    for &i in idx.iter() {
+        for ((l, h), &v) in lo
+            .iter_mut()
+            .zip(hi.iter_mut())
+            .zip(&s.z[i * d..(i + 1) * d])
+        {
+            *l = l.min(v);
+            *h = h.max(v);
+        }
+    }
+    let mut ranges: Vec<(f64, usize)> = (0..d).map(|j| (hi[j] as f64 - lo[j] as f64, j)).collect();
+    ranges.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut vals: Vec<f32> = Vec::with_capacity(idx.len());
+    // The rank to cut at: the median; or, for `cut = "balanced"`, a multiple of k so that the
+    // sides can end as about n / k classes (a median cut of 33 people at k = 10 ends as two
+    // classes of 16 and 17; cut at 10 it ends as three), with the median as the fallback.
+    let half = idx.len() / 2;
+    let balanced = k * (idx.len() / k / 2);
+    let ranks = match cut {
+        Cut::Balanced if balanced != half => vec![balanced, half],
+        Cut::Balanced | Cut::Median | Cut::Auto => vec![half],
+    };
+    for (&mid, &(range, j)) in ranks
+        .iter()
+        .flat_map(|m| ranges.iter().map(move |r| (m, r)))
+    {
+        if range <= 0.0 {
+            continue;
+        }
+        vals.clear();
+        vals.extend(idx.iter().map(|&i| s.z[i * d + j]));
+        let median = *vals.select_nth_unstable_by(mid, f32::total_cmp).1;
+        // Left: values below the median; right: the rest. With many ties at the median,
+        // move the median's block to the left instead when that balances better.
+        for left_takes_median in [false, true] {
+            let goes_left = |v: f32| v < median || (left_takes_median && v == median);
+            let side_ok = |left: bool| {
+                at_least_distinct(
+                    idx.iter()
+                        .filter(|&&i| goes_left(s.z[i * d + j]) == left)
+                        .map(|&i| s.owners[i]),
+                    k,
+                )
+            };
+            if side_ok(true) && side_ok(false) {
+                let at = partition_in_place(idx, |i| goes_left(s.z[i * d + j]));
+                let (l, r) = idx.split_at_mut(at);
+                let (mut a, b) = rayon::join(
+                    || mondrian(s, l, k, cut, meter),
+                    || mondrian(s, r, k, cut, meter),
+                );
+                a.extend(b);
+                return a;
+            }
+        }
+    }
+    leaf(idx)
+}
+
+/// Stable partition: elements satisfying `f` first. Returns their count.
+fn partition_in_place(idx: &mut [usize], f: impl Fn(usize) -> bool) -> usize {
+    let (mut yes, no): (Vec<usize>, Vec<usize>) = idx.iter().partition(|&&i| f(i));
+    let cut = yes.len();
+    yes.extend(no);
+    idx.copy_from_slice(&yes);
+    cut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::anonymize::testing::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(40))]
+        /// Owners with several people, tiny strata, identical bodies: every class has at
+        /// least k distinct owners, and only whole strata below k are suppressed.
+        #[test]
+        fn every_class_has_k_distinct_owners(
+            people in prop::collection::vec((0u32..60, prop::bool::weighted(0.8), prop::collection::vec(100.0f64..200.0, 1..4), prop::bool::ANY), 0..300),
+            k in 2usize..12,
+            method in 0usize..4,
+            few_measurements in prop::bool::ANY,
+        ) {
+            let mut pl = pipeline();
+            pl.release.k = k;
+            // Every space and cut; with 3 measurements, strata of more than 6 people are
+            // whitened.
+            (pl.release.partition_space, pl.release.cut) = [
+                (PartitionSpace::Standardized, Cut::Median),
+                (PartitionSpace::Whitened, Cut::Median),
+                (PartitionSpace::Whitened, Cut::Balanced),
+                (PartitionSpace::Whitened, Cut::Auto),
+            ][method];
+            if few_measurements {
+                pl.measurements.truncate(3);
+            }
+            let rows: Vec<(u32, &str, Vec<f64>)> = people
+                .iter()
+                .map(|(o, male, v, same)| (*o, if *male { "Male" } else { "Female" }, if *same { vec![150.0] } else { v.clone() }))
+                .collect();
+            let e = eligible(&pl, &rows);
+            let part = partition(&pl, &e);
+            let mut seen = vec![false; e.people.len()];
+            for c in &part.classes {
+                let owners = distinct(c.members.iter().map(|&m| e.people[m as usize].owner));
+                prop_assert!(owners >= k, "class with {} owners < k={}", owners, k);
+                prop_assert_eq!(owners, c.owners);
+                let cat = &e.people[c.members[0] as usize].categories;
+                for &m in &c.members {
+                    prop_assert!(!seen[m as usize]);
+                    seen[m as usize] = true;
+                    prop_assert_eq!(&e.people[m as usize].categories, cat, "classes never mix categories");
+                }
+            }
+            for &s in &part.suppressed {
+                prop_assert!(!seen[s as usize]);
+                seen[s as usize] = true;
+                let cat = &e.people[s as usize].categories;
+                let owners = distinct(e.people.iter().filter(|p| &p.categories == cat).map(|p| p.owner));
+                prop_assert!(owners < k, "suppressed a stratum of {} owners", owners);
+            }
+            prop_assert!(seen.iter().all(|&s| s), "every person is in a class or suppressed");
+        }
+    }
+
+    #[test]
+    fn whitening_gives_unit_variance_uncorrelated_scores() {
+        let mut pl = pipeline();
+        pl.release.partition_space = PartitionSpace::Whitened;
+        let e = correlated(&mut pl, 400);
+        let rows: Vec<u32> = (0..400).collect();
+        let s = stratum(&pl, &e.people, vec!["Male".into()], rows);
+        let (mu, cov) = moments::moments(&s.z, &vec![1.0; 400], 3);
+        for i in 0..3 {
+            assert!(mu[i].abs() < 1e-4, "mean {}", mu[i]);
+            for j in 0..3 {
+                let want = if i == j { 1.0 } else { 0.0 };
+                assert!(
+                    (cov[i * 3 + j] - want).abs() < 1e-4,
+                    "cov[{i},{j}] = {}",
+                    cov[i * 3 + j]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn auto_cuts_again_when_median_cuts_leave_too_few_classes() {
+        // 100 people, k = 10: median cuts end as 8 classes of 12-13; with 93 measurements
+        // that is <= d, so `auto` cuts at multiples of k and ends with 10 classes of 10.
+        let mut pl = pipeline();
+        pl.release.k = 10;
+        let rows: Vec<(u32, &str, Vec<f64>)> = (0..100)
+            .map(|i| (i, "Male", vec![(i * 7 % 100) as f64]))
+            .collect();
+        let e = eligible(&pl, &rows);
+        pl.release.cut = Cut::Median;
+        let median = partition(&pl, &e).classes.len();
+        pl.release.cut = Cut::Auto;
+        let auto = partition(&pl, &e);
+        pl.release.cut = Cut::Balanced;
+        let balanced = partition(&pl, &e).classes.len();
+        assert!(median <= pl.measurements.len());
+        assert_eq!(auto.classes.len(), balanced);
+        assert!(balanced > median, "{balanced} vs {median}");
+        assert!(auto.classes.iter().all(|c| c.owners >= 10));
+        // With 3 measurements, median cuts already give more classes: auto keeps them.
+        pl.measurements.truncate(3);
+        let e = eligible(&pl, &rows);
+        pl.release.cut = Cut::Median;
+        let median = partition(&pl, &e);
+        pl.release.cut = Cut::Auto;
+        let auto = partition(&pl, &e);
+        assert_eq!(median.classes.len(), auto.classes.len());
+        assert!(median
+            .classes
+            .iter()
+            .zip(&auto.classes)
+            .all(|(a, b)| a.members == b.members));
+    }
+}
