@@ -4,7 +4,7 @@
 use crate::filter::Eligible;
 use crate::model::Tally;
 use crate::pipeline::Pipeline;
-use crate::risk::{self, Uniqueness};
+use crate::assess::risk::{self, Uniqueness};
 use std::collections::BTreeMap;
 use std::fmt;
 

@@ -5,6 +5,7 @@
 //! plausibility, dedupe) -> anonymize -> write -> verify.
 
 pub mod anonymize;
+pub mod assess;
 pub mod catalog;
 pub mod docs;
 pub mod error;
@@ -16,10 +17,8 @@ pub mod progress;
 pub mod read;
 pub mod release;
 pub mod report;
-pub mod risk;
 pub mod sample;
 pub mod sample_store;
-pub mod utility;
 pub mod versions;
 
 pub use error::{Error, Result};

@@ -37,102 +37,6 @@ pub fn check_version(v: &str) -> Result<()> {
     }
 }
 
-/// People scored for nearest-neighbour linkage inside `release` (the full check,
-/// `opentape verify --source`, scores up to opentape_verify::MAX_SCORED).
-const RELEASE_LINKAGE_SCORED: usize = 2_000;
-
-/// The eligible people as the checker reads them (no copy): `E` is `&Eligible` inside a
-/// release, `Box<Eligible>` for `opentape verify --source`.
-pub struct CheckerSource<E> {
-    e: E,
-    categories: Vec<String>,
-    measurements: Vec<String>,
-}
-
-pub fn checker_source<E: std::ops::Deref<Target = Eligible>>(
-    pl: &Pipeline,
-    e: E,
-) -> CheckerSource<E> {
-    CheckerSource {
-        e,
-        categories: pl.categories.iter().map(|c| c.name.clone()).collect(),
-        measurements: pl
-            .measurements
-            .iter()
-            .map(|&m| pl.catalog.measurements[m].name.clone())
-            .collect(),
-    }
-}
-
-impl<E: std::ops::Deref<Target = Eligible> + Sync> opentape_verify::SourceRecords
-    for CheckerSource<E>
-{
-    fn category_names(&self) -> &[String] {
-        &self.categories
-    }
-    fn measurement_names(&self) -> &[String] {
-        &self.measurements
-    }
-    fn len(&self) -> usize {
-        self.e.people.len()
-    }
-    fn record(&self, i: usize) -> String {
-        self.e.record_key(self.e.people[i].at)
-    }
-    fn owner(&self, i: usize) -> u32 {
-        self.e.people[i].owner
-    }
-    fn category(&self, i: usize, c: usize) -> &str {
-        self.e.people[i].categories[c].as_deref().unwrap_or("")
-    }
-    fn value(&self, i: usize, j: usize) -> Option<f64> {
-        let v = self.e.people[i].values[j] as f64;
-        (!v.is_nan()).then_some(v)
-    }
-}
-
-/// The checker's linkage check on the table in memory, against the eligible people and
-/// the true class membership, before anything is written.
-pub fn linkage(pl: &Pipeline, e: &Eligible, part: &Partition, t: &Table) -> opentape_verify::Check {
-    let source = checker_source(pl, e);
-    let mut member: opentape_verify::Membership = vec![None; e.people.len()];
-    for (ci, c) in part.classes.iter().enumerate() {
-        for &m in &c.members {
-            member[m as usize] = Some(Some(t.class_rows[ci]));
-        }
-    }
-    for &m in &part.suppressed {
-        member[m as usize] = Some(None);
-    }
-    opentape_verify::check_linkage_with(
-        &grouped(t),
-        &source,
-        &member,
-        pl.release.k,
-        RELEASE_LINKAGE_SCORED,
-    )
-}
-
-/// The table as the checker groups it: distinct rows, their counts, each row's group.
-fn grouped(t: &Table) -> opentape_verify::Grouped {
-    use opentape_verify::Cell;
-    let columns: Vec<String> = t.category_names.iter().chain(&t.columns).cloned().collect();
-    let text = (0..columns.len())
-        .map(|j| j < t.category_names.len())
-        .collect();
-    let mut b = opentape_verify::Builder::new(columns, text);
-    for (c, v) in t.iter_rows() {
-        for (j, s) in c.iter().enumerate() {
-            b.cell(j, Cell::Text(s));
-        }
-        for (j, x) in v.iter().enumerate() {
-            b.cell(c.len() + j, x.map_or(Cell::Null, Cell::Int));
-        }
-        b.end_row();
-    }
-    b.finish()
-}
-
 /// Everything the manifest says about a run, except the files (added when written).
 pub struct Facts<'a> {
     pub pl: &'a Pipeline,
@@ -146,7 +50,7 @@ pub struct Facts<'a> {
     /// The linkage check's figures (nearest-neighbour share, owners per class).
     pub linkage: Option<&'a Value>,
     /// Per-stratum columns, sorted copies and correlations (utility and report).
-    pub analysis: &'a crate::utility::Analysis,
+    pub analysis: &'a crate::assess::utility::Analysis,
 }
 
 /// Rows `range` of the table as a DataFrame (categories as text, measurements as Int64).
@@ -266,7 +170,7 @@ fn manifest(f: &Facts, files: &[(String, u64, String)]) -> Value {
             "clamped_values": f.table.clamped,
             "rows_moved_off_source_records": f.table.moved,
         },
-        "utility": crate::utility::utility(pl, f.partition, f.analysis),
+        "utility": crate::assess::utility::utility(pl, f.partition, f.analysis),
         "columns": {
             "categories": f.table.category_names,
             "measurements": f.table.columns,
@@ -380,7 +284,7 @@ pub fn write(dir: &Path, f: &Facts, stage: &dyn Fn(&str)) -> Result<()> {
     stage("computing the report and documents");
     let (pq_bytes, pq_sha) = sha256_file(&dir.join(PARQUET))?;
     let (csv_bytes, csv_sha) = sha256_file(&dir.join(CSV))?;
-    let report = crate::report::build(f, &crate::risk::uniqueness(f.eligible));
+    let report = crate::report::build(f, &crate::assess::risk::uniqueness(f.eligible));
     let docs = [
         (crate::report::JSON, pretty(&report)),
         (crate::report::HTML, crate::report::html(&report)),
@@ -513,7 +417,7 @@ fn moments_parameters(pl: &Pipeline) -> Value {
             "summary": r.moments_summary(),
             "rounds": r.quantile_rounds,
             "quantile_smoothing": format!("each value handed out is the mean of {} people's sorted values (k)", r.k),
-            "exact": "mean and covariance of each category combination with more classes than measurements; with fewer, the linear map on the classes' span (strength 1)",
+            "exact": "mean and covariance of each category combination with more classes than measurements; with fewer, the closest covariance of the classes' rank (the correlation's smallest components dropped)",
             "noise": "added before the last exact map, which absorbs its variance",
             "rounding": "mean-exact: each value down or up by less than one step, so each measurement's weighted sum stays on target",
         }),
@@ -688,7 +592,7 @@ pub struct Run {
     pub table: Table,
     /// The linkage check's figures (it passed, or the run was refused).
     pub linkage: Option<Value>,
-    pub analysis: crate::utility::Analysis,
+    pub analysis: crate::assess::utility::Analysis,
 }
 
 impl Options<'_> {
@@ -757,7 +661,7 @@ pub fn anonymize(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<(Run,
     let table =
         crate::anonymize::generalize(pl, &eligible, &partition, &o.key, &eligible.owner_keys);
     stage("checking linkage against the source");
-    let link = linkage(pl, &eligible, &partition, &table);
+    let link = crate::assess::linkage::linkage(pl, &eligible, &partition, &table);
     if !link.ok {
         return Err(Error::Refused(format!(
             "the linkage check fails on the anonymized table; nothing was written: {} ({})",
@@ -766,7 +670,7 @@ pub fn anonymize(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<(Run,
         )));
     }
     stage("measuring utility");
-    let analysis = crate::utility::analyse(pl, &eligible, &partition, &table);
+    let analysis = crate::assess::utility::analyse(pl, &eligible, &partition, &table);
     let run = Run {
         eligible,
         partition,

@@ -6,7 +6,7 @@
 //! histogram edges and percentiles are means of k values, never one person's value.
 
 use crate::release::Facts;
-use crate::utility::BINS;
+use crate::assess::utility::BINS;
 use serde_json::{json, Value};
 use std::fmt::Write;
 
@@ -25,7 +25,7 @@ fn histogram(counts: &[usize], k: usize) -> Vec<Value> {
         .collect()
 }
 
-pub fn build(f: &Facts, uniqueness: &[crate::risk::Uniqueness]) -> Value {
+pub fn build(f: &Facts, uniqueness: &[crate::assess::risk::Uniqueness]) -> Value {
     let pl = f.pl;
     let k = pl.release.k;
     let e = f.eligible;
@@ -67,16 +67,16 @@ pub fn build(f: &Facts, uniqueness: &[crate::risk::Uniqueness]) -> Value {
         for (c, &p) in a.columns.iter().zip(dims) {
             let def = &pl.catalog.measurements[pl.measurements[p]];
             // Each percentile k-smoothed.
-            let summary = |s: &crate::utility::Side| {
-                let p = |q: f64| r2(s.pct[crate::utility::pct_index(q)]);
+            let summary = |s: &crate::assess::utility::Side| {
+                let p = |q: f64| r2(s.pct[crate::assess::utility::pct_index(q)]);
                 json!({"mean": r2(s.mean), "std": r2(s.std),
                        "p5": p(5.0), "p25": p(25.0), "p50": p(50.0), "p75": p(75.0), "p95": p(95.0)})
             };
             let sd = c.orig.std.max(1e-9);
-            let pct_error_sd = crate::utility::CHECKED_PERCENTILES
+            let pct_error_sd = crate::assess::utility::CHECKED_PERCENTILES
                 .iter()
                 .map(|&q| {
-                    let i = crate::utility::pct_index(q);
+                    let i = crate::assess::utility::pct_index(q);
                     (c.rel.pct[i] - c.orig.pct[i]).abs() / sd
                 })
                 .fold(0.0, f64::max);
@@ -105,7 +105,7 @@ pub fn build(f: &Facts, uniqueness: &[crate::risk::Uniqueness]) -> Value {
             })
             .collect();
         strata.push(json!({
-            "categories": crate::utility::category_values(pl, cats), "n": n, "classes": classes,
+            "categories": crate::assess::utility::category_values(pl, cats), "n": n, "classes": classes,
             "measurements": measurements,
             "correlation_drift": {"n": n, "names": dims.iter().map(|&p| pl.catalog.measurements[pl.measurements[p]].name.clone()).collect::<Vec<_>>(), "abs_change": drift},
         }));

@@ -37,7 +37,7 @@ fn run_v3(sets: &[u8]) {
             export,
             opentape::filter::parse_date("2026-11-29").unwrap(),
         );
-        let _ = opentape::risk::uniqueness(&e);
+        let _ = opentape::assess::risk::uniqueness(&e);
     }
 }
 

@@ -139,6 +139,6 @@ fn recompute(a: &Args, pipeline: &Path, progress: &super::progress::Progress) ->
     let facts = run.facts(&pl, &o, &as_of);
     Ok(opentape::report::build(
         &facts,
-        &opentape::risk::uniqueness(&run.eligible),
+        &opentape::assess::risk::uniqueness(&run.eligible),
     ))
 }

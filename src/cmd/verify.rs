@@ -68,7 +68,7 @@ fn source(
     let export = opentape::read::read_metered(&pl, &a.source, &read, progress.meter())?;
     progress.meter().stop();
     let e = opentape::filter::apply(&pl, export, as_of);
-    let src = opentape::release::checker_source(&pl, Box::new(e));
+    let src = opentape::assess::linkage::checker_source(&pl, Box::new(e));
     Ok(Some((Box::new(src), private.join("membership.csv"))))
 }
 

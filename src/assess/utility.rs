@@ -571,7 +571,7 @@ mod tests {
             &NoiseKey::from_bytes(vec![5; 32]).unwrap(),
             &keys,
         );
-        let a = crate::utility::analyse(&pl, &e, &part, &t);
+        let a = crate::assess::utility::analyse(&pl, &e, &part, &t);
         assert!(!a.strata.is_empty());
         for s in &a.strata {
             let members: Vec<(usize, u32)> = (0..part.classes.len())
@@ -600,16 +600,16 @@ mod tests {
                 })
                 .collect();
             for (want, got) in [
-                (crate::utility::corr(&orig), &s.corr_orig),
-                (crate::utility::corr(&rel), &s.corr_rel),
+                (crate::assess::utility::corr(&orig), &s.corr_orig),
+                (crate::assess::utility::corr(&rel), &s.corr_rel),
             ] {
                 for (w, g) in want.iter().zip(got.iter()) {
                     assert!((w - g).abs() < 1e-9, "{w} vs {g}");
                 }
             }
             for (j, c) in s.columns.iter().enumerate() {
-                assert!((c.orig.mean - crate::utility::mean(&orig[j])).abs() < 1e-9);
-                assert!((c.rel.std - crate::utility::std(&rel[j])).abs() < 1e-9);
+                assert!((c.orig.mean - crate::assess::utility::mean(&orig[j])).abs() < 1e-9);
+                assert!((c.rel.std - crate::assess::utility::std(&rel[j])).abs() < 1e-9);
                 assert_eq!(c.orig.hist.iter().sum::<usize>(), members.len());
             }
         }
