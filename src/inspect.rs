@@ -1,10 +1,10 @@
 //! What `opentape inspect` reports: counts per stage and reason, owners and people per
 //! category, and the raw re-identification risk. Aggregates only.
 
+use crate::assess::risk::{self, Uniqueness};
 use crate::filter::Eligible;
 use crate::model::Tally;
 use crate::pipeline::Pipeline;
-use crate::assess::risk::{self, Uniqueness};
 use std::collections::BTreeMap;
 use std::fmt;
 

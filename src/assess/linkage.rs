@@ -100,4 +100,3 @@ fn grouped(t: &Table) -> opentape_verify::Grouped {
     }
     b.finish()
 }
-

@@ -1,7 +1,7 @@
 //! `opentape diff`: what changed between two releases.
 
 use super::crate_result::Result;
-use opentape::versions;
+use opentape::publish::versions;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 

@@ -45,7 +45,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args, progress: &super::progress::Progress) -> Result<i32> {
-    let stored = a.release.join(opentape::report::JSON);
+    let stored = a.release.join(opentape::publish::layout::REPORT_JSON);
     let text = std::fs::read_to_string(&stored).map_err(|e| Error::io(&stored, e))?;
     let published: Value = serde_json::from_str(&text)
         .map_err(|e| Error::input(&stored, format!("not valid JSON: {e}")))?;
@@ -66,7 +66,7 @@ pub fn run(a: Args, progress: &super::progress::Progress) -> Result<i32> {
         let text = serde_json::to_string_pretty(&report).expect("JSON") + "\n";
         std::fs::write(path, text).map_err(|e| Error::io(path, e))?;
     }
-    let html = opentape::report::html(&report);
+    let html = opentape::publish::report::html(&report);
     match &a.out {
         Some(out) => std::fs::write(out, html).map_err(|e| Error::io(out, e))?,
         None if a.json.is_none() => print!("{html}"),
@@ -79,7 +79,7 @@ pub fn run(a: Args, progress: &super::progress::Progress) -> Result<i32> {
 /// the table it makes is the published one.
 fn recompute(a: &Args, pipeline: &Path, progress: &super::progress::Progress) -> Result<Value> {
     let pl = opentape::pipeline::Pipeline::load(pipeline)?;
-    let manifest = opentape::versions::read_manifest(&a.release)?;
+    let manifest = opentape::publish::versions::read_manifest(&a.release)?;
     let as_of = match &a.as_of {
         Some(d) => super::parse_as_of(Some(d))?,
         None => {
@@ -126,8 +126,10 @@ fn recompute(a: &Args, pipeline: &Path, progress: &super::progress::Progress) ->
     };
     let (run, _) = opentape::release::anonymize(&pl, &a.source, &o)?;
     progress.stage("comparing with the published table");
-    let same =
-        opentape::release::same_table(&run.table, &a.release.join(opentape::release::PARQUET))?;
+    let same = opentape::publish::table::same_table(
+        &run.table,
+        &a.release.join(opentape::publish::layout::PARQUET),
+    )?;
     if !same {
         return Err(Error::Refused(format!(
             "the table recomputed from the source differs from the one published in {}: \
@@ -137,7 +139,7 @@ fn recompute(a: &Args, pipeline: &Path, progress: &super::progress::Progress) ->
     }
     let as_of = opentape::filter::format_date(as_of);
     let facts = run.facts(&pl, &o, &as_of);
-    Ok(opentape::report::build(
+    Ok(opentape::publish::report::build(
         &facts,
         &opentape::assess::risk::uniqueness(&run.eligible),
     ))

@@ -83,7 +83,7 @@ pub fn run(a: Args, progress: &super::progress::Progress) -> Result<i32> {
         source: source(&a, progress)?,
     };
     if a.all {
-        let versions = opentape::versions::published(&a.release);
+        let versions = opentape::publish::versions::published(&a.release);
         if versions.is_empty() {
             return Err(Error::Usage(format!(
                 "{}: no published version in this folder",

@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use serde_json::Value;
 use std::cmp::Ordering;
 use std::fmt;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -254,6 +255,88 @@ pub fn changelog_lines(c: &Change) -> String {
         }
     }
     s
+}
+
+// Release-side version rules: the version argument, the changelog and `latest`.
+
+/// `MAJOR.MINOR.PATCH`, digits only.
+pub fn check_version(v: &str) -> Result<()> {
+    let parts: Vec<&str> = v.split('.').collect();
+    let ok = parts.len() == 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && (p.len() == 1 || !p.starts_with('0'))
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "--version `{v}` is not a SemVer version such as 1.0.0"
+        )))
+    }
+}
+
+/// One release's Keep a Changelog entry, from its manifest and the previous version's.
+fn changelog_entry(m: &Value, before: Option<&Value>) -> String {
+    let c = &m["counts"];
+    let p = &m["parameters"];
+    let summary = format!(
+        "{} rows ({} eligible people, {} suppressed) in {} classes of at least k = {} distinct owners; representation {}, moments {}, discrete Laplace noise scale {}.",
+        c["released_rows"],
+        c["eligible_people"],
+        c["suppressed"],
+        c["classes"],
+        p["k"],
+        p["representation"].as_str().unwrap_or("?"),
+        p["moments"]["summary"].as_str().unwrap_or("?"),
+        p["noise"]["scale"],
+    );
+    let sections = match before {
+        None => format!("\n### Added\n\n- First release: {summary}\n"),
+        Some(b) => format!("\n{summary}\n{}", changelog_lines(&compare(b, m))),
+    };
+    format!(
+        "\n## [{}] - {}\n{sections}",
+        m["dataset"]["version"].as_str().unwrap_or("?"),
+        m["dataset"]["created"].as_str().unwrap_or("?")
+    )
+}
+
+/// Rewrites `<out>/CHANGELOG.md` (Keep a Changelog, newest first) and `<out>/latest`
+/// from the manifests of every published version. Both are derived, never appended to:
+/// a run killed between publishing a version and updating them is repaired by the next
+/// run. Written to a temp file and renamed so a crash never leaves half a changelog.
+pub fn write_index(out: &Path) -> Result<()> {
+    let versions = published(out);
+    let Some((latest, _)) = versions.last() else {
+        return Ok(());
+    };
+    let mut entries = Vec::new();
+    let mut before: Option<Value> = None;
+    for (_, dir) in &versions {
+        let m = read_manifest(dir)?;
+        entries.push(changelog_entry(&m, before.as_ref()));
+        before = Some(m);
+    }
+    entries.reverse();
+    let text = format!(
+        "# Changelog\n\nAll releases of this dataset, newest first. Format: Keep a Changelog; versions: SemVer.\n{}",
+        entries.concat()
+    );
+    replace_file(&out.join("CHANGELOG.md"), &text)?;
+    replace_file(&out.join("latest"), &format!("{latest}\n"))
+}
+
+/// Writes `path` through a hidden temp file beside it and a rename.
+fn replace_file(path: &Path, text: &str) -> Result<()> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let tmp = path.with_file_name(format!(".{}.tmp", name.unwrap_or_default()));
+    let mut w = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    w.write_all(text.as_bytes())
+        .and_then(|_| w.sync_all())
+        .map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 
 #[cfg(test)]

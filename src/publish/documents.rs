@@ -2,14 +2,9 @@
 //! 1.1 metadata, a CITATION.cff and a datasheet ("Datasheets for Datasets", Gebru et al.).
 //! Column descriptions and units come from the measurement catalog.
 
-use crate::release::Facts;
+use super::facts::Facts;
 use serde_json::{json, Value};
 use std::fmt::Write;
-
-pub const DATAPACKAGE: &str = "datapackage.json";
-pub const CROISSANT: &str = "croissant.json";
-pub const CITATION: &str = "CITATION.cff";
-pub const DATASHEET: &str = "DATASHEET.md";
 
 fn license_url(id: &str) -> String {
     match id {
@@ -154,7 +149,7 @@ pub fn datapackage(f: &Facts, csv: (u64, &str)) -> Value {
         "resources": [
             {
                 "name": "measurements-csv",
-                "path": crate::release::CSV,
+                "path": crate::publish::layout::CSV,
                 "type": "table",
                 "format": "csv",
                 "mediatype": "text/csv",
@@ -166,7 +161,7 @@ pub fn datapackage(f: &Facts, csv: (u64, &str)) -> Value {
             },
             {
                 "name": "measurements-parquet",
-                "path": crate::release::PARQUET,
+                "path": crate::publish::layout::PARQUET,
                 "type": "table",
                 "format": "parquet",
                 "mediatype": "application/vnd.apache.parquet",
@@ -246,7 +241,7 @@ pub fn croissant(f: &Facts, parquet_sha: &str, csv_sha: &str) -> Value {
                 "@type": "cr:FileObject",
                 "@id": "parquet",
                 "name": "parquet",
-                "contentUrl": crate::release::PARQUET,
+                "contentUrl": crate::publish::layout::PARQUET,
                 "encodingFormat": "application/x-parquet",
                 "sha256": parquet_sha,
             },
@@ -254,7 +249,7 @@ pub fn croissant(f: &Facts, parquet_sha: &str, csv_sha: &str) -> Value {
                 "@type": "cr:FileObject",
                 "@id": "csv",
                 "name": "csv",
-                "contentUrl": crate::release::CSV,
+                "contentUrl": crate::publish::layout::CSV,
                 "encodingFormat": "text/csv",
                 "sha256": csv_sha,
             },
@@ -300,7 +295,7 @@ pub fn citation_cff(f: &Facts) -> String {
 
 pub fn datasheet(f: &Facts) -> String {
     let pl = f.pl;
-    let c = &f.eligible;
+    let c = f.counts;
     let mut s = String::new();
     let k = pl.release.k;
     let rows = f.table.rows();
@@ -380,7 +375,7 @@ pub fn datasheet(f: &Facts) -> String {
         }
         format!("\n- Accounts: {}.", rules.join("; "))
     });
-    let t = &f.eligible.tally;
+    let t = &f.counts.tally;
     let copies = if t.get(crate::model::Reason::CuratedCopy)
         + t.get(crate::model::Reason::OtherOwnersCopy)
         > 0
@@ -389,7 +384,7 @@ pub fn datasheet(f: &Facts) -> String {
     } else {
         ""
     };
-    let counted = match (pl.filters.consent.count_value, f.eligible.consent_value_owners) {
+    let counted = match (pl.filters.consent.count_value, f.counts.consent_value_owners) {
         (Some(v), Some(n)) => format!(" Of the eligible owners, {n} hold the consent value {v}, counted on its own: on FreeSewing 3 is the pre-launch level whose third checkbox was \"open data\", so it includes consent to open data."),
         _ => String::new(),
     };
@@ -404,7 +399,7 @@ pub fn datasheet(f: &Facts) -> String {
         }
     );
     let _ = writeln!(s, "- Every field of the input had a declared role; identifiers (ids, names, emails, notes, images, handles, timestamps) were dropped when read.");
-    let _ = writeln!(s, "- {} eligible people; partitioned by strict multidimensional Mondrian over {} measurements within each category combination, every class holding at least k = {k} distinct owners; {} people suppressed.", c.people.len(), match pl.release.partition_space { crate::pipeline::PartitionSpace::Standardized => "standardized", crate::pipeline::PartitionSpace::Whitened => "whitened (decorrelated, unit-variance)" }, f.partition.suppressed.len());
+    let _ = writeln!(s, "- {} eligible people; partitioned by strict multidimensional Mondrian over {} measurements within each category combination, every class holding at least k = {k} distinct owners; {} people suppressed.", c.eligible_people, match pl.release.partition_space { crate::pipeline::PartitionSpace::Standardized => "standardized", crate::pipeline::PartitionSpace::Whitened => "whitened (decorrelated, unit-variance)" }, f.partition.suppressed.len());
     let _ = writeln!(s, "- Representation: {:?}; moments: {}; discrete Laplace noise of scale {} (in each column's unit), drawn once per class and column from a keyed generator; values clamped to the plausible range: {}.\n",
         pl.release.representation, pl.release.moments_summary(), pl.release.noise_scale, f.table.clamped);
     let _ = writeln!(s, "### Guarantees that hold (checked by `opentape verify` before publishing)\n\n- Every combination of released values appears at least {k} times; classes hold at least {k} distinct owners.\n- No column or cell looks like an identifier (email, URL, IP, UUID, phone, handle, date, free text).\n- Files match their sha256 (SHA256SUMS, manifest.json); CSV and Parquet hold the same rows.\n- The noise key appears in no file; values lie in the declared ranges.\n");

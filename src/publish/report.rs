@@ -5,13 +5,10 @@
 //! people `n` it was computed from, bins of fewer than k people are hidden (null),
 //! histogram edges and percentiles are means of k values, never one person's value.
 
-use crate::release::Facts;
+use super::facts::Facts;
 use crate::assess::utility::BINS;
 use serde_json::{json, Value};
 use std::fmt::Write;
-
-pub const JSON: &str = "report.json";
-pub const HTML: &str = "report.html";
 
 fn r2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
@@ -28,7 +25,7 @@ fn histogram(counts: &[usize], k: usize) -> Vec<Value> {
 pub fn build(f: &Facts, uniqueness: &[crate::assess::risk::Uniqueness]) -> Value {
     let pl = f.pl;
     let k = pl.release.k;
-    let e = f.eligible;
+    let e = f.counts;
     let part = f.partition;
     let t = f.table;
 

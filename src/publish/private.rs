@@ -1,0 +1,73 @@
+//! The private run folder: where dropped records were and why, and which released row
+//! each person's class got. Never next to a release.
+
+use crate::anonymize::{Partition, Table};
+use crate::error::{Error, Result};
+use crate::filter::Eligible;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Refuses a private folder inside the release folder, lexically and, once both exist,
+/// after resolving symbolic links.
+pub fn check_private_dir(dir: &Path, out: &Path) -> Result<()> {
+    let lexical = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let resolved = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| lexical(p));
+    if lexical(dir).starts_with(lexical(out)) || resolved(dir).starts_with(resolved(out)) {
+        return Err(Error::Usage(format!(
+            "--private-dir {} is inside the release folder {}: private outputs never go next to a release",
+            dir.display(),
+            out.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Quarantined and dropped records (where they were and why; no values) for the private
+/// run folder. Never written next to a release.
+pub fn write_private(dir: &Path, out: &Path, e: &Eligible) -> Result<PathBuf> {
+    check_private_dir(dir, out)?;
+    std::fs::create_dir_all(dir).map_err(|er| Error::io(dir, er))?;
+    check_private_dir(dir, out)?;
+    let path = dir.join("dropped.csv");
+    let mut w =
+        std::io::BufWriter::new(std::fs::File::create(&path).map_err(|er| Error::io(&path, er))?);
+    let mut text = String::from("record,field,stage,reason\n");
+    for d in &e.dropped {
+        let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+        text.push_str(&format!(
+            "{},{},{},{}\n",
+            q(&e.describe(d.at)),
+            q(d.field.as_deref().unwrap_or("")),
+            d.reason.stage().name(),
+            d.reason.name()
+        ));
+    }
+    w.write_all(text.as_bytes())
+        .and_then(|_| w.flush())
+        .map_err(|er| Error::io(&path, er))?;
+    Ok(path)
+}
+
+/// Which released row each eligible person's class got (`membership.csv` in the private
+/// folder): what `opentape verify --source` needs to recompute owners per class and to
+/// score nearest-neighbour linkage against the true classes. Private: it links records
+/// to rows.
+pub fn write_membership(dir: &Path, e: &Eligible, part: &Partition, t: &Table) -> Result<()> {
+    let mut rows: Vec<(u32, String)> = Vec::with_capacity(e.people.len());
+    for (ci, c) in part.classes.iter().enumerate() {
+        for &m in &c.members {
+            rows.push((m, format!("{ci},{}", t.class_rows[ci])));
+        }
+    }
+    for &m in &part.suppressed {
+        rows.push((m, ",".into()));
+    }
+    rows.sort_unstable();
+    let mut text = String::from("record,class,row\n");
+    for (m, rest) in rows {
+        let rec = e.record_key(e.people[m as usize].at).replace('"', "\"\"");
+        text.push_str(&format!("\"{rec}\",{rest}\n"));
+    }
+    let path = dir.join("membership.csv");
+    std::fs::write(&path, text).map_err(|er| Error::io(&path, er))
+}
