@@ -71,7 +71,7 @@ pub fn corr(cols: &[Vec<f64>]) -> Vec<f64> {
     r
 }
 
-fn round(x: f64, digits: i32) -> f64 {
+pub(crate) fn round(x: f64, digits: i32) -> f64 {
     let f = 10f64.powi(digits);
     (x * f).round() / f
 }
@@ -474,81 +474,6 @@ pub fn category_values(pl: &Pipeline, cats: &[String]) -> Map<String, Value> {
         .zip(cats)
         .map(|(c, v)| (c.name.clone(), json!(v)))
         .collect()
-}
-
-pub fn utility(pl: &Pipeline, part: &Partition, analysis: &Analysis) -> Value {
-    let k = pl.release.k;
-    let mut strata = Vec::new();
-    let (mut worst_mean, mut worst_std, mut worst_corr) = (0.0f64, 0.0f64, 0.0f64);
-    let mut worst_pct = 0.0f64;
-    for a in &analysis.strata {
-        let cats = &part.strata[a.stratum];
-        let n = a.people;
-        let mut per = Map::new();
-        let mut sq = 0.0;
-        for (f, &p) in a.columns.iter().zip(&a.dims) {
-            let name = &pl.catalog.measurements[pl.measurements[p]].name;
-            let (mo, mr) = (f.orig.mean, f.rel.mean);
-            let (so, sr) = (f.orig.std, f.rel.std);
-            let mean_err = 100.0 * (mr - mo) / mo.abs().max(1e-9);
-            let std_err = 100.0 * (sr - so) / so.max(1e-9);
-            worst_mean = worst_mean.max(mean_err.abs());
-            worst_std = worst_std.max(std_err.abs());
-            sq += f.sq_std_dist;
-            let diff = |p: f64| f.rel.pct[pct_index(p)] - f.orig.pct[pct_index(p)];
-            let err = |p: f64| round(diff(p), 1);
-            let pct_sd = CHECKED_PERCENTILES
-                .iter()
-                .map(|&p| diff(p).abs() / so.max(1e-9))
-                .fold(0.0, f64::max);
-            worst_pct = worst_pct.max(pct_sd);
-            per.insert(
-                name.clone(),
-                json!({
-                    "mean": [round(mo, 2), round(mr, 2)],
-                    "mean_error_pct": round(mean_err, 3),
-                    "std": [round(so, 2), round(sr, 2)],
-                    "std_error_pct": round(std_err, 2),
-                    "p5_error": err(5.0),
-                    "p25_error": err(25.0),
-                    "p50_error": err(50.0),
-                    "p75_error": err(75.0),
-                    "p95_error": err(95.0),
-                    "percentile_error_sd": round(pct_sd, 3),
-                }),
-            );
-        }
-        let (co, cr) = (&a.corr_orig, &a.corr_rel);
-        let d = a.dims.len();
-        let mut diffs: Vec<f64> = (0..d)
-            .flat_map(|i| (i + 1..d).map(move |j| (i, j)))
-            .map(|(i, j)| (co[i * d + j] - cr[i * d + j]).abs())
-            .collect();
-        diffs.sort_by(f64::total_cmp);
-        let max_corr = diffs.last().copied().unwrap_or(0.0);
-        worst_corr = worst_corr.max(max_corr);
-        strata.push(json!({
-            "categories": category_values(pl, cats),
-            "people": n,
-            "correlation_change": {
-                "max": round(max_corr, 4),
-                "median": round(diffs.get(diffs.len() / 2).copied().unwrap_or(0.0), 4),
-            },
-            "nrmsd": round((sq / (n * d).max(1) as f64).sqrt(), 4),
-            "measurements": per,
-        }));
-    }
-    json!({
-        "compared_with": "the eligible people placed in classes (suppressed people excluded)",
-        "percentiles": format!("each the mean of the {k} values around the nearest rank, so no figure is one person's value; percentile_error_sd: the largest error of the 5th, 25th, 75th and 95th, in the original standard deviation"),
-        "worst": {
-            "mean_error_pct": round(worst_mean, 3),
-            "std_error_pct": round(worst_std, 2),
-            "correlation_change": round(worst_corr, 4),
-            "percentile_error_sd": round(worst_pct, 3),
-        },
-        "strata": strata,
-    })
 }
 
 #[cfg(test)]
