@@ -7,6 +7,7 @@
 pub mod anonymize;
 pub mod assess;
 pub mod catalog;
+pub mod date;
 pub mod error;
 pub mod filter;
 pub mod inspect;

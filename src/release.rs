@@ -178,7 +178,7 @@ pub fn release(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<Outcome
     // A run killed after publishing its version left the changelog behind: catch up.
     write_index(&o.out)?;
     let (run, private) = anonymize(pl, inputs, o)?;
-    let as_of = crate::filter::format_date(o.as_of);
+    let as_of = crate::date::format_date(o.as_of);
     let facts = run.facts(pl, o, &as_of);
     if let Some(d) = &o.private_dir {
         write_membership(d, &run.eligible, &run.partition, &run.table)?;

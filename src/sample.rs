@@ -640,7 +640,7 @@ pub(crate) fn hexid(rng: &mut ChaCha8Rng) -> String {
 pub(crate) fn timestamp(rng: &mut ChaCha8Rng, days: i64) -> String {
     format!(
         "{}T{:02}:{:02}:{:02}.000Z",
-        crate::filter::format_date(days),
+        crate::date::format_date(days),
         rng.random_range(0..24),
         rng.random_range(0..60),
         rng.random_range(0..60)

@@ -67,7 +67,7 @@ pub const TEST_DOMAIN: &str = "freesewing.dev";
 fn datetime(rng: &mut ChaCha8Rng, days: i64) -> rusqlite::types::Value {
     use rusqlite::types::Value as V;
     let secs = days * 86400 + rng.random_range(0..86400);
-    let date = crate::filter::format_date(secs.div_euclid(86400));
+    let date = crate::date::format_date(secs.div_euclid(86400));
     let t = secs.rem_euclid(86400);
     let (h, m, s) = (t / 3600, t / 60 % 60, t % 60);
     match rng.random_range(0..3) {

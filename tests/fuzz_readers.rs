@@ -35,7 +35,7 @@ fn run_v3(sets: &[u8]) {
         let e = opentape::filter::apply(
             &pl,
             export,
-            opentape::filter::parse_date("2026-11-29").unwrap(),
+            opentape::date::parse_date("2026-11-29").unwrap(),
         );
         let _ = opentape::assess::risk::uniqueness(&e);
     }

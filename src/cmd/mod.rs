@@ -94,8 +94,8 @@ impl InputArgs {
 /// `--as-of`: a YYYY-MM-DD date as days since 1970-01-01; today when absent.
 pub fn parse_as_of(s: Option<&str>) -> crate_result::Result<i64> {
     match s {
-        None => Ok(opentape::filter::today()),
-        Some(s) => opentape::filter::parse_date(s).ok_or_else(|| {
+        None => Ok(opentape::date::today()),
+        Some(s) => opentape::date::parse_date(s).ok_or_else(|| {
             opentape::Error::Usage(format!(
                 "--as-of `{s}` is not a date of the form YYYY-MM-DD"
             ))

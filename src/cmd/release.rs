@@ -63,8 +63,8 @@ pub fn run(a: Args, progress: &super::progress::Progress) -> Result<i32> {
         .ok()
         .and_then(|s| s.parse::<i64>().ok())
     {
-        Some(secs) => opentape::filter::format_date(secs.div_euclid(86400)),
-        None => opentape::filter::format_date(opentape::filter::today()),
+        Some(secs) => opentape::date::format_date(secs.div_euclid(86400)),
+        None => opentape::date::format_date(opentape::date::today()),
     };
     let stages = std::cell::RefCell::new(Vec::new());
     let opts = opentape::release::Options {

@@ -137,7 +137,7 @@ fn recompute(a: &Args, pipeline: &Path, progress: &super::progress::Progress) ->
             a.release.display()
         )));
     }
-    let as_of = opentape::filter::format_date(as_of);
+    let as_of = opentape::date::format_date(as_of);
     let facts = run.facts(&pl, &o, &as_of);
     Ok(opentape::publish::report::build(
         &facts,
