@@ -58,7 +58,7 @@ pub fn summarize(pl: &Pipeline, inputs: &[String], as_of: i64, e: &Eligible) -> 
     }
     Summary {
         pipeline: pl.path.display().to_string(),
-        format: format!("{:?}", pl.format),
+        format: pl.format.name().to_string(),
         as_of: crate::date::format_date(as_of),
         inputs: inputs.to_vec(),
         records_read: e.records_read,

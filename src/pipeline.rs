@@ -19,6 +19,16 @@ pub enum Format {
 }
 
 impl Format {
+    /// The format as a pipeline spells it (`input.format`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::FreesewingV3 => "freesewing-v3",
+            Format::FreesewingV2 => "freesewing-v2",
+            Format::FreesewingSqlite => "freesewing-sqlite",
+            Format::Table => "table",
+        }
+    }
+
     /// The record kinds ("entities") whose fields need roles.
     pub fn entities(self) -> &'static [&'static str] {
         match self {

@@ -143,7 +143,7 @@ pub fn datapackage(f: &Facts, csv: (u64, &str)) -> Value {
         "created": format!("{}T00:00:00Z", f.created),
         "licenses": [{"name": pl.dataset.license, "path": license_url(&pl.dataset.license)}],
         "sources": [{"title": format!("{} export, read by opentape pipeline {} ({:?})",
-            pl.dataset.name, pl.path.file_name().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default(), pl.format)}],
+            pl.dataset.name, pl.path.file_name().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default(), pl.format.name())}],
         "contributors": [{"title": "opentape", "roles": ["producer"], "path": "https://crates.io/crates/opentape"}],
         "keywords": ["anthropometry", "body measurements", "k-anonymity", "open data"],
         "resources": [
@@ -319,7 +319,7 @@ pub fn datasheet(f: &Facts) -> String {
         s,
         "- Row order carries no meaning (rows are sorted by value).\n"
     );
-    let _ = writeln!(s, "## 3. Collection process\n\nRecords were read from a {:?} export. {} person records and {} user records were read.\n", pl.format, c.records_read, c.users_read);
+    let _ = writeln!(s, "## 3. Collection process\n\nRecords were read from a {} export. {} person records and {} user records were read.\n", pl.format.name(), c.records_read, c.users_read);
     if matches!(
         pl.format,
         crate::pipeline::Format::FreesewingSqlite | crate::pipeline::Format::FreesewingV3

@@ -41,7 +41,7 @@ pub(crate) fn manifest(f: &Facts, files: &[(String, u64, String)]) -> Value {
         },
         "parameters": {
             "pipeline": pl.path.file_name().map(|p| p.to_string_lossy().into_owned()),
-            "format": format!("{:?}", pl.format),
+            "format": pl.format.name(),
             "k": pl.release.k,
             "k_counts": "distinct owners",
             "partitioning": match pl.release.partition_space {
