@@ -573,10 +573,15 @@ impl Pipeline {
                 "max_rejected and max_suppressed are shares between 0 and 1".into(),
             ));
         }
-        if !(0.0..=1000.0).contains(&file.release.noise_scale) {
-            return Err(err(
-                "[release] noise_scale must be between 0 and 1000".into()
-            ));
+        // The exact sampler draws at scales of whole tenths (noise::scale_ratio): any other
+        // scale would be released as one value and sampled as another (below 0.05: none).
+        let s = file.release.noise_scale;
+        let tenths = (s * 10.0).round();
+        if !(0.0..=1000.0).contains(&s) || (s * 10.0 - tenths).abs() > 1e-9 {
+            return Err(err(format!(
+                "[release] noise_scale = {s}: the noise is drawn at scales of whole tenths of a \
+                 step; use 0 (no noise) or 0.1, 0.2, ... up to 1000"
+            )));
         }
         if !(0.0..=1.0).contains(&file.release.moments_strength) {
             return Err(err(
@@ -800,6 +805,31 @@ mod tests {
         let bad = format!("{}[filters.consent]\n{}", &text[..start], &text[end..]);
         let e = Pipeline::parse(&bad, &path).unwrap_err().to_string();
         assert!(e.contains("[filters.consent]"), "{e}");
+    }
+
+    /// A noise scale the sampler cannot honour is refused at load time, never released as
+    /// a scale it was not drawn at (0.04 used to mean no noise at all, 0.55 to mean 0.6).
+    #[test]
+    fn noise_scale_must_be_a_whole_number_of_tenths() {
+        let path = repo("pipelines/freesewing-v3.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("noise_scale = 0.5\n"));
+        for bad in ["0.04", "0.55", "-1", "1000.1"] {
+            let t = text.replace("noise_scale = 0.5\n", &format!("noise_scale = {bad}\n"));
+            let e = Pipeline::parse(&t, &path).unwrap_err().to_string();
+            assert!(e.contains("whole tenths"), "{bad}: {e}");
+        }
+        for good in ["0", "0.1", "0.3", "2", "1000"] {
+            let t = text.replace("noise_scale = 0.5\n", &format!("noise_scale = {good}\n"));
+            let pl = Pipeline::parse(&t, &path).unwrap();
+            let want = good.parse::<f64>().unwrap();
+            assert_eq!(pl.release.noise_scale, want);
+            // What the manifest states is what the sampler draws at.
+            match crate::anonymize::noise::scale_ratio(want) {
+                None => assert_eq!(want, 0.0),
+                Some((s, t)) => assert!((t as f64 / s as f64 - want).abs() < 1e-12),
+            }
+        }
     }
 
     /// The ANSUR II pipeline with its `[categories]` line replaced.
