@@ -3,7 +3,7 @@
 //! value is searched for personal data once, and every CSV row is compared with the
 //! Parquet row of the same number. Memory holds the distinct rows, not the cells.
 
-use crate::pii;
+use crate::patterns as pii;
 use crate::table::{Builder, Cell, Grouped};
 use arrow::array::{Array, Int64Array, RecordBatch};
 use arrow::datatypes::DataType;
