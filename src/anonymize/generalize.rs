@@ -626,6 +626,45 @@ mod tests {
         assert!(counts.values().all(|&n| n >= 3), "{counts:?}");
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(16))]
+        /// Random people (owners with several sets, two strata, 3 measurements), every
+        /// method: partition and generalize give the same rows on 1 and 2 threads.
+        #[test]
+        fn every_method_gives_the_same_rows_on_1_and_2_threads(
+            people in proptest::collection::vec((0u32..80, proptest::bool::ANY, 0u32..200, 0u32..200), 40..400),
+            method in 0usize..4,
+        ) {
+            let mut pl = pipeline();
+            pl.release.k = 5;
+            pl.measurements.truncate(3);
+            (pl.release.moments, pl.release.partition_space, pl.release.cut) = [
+                (Moments::Quantile, PartitionSpace::Whitened, Cut::Auto),
+                (Moments::Quantile, PartitionSpace::Whitened, Cut::Balanced),
+                (Moments::Restore, PartitionSpace::Standardized, Cut::Median),
+                (Moments::None, PartitionSpace::Whitened, Cut::Median),
+            ][method];
+            let rows: Vec<(u32, &str, Vec<f64>)> = people
+                .iter()
+                .map(|&(o, male, a, b)| (o, if male { "Male" } else { "Female" }, vec![0.0, a as f64, b as f64]))
+                .collect();
+            let mut e = eligible(&pl, &rows);
+            for (p, &(_, _, a, b)) in e.people.iter_mut().zip(&people) {
+                p.values = vec![300.0 + a as f32, 1300.0 + 0.5 * a as f32 + b as f32, 300.0 + b as f32].into();
+            }
+            let keys: Vec<String> = (0..80).map(|i| format!("owner-{i}")).collect();
+            let key = NoiseKey::from_bytes(vec![6; 32]).unwrap();
+            let run = |threads: usize| {
+                rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(|| {
+                    let part = partition(&pl, &e);
+                    let t = generalize(&pl, &e, &part, &key, &keys);
+                    t.iter_rows().map(|(c, r)| (c.to_vec(), r.to_vec())).collect::<Vec<_>>()
+                })
+            };
+            proptest::prop_assert_eq!(run(1), run(2));
+        }
+    }
+
     /// The quantile method: identical bytes with 1 and 2 threads, and each stratum's mean
     /// within half a step of the people's (noise and rounding leave it there).
     #[test]
