@@ -617,3 +617,89 @@ fn linkage_catches_a_reproduced_source_record_and_a_class_short_of_owners() {
         "{p}"
     );
 }
+
+/// A leak drawn at random: its kind, where it goes, and a seed for its text.
+#[derive(Debug, Clone)]
+enum Leak {
+    /// One cell (row, column) becomes an identifier-like or formula value.
+    Cell(usize, usize, usize),
+    /// A column of identifiers is added (name from a list).
+    Column(usize),
+    /// One byte of a file listed in SHA256SUMS changes (checksums left as they were).
+    Byte(usize, usize),
+    /// One row is removed from the CSV only.
+    Row(usize),
+    /// The Parquet metadata gains a value with hidden (bidi) characters or the noise key.
+    Metadata(usize),
+}
+
+fn leak() -> impl proptest::strategy::Strategy<Value = Leak> {
+    use proptest::prelude::*;
+    prop_oneof![
+        (any::<usize>(), any::<usize>(), 0usize..5).prop_map(|(r, c, v)| Leak::Cell(r, c, v)),
+        (0usize..4).prop_map(Leak::Column),
+        (any::<usize>(), any::<usize>()).prop_map(|(f, b)| Leak::Byte(f, b)),
+        any::<usize>().prop_map(Leak::Row),
+        (0usize..2).prop_map(Leak::Metadata),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+    /// Every generated leak of a good release makes `opentape verify` exit 1 (issue 16):
+    /// random cells, columns, bytes, rows and metadata.
+    #[test]
+    fn verify_fails_on_every_generated_leak(l in leak()) {
+        let d = copy();
+        let (mut header, mut rows) = load(d.path());
+        match &l {
+            Leak::Cell(r, c, v) => {
+                let r = r % rows.len();
+                let c = c % header.len();
+                rows[r][c] = ["anna.meier@example.org", "=HYPERLINK(\"x\")", "+49 170 1234567",
+                    "https://example.com/u/anna", "550e8400-e29b-41d4-a716-446655440000"][*v].into();
+                save(d.path(), &header, &rows, &[]);
+            }
+            Leak::Column(n) => {
+                header.push(["email", "username", "name", "notes"][*n].into());
+                for (i, r) in rows.iter_mut().enumerate() {
+                    r.push(format!("person{i}"));
+                }
+                save(d.path(), &header, &rows, &[]);
+            }
+            Leak::Byte(f, b) => {
+                let sums = fs::read_to_string(d.path().join("SHA256SUMS")).unwrap();
+                let names: Vec<&str> = sums.lines().filter_map(|l| l.split_whitespace().nth(1)).collect();
+                let p = d.path().join(names[f % names.len()]);
+                let mut bytes = fs::read(&p).unwrap();
+                let i = b % bytes.len();
+                bytes[i] ^= 0x20;
+                fs::write(&p, bytes).unwrap();
+            }
+            Leak::Row(r) => {
+                let r = r % rows.len();
+                let text = fs::read_to_string(d.path().join("measurements.csv")).unwrap();
+                let kept: String = text.lines().enumerate().filter(|(i, _)| *i != r + 1).map(|(_, l)| format!("{l}\n")).collect();
+                fs::write(d.path().join("measurements.csv"), kept).unwrap();
+            }
+            Leak::Metadata(n) => {
+                let value = if *n == 0 { "Ma\u{202E}le".to_string() } else { KEY.to_string() };
+                save(d.path(), &header, &rows, &[("opentape.note", &value)]);
+            }
+        }
+        let (code, failed) = verify(d.path(), &["--noise-key-file", &key_file(d.path())]);
+        proptest::prop_assert_eq!(code, 1, "{:?} passed verify (failed checks: {:?})", l, failed);
+    }
+}
+
+/// The noise key in a file outside any release (made once), so `secrets` searches for it.
+fn key_file(_release: &Path) -> String {
+    static FILE: OnceLock<PathBuf> = OnceLock::new();
+    FILE.get_or_init(|| {
+        let p = tmp().keep().join("noise.key");
+        fs::write(&p, KEY).unwrap();
+        p
+    })
+    .display()
+    .to_string()
+}
