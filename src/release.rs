@@ -66,6 +66,32 @@ impl Options<'_> {
     }
 }
 
+/// Read and filter: the eligible people, the same way for `release`, `inspect`,
+/// `verify --source` and `report --source`. `stage` hears "reading the export" and
+/// "filtering" as they start; `meter` counts the bytes read.
+pub fn eligible(
+    pl: &Pipeline,
+    inputs: &[PathBuf],
+    read: &crate::read::ReadOptions,
+    as_of: i64,
+    meter: &crate::progress::Meter,
+    stage: &dyn Fn(&str),
+) -> Result<Eligible> {
+    stage("reading the export");
+    let export = crate::read::read_metered(
+        pl,
+        inputs,
+        &crate::read::ReadOptions {
+            as_of: Some(as_of),
+            ..read.clone()
+        },
+        meter,
+    )?;
+    meter.stop();
+    stage("filtering");
+    Ok(crate::filter::apply(pl, export, as_of))
+}
+
 /// Read, filter, partition, generalize and check linkage: everything of a release but
 /// the files. Refuses (nothing written) when a guarantee or a limit does not hold. With
 /// `o.private_dir`, dropped.csv is written there once the export is filtered.
@@ -73,19 +99,7 @@ pub fn anonymize(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<(Run,
     let stage = |s: &str| o.stage(s);
     let quiet = crate::progress::Meter::default();
     let meter = o.meter.unwrap_or(&quiet);
-    stage("reading the export");
-    let export = crate::read::read_metered(
-        pl,
-        inputs,
-        &crate::read::ReadOptions {
-            as_of: Some(o.as_of),
-            ..o.read.clone()
-        },
-        meter,
-    )?;
-    meter.stop();
-    stage("filtering");
-    let eligible = crate::filter::apply(pl, export, o.as_of);
+    let eligible = eligible(pl, inputs, &o.read, o.as_of, meter, &stage)?;
     let private = match &o.private_dir {
         Some(d) => Some(write_private(d, &o.out, &eligible)?),
         None => None,

@@ -21,16 +21,14 @@ pub fn run(a: Args) -> Result<i32> {
     let pl = Pipeline::load(&a.input.pipeline)?;
     let as_of = a.input.as_of()?;
     let inputs = a.input.inputs(&pl);
-    let export = opentape::read::read_metered(
+    let eligible = opentape::release::eligible(
         &pl,
         &inputs,
-        &opentape::read::ReadOptions {
-            as_of: Some(as_of),
-            ..a.input.read_options()?
-        },
+        &a.input.read_options()?,
+        as_of,
         &opentape::progress::Meter::default(),
+        &|_| {},
     )?;
-    let eligible = opentape::filter::apply(&pl, export, as_of);
     let names: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
     let summary = opentape::inspect::summarize(&pl, &names, as_of, &eligible);
     if a.json {

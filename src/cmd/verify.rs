@@ -58,16 +58,11 @@ fn source(
     let pl = opentape::pipeline::Pipeline::load(pipeline)?;
     let as_of = super::parse_as_of(a.as_of.as_deref())?;
     progress.stage("reading the source");
-    let read = opentape::read::ReadOptions {
-        as_of: Some(as_of),
-        ..super::read_options(
-            opentape::read::Limits::default(),
-            a.store_key_file.as_deref(),
-        )?
-    };
-    let export = opentape::read::read_metered(&pl, &a.source, &read, progress.meter())?;
-    progress.meter().stop();
-    let e = opentape::filter::apply(&pl, export, as_of);
+    let read = super::read_options(
+        opentape::read::Limits::default(),
+        a.store_key_file.as_deref(),
+    )?;
+    let e = opentape::release::eligible(&pl, &a.source, &read, as_of, progress.meter(), &|_| {})?;
     let src = opentape::assess::linkage::checker_source(&pl, Box::new(e));
     Ok(Some((Box::new(src), private.join("membership.csv"))))
 }
