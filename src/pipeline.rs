@@ -114,6 +114,38 @@ pub struct Consent {
     pub any_true: Vec<String>,
 }
 
+/// Who counts as having consented (besides `also_true` / `any_true`), as validated.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConsentRule {
+    /// No consent field exists; the reason is published.
+    Waived(String),
+    /// Owners whose `field` is a number of at least `min` (FreeSewing v3).
+    AtLeast { field: String, min: f64 },
+    /// Owners whose `field` equals `value` (FreeSewing v2: `true`).
+    Equals { field: String, value: toml::Value },
+}
+
+impl Default for ConsentRule {
+    fn default() -> Self {
+        ConsentRule::Waived(String::new())
+    }
+}
+
+/// Which owners are recent enough, as validated.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RetentionRule {
+    /// No activity field exists; the reason is published.
+    Waived(String),
+    /// Owners whose `field` is at most `days` before the reference date.
+    MaxAge { field: String, days: u32 },
+}
+
+impl Default for RetentionRule {
+    fn default() -> Self {
+        RetentionRule::Waived(String::new())
+    }
+}
+
 /// Account rules of a platform: only live accounts, no blocked roles, no test accounts.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -160,6 +192,12 @@ pub struct Plausibility {
 #[serde(deny_unknown_fields)]
 pub struct Filters {
     pub consent: Consent,
+    /// The consent rule in force, resolved from `consent` when the pipeline loads.
+    #[serde(skip)]
+    pub consent_rule: ConsentRule,
+    /// The retention rule in force, resolved from `retention` when the pipeline loads.
+    #[serde(skip)]
+    pub retention_rule: RetentionRule,
     /// Account rules (optional): status, role, test accounts.
     pub account: Option<Account>,
     pub retention: Retention,
@@ -524,17 +562,24 @@ impl Pipeline {
         }
 
         let c = &file.filters.consent;
-        match (&c.field, c.at_least, &c.equals, &c.waived) {
-            (Some(f), Some(_), None, None) | (Some(f), None, Some(_), None) => {
-                check_field("[filters.consent]", f, Role::Filter)?
+        let consent_rule = match (&c.field, c.at_least, &c.equals, &c.waived) {
+            (Some(f), Some(min), None, None) => {
+                check_field("[filters.consent]", f, Role::Filter)?;
+                ConsentRule::AtLeast { field: f.clone(), min }
             }
-            (None, None, None, Some(_)) if c.also_true.is_empty() && c.any_true.is_empty() => {}
+            (Some(f), None, Some(v), None) => {
+                check_field("[filters.consent]", f, Role::Filter)?;
+                ConsentRule::Equals { field: f.clone(), value: v.clone() }
+            }
+            (None, None, None, Some(w)) if c.also_true.is_empty() && c.any_true.is_empty() => {
+                ConsentRule::Waived(w.clone())
+            }
             _ => {
                 return Err(err(
                     "[filters.consent]: give `field` with `at_least` or `equals`, or `waived = \"why\"`".into(),
                 ))
             }
-        }
+        };
         for f in c.also_true.iter().chain(&c.any_true) {
             check_field("[filters.consent]", f, Role::Filter)?;
         }
@@ -557,16 +602,21 @@ impl Pipeline {
             }
         }
         let r = &file.filters.retention;
-        match (&r.field, r.max_age_days, &r.waived) {
-            (Some(f), Some(_), None) => check_field("[filters.retention]", f, Role::Filter)?,
-            (None, None, Some(_)) => {}
-            _ => {
-                return Err(err(
+        let retention_rule =
+            match (&r.field, r.max_age_days, &r.waived) {
+                (Some(f), Some(days), None) => {
+                    check_field("[filters.retention]", f, Role::Filter)?;
+                    RetentionRule::MaxAge {
+                        field: f.clone(),
+                        days,
+                    }
+                }
+                (None, None, Some(w)) => RetentionRule::Waived(w.clone()),
+                _ => return Err(err(
                     "[filters.retention]: give `field` and `max_age_days`, or `waived = \"why\"`"
                         .into(),
-                ))
-            }
-        }
+                )),
+            };
         let share = |v: f64| (0.0..=1.0).contains(&v);
         if !share(file.filters.plausibility.max_rejected) || !share(file.release.max_suppressed) {
             return Err(err(
@@ -594,6 +644,8 @@ impl Pipeline {
             ));
         }
         let mut file = file;
+        file.filters.consent_rule = consent_rule;
+        file.filters.retention_rule = retention_rule;
         file.release.moments = match (file.release.moments_setting, file.release.representation) {
             (Some(m @ (Moments::Restore | Moments::Quantile)), Representation::Range) => {
                 return Err(err(format!(

@@ -5,7 +5,7 @@ mod dedupe;
 
 use crate::date::days_since_epoch;
 use crate::model::{Dropped, Export, Person, Problem, Reason, RecordRef, Tally};
-use crate::pipeline::Pipeline;
+use crate::pipeline::{ConsentRule, Pipeline, RetentionRule};
 use dedupe::dedupe;
 use serde_json::Value;
 
@@ -150,7 +150,11 @@ fn owner_verdict<'v>(
     if let Some(reason) = account_verdict(pl, c, &value) {
         return Some(reason);
     }
-    if let (Some(i), Some(max)) = (c.retention, pl.filters.retention.max_age_days) {
+    let max_age = match &pl.filters.retention_rule {
+        RetentionRule::MaxAge { days, .. } => Some(*days),
+        RetentionRule::Waived(_) => None,
+    };
+    if let (Some(i), Some(max)) = (c.retention, max_age) {
         match value(i).and_then(days_since_epoch) {
             None => return Some(Reason::NoLastSeen),
             Some(d) if c.as_of - d > max as i64 => return Some(Reason::StaleOwner),
@@ -316,15 +320,12 @@ pub fn apply(pl: &Pipeline, export: Export, as_of: i64) -> Eligible {
 }
 
 fn consents(pl: &Pipeline, v: Option<&Value>) -> bool {
-    let c = &pl.filters.consent;
     let Some(v) = v else { return false };
-    if let Some(min) = c.at_least {
-        return v.as_f64().is_some_and(|x| x >= min);
+    match &pl.filters.consent_rule {
+        ConsentRule::AtLeast { min, .. } => v.as_f64().is_some_and(|x| x >= *min),
+        ConsentRule::Equals { value, .. } => equals(value, v),
+        ConsentRule::Waived(_) => false,
     }
-    if let Some(want) = &c.equals {
-        return equals(want, v);
-    }
-    false
 }
 
 /// Whether a read value is the pipeline's value (same type: `1` is not `"1"`).

@@ -326,16 +326,13 @@ pub fn datasheet(f: &Facts) -> String {
     ) {
         let _ = writeln!(s, "Readings taken to be safe where FreeSewing's source leaves a doubt (to confirm with the platform's maintainer): the v3 name `waistToArmhole` is read as the v4 `waistToArmpit` (the backend renamed it in v4; a v3 set never updated since keeps the old name); values are millimetres (degrees for `shoulderSlope`) whatever the account's `imperial` display setting; a set is published only when its owner's account passes every rule below at the time of the snapshot.\n");
     }
-    let consent = match (
-        &pl.filters.consent.field,
-        pl.filters.consent.at_least,
-        &pl.filters.consent.equals,
-        &pl.filters.consent.waived,
-    ) {
-        (_, _, _, Some(w)) => format!("waived: {w}"),
-        (Some(field), Some(n), _, _) => format!("kept only owners with `{field}` >= {n}"),
-        (Some(field), _, Some(v), _) => format!("kept only owners with `{field}` = {v}"),
-        _ => "none".into(),
+    use crate::pipeline::{ConsentRule, RetentionRule};
+    let consent = match &pl.filters.consent_rule {
+        ConsentRule::Waived(w) => format!("waived: {w}"),
+        ConsentRule::AtLeast { field, min } => format!("kept only owners with `{field}` >= {min}"),
+        ConsentRule::Equals { field, value } => {
+            format!("kept only owners with `{field}` = {value}")
+        }
     };
     let rule = &pl.filters.consent;
     let mut consent = consent;
@@ -350,17 +347,12 @@ pub fn datasheet(f: &Facts) -> String {
             .collect();
         consent.push_str(&format!(" and ({})", any.join(" or ")));
     }
-    let retention = match (
-        &pl.filters.retention.field,
-        pl.filters.retention.max_age_days,
-        &pl.filters.retention.waived,
-    ) {
-        (_, _, Some(w)) => format!("waived: {w}"),
-        (Some(field), Some(d), _) => format!(
-            "dropped owners whose `{field}` is more than {d} days before {}",
+    let retention = match &pl.filters.retention_rule {
+        RetentionRule::Waived(w) => format!("waived: {w}"),
+        RetentionRule::MaxAge { field, days } => format!(
+            "dropped owners whose `{field}` is more than {days} days before {}",
             f.as_of
         ),
-        _ => "none".into(),
     };
     let account = pl.filters.account.as_ref().map(|a| {
         let mut rules = Vec::new();

@@ -4,7 +4,7 @@ use super::facts::Facts;
 use crate::anonymize::Partition;
 use crate::assess::utility::{category_values, pct_index, round, Analysis, CHECKED_PERCENTILES};
 use crate::error::{Error, Result};
-use crate::pipeline::{Moments, PartitionSpace, Pipeline};
+use crate::pipeline::{ConsentRule, Moments, PartitionSpace, Pipeline, RetentionRule};
 use serde_json::Map;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -27,7 +27,6 @@ pub(crate) fn manifest(f: &Facts, files: &[(String, u64, String)]) -> Value {
         sizes[sizes.len() / 2]
     };
     let c = &pl.filters.consent;
-    let r = &pl.filters.retention;
     let mut m = json!({
         "tool": "opentape",
         "tool_version": env!("CARGO_PKG_VERSION"),
@@ -62,16 +61,14 @@ pub(crate) fn manifest(f: &Facts, files: &[(String, u64, String)]) -> Value {
             "max_suppressed": pl.release.max_suppressed,
             "max_rejected": pl.filters.plausibility.max_rejected,
             "filters": {
-                "consent": match (&c.field, c.at_least, &c.equals, &c.waived) {
-                    (_, _, _, Some(w)) => json!({"waived": w}),
-                    (Some(f), Some(n), _, _) => json!({"field": f, "at_least": n}),
-                    (Some(f), _, Some(v), _) => json!({"field": f, "equals": v.to_string()}),
-                    _ => Value::Null,
+                "consent": match &pl.filters.consent_rule {
+                    ConsentRule::Waived(w) => json!({"waived": w}),
+                    ConsentRule::AtLeast { field, min } => json!({"field": field, "at_least": min}),
+                    ConsentRule::Equals { field, value } => json!({"field": field, "equals": value.to_string()}),
                 },
-                "retention": match (&r.field, r.max_age_days, &r.waived) {
-                    (_, _, Some(w)) => json!({"waived": w}),
-                    (Some(field), Some(d), _) => json!({"field": field, "max_age_days": d, "as_of": f.as_of}),
-                    _ => Value::Null,
+                "retention": match &pl.filters.retention_rule {
+                    RetentionRule::Waived(w) => json!({"waived": w}),
+                    RetentionRule::MaxAge { field, days } => json!({"field": field, "max_age_days": days, "as_of": f.as_of}),
                 },
                 "dedupe_tolerance": pl.filters.dedupe.tolerance,
             },
