@@ -1,7 +1,6 @@
 //! `opentape sample`: deterministic, shaped like real exports, readable by the pipelines.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::fs;
 
 fn sample(dir: &std::path::Path, format: &str, seed: &str, out: &str) -> Run {

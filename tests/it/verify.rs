@@ -2,8 +2,7 @@
 //! fails with exit 1, naming the check that must catch it. Where a leak comes with
 //! recomputed checksums, only the privacy check can catch it.
 
-mod common;
-use common::*;
+use crate::common::*;
 use polars::prelude::*;
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -3,8 +3,7 @@
 //! (make_freesewing_store.py: stdlib sqlite3 + cryptography, from STORES.md alone), so
 //! these tests check that opentape reads FreeSewing's format, not only its own.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,8 +1,7 @@
 //! Hostile and broken input: a clear error (exit 2) or quarantine (exit 0), never a panic
 //! (exit 101) or a signal, and no personal value from the input in any message.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::fs;
 use std::path::Path;
 

@@ -1,8 +1,7 @@
 //! `opentape inspect` on the shipped samples and on hand-made exports: readers, roles and
 //! filters, end to end through the real binary.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::fs;
 
 const AS_OF: &str = "2026-11-29";

@@ -1,8 +1,7 @@
 //! kill -9 at random points of a release: no folder named after the version, earlier
 //! releases unchanged, and a later run succeeds. `verify --all` catches a changed file.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::fs;
 use std::path::Path;
 use std::process::Command;

@@ -2,8 +2,7 @@
 //! mutating real records or from random bytes never panic; each ends in quarantine or an
 //! error. Any crash found here becomes a case in tests/robustness.rs.
 
-mod common;
-use common::*;
+use crate::common::*;
 use opentape::pipeline::Pipeline;
 use proptest::prelude::*;
 use std::fs;

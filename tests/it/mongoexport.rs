@@ -2,8 +2,7 @@
 //! (or `--jsonArray`), in relaxed, canonical or legacy Extended JSON. All forms of the
 //! same collections must read to the same people and publish the same bytes.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use std::fs;
 use std::path::Path;

@@ -1,7 +1,6 @@
 //! The public report holds only aggregates over at least k people, even with outliers.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::fs;
 use std::process::Command;
 

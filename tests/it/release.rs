@@ -1,7 +1,6 @@
 //! `opentape release` end to end through the real binary.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -757,7 +756,7 @@ fn declared_spellings_are_released_as_their_mapped_value() {
 /// Golden cases: each shipped pipeline released from its shipped sample with a fixed key,
 /// date and SOURCE_DATE_EPOCH must give exactly the checked-in SHA256SUMS and manifest
 /// (tests/golden/<pipeline>/). A change to published bytes shows here; when it is intended,
-/// `OPENTAPE_UPDATE_GOLDEN=1 cargo test --test release golden` rewrites the files, and the
+/// `OPENTAPE_UPDATE_GOLDEN=1 cargo test --test tests golden` rewrites the files, and the
 /// commit says why.
 #[test]
 fn golden_releases_are_byte_identical() {
