@@ -11,7 +11,7 @@ use rayon::prelude::*;
 /// Each class's point (release measurement order; NaN where a measurement does not
 /// apply): the class mean, moved by the stratum's moment-restoring map when the pipeline
 /// asks for one. Rows of a class share their point, so they stay identical.
-pub fn class_centers(pl: &Pipeline, e: &Eligible, part: &Partition) -> Vec<Vec<f64>> {
+fn class_centers(pl: &Pipeline, e: &Eligible, part: &Partition) -> Vec<Vec<f64>> {
     let dm = pl.measurements.len();
     let mut centers = class_means(e, part, dm);
     let Moments::Restore = pl.release.moments else {
@@ -40,31 +40,72 @@ fn class_means(e: &Eligible, part: &Partition, dm: usize) -> Vec<Vec<f64>> {
         .collect()
 }
 
+/// One stratum's classes as the moment methods read them.
+struct StratumClasses {
+    /// Release positions of the measurements that apply.
+    dims: Vec<usize>,
+    /// The stratum's classes (partition indices, in order) and their member counts.
+    classes: Vec<usize>,
+    weights: Vec<f64>,
+    /// The members' own values, class after class, row-major `people x dims` (f32, the
+    /// people's own precision: half the memory of the largest buffer of a release).
+    people: Vec<f32>,
+}
+
+/// Stratum `si`'s classes, or `None` when it has no class or no measurement applies.
+fn stratum_classes(
+    pl: &Pipeline,
+    e: &Eligible,
+    part: &Partition,
+    si: usize,
+) -> Option<StratumClasses> {
+    let cats = &part.strata[si];
+    let dims: Vec<usize> = (0..pl.measurements.len())
+        .filter(|&pos| pl.applies(pl.measurements[pos], cats))
+        .collect();
+    let classes: Vec<usize> = (0..part.classes.len())
+        .filter(|&ci| part.classes[ci].stratum == si)
+        .collect();
+    if dims.is_empty() || classes.is_empty() {
+        return None;
+    }
+    let mut people: Vec<f32> = Vec::new();
+    for &ci in &classes {
+        for &r in &part.classes[ci].members {
+            let v = &e.people[r as usize].values;
+            people.extend(dims.iter().map(|&p| v[p]));
+        }
+    }
+    let weights = classes
+        .iter()
+        .map(|&ci| part.classes[ci].members.len() as f64)
+        .collect();
+    Some(StratumClasses {
+        dims,
+        classes,
+        weights,
+        people,
+    })
+}
+
 /// `moments = "restore"`: each stratum's class means moved by one linear map toward the
 /// people's covariance, at the pipeline's strength.
 fn restore_linear(pl: &Pipeline, e: &Eligible, part: &Partition, centers: &mut [Vec<f64>]) {
-    let dm = pl.measurements.len();
-    for (si, cats) in part.strata.iter().enumerate() {
-        let dims: Vec<usize> = (0..dm)
-            .filter(|&pos| pl.applies(pl.measurements[pos], cats))
-            .collect();
+    for si in 0..part.strata.len() {
+        let Some(StratumClasses {
+            dims,
+            classes: in_stratum,
+            weights: w,
+            people: y,
+        }) = stratum_classes(pl, e, part, si)
+        else {
+            continue;
+        };
         let d = dims.len();
-        let in_stratum: Vec<usize> = (0..part.classes.len())
-            .filter(|&ci| part.classes[ci].stratum == si)
-            .collect();
-        if d == 0 || in_stratum.len() < 2 {
+        if in_stratum.len() < 2 {
             continue;
         }
         // Original moments: the released people's own values.
-        // Kept as f32 (the people's own precision): half the memory of the largest
-        // buffer of a release (a 10M-person stratum is 500 MB even so).
-        let mut y: Vec<f32> = Vec::new();
-        for &ci in &in_stratum {
-            for &r in &part.classes[ci].members {
-                let v = &e.people[r as usize].values;
-                y.extend(dims.iter().map(|&p| v[p]));
-            }
-        }
         let (_, mut s_y) = moments::moments(&y, &vec![1.0; y.len() / d], d);
         // Rounding and noise come after and add their own variance: aim below the
         // original covariance by that much, so the released table ends up on it.
@@ -77,10 +118,6 @@ fn restore_linear(pl: &Pipeline, e: &Eligible, part: &Partition, centers: &mut [
             .iter()
             .flat_map(|&ci| dims.iter().map(move |&p| (ci, p)))
             .map(|(ci, p)| centers[ci][p])
-            .collect();
-        let w: Vec<f64> = in_stratum
-            .iter()
-            .map(|&ci| part.classes[ci].members.len() as f64)
             .collect();
         let (mu_x, s_x) = moments::moments(&x, &w, d);
         let a = moments::restoring_map(&s_x, &s_y, d, pl.release.moments_strength);
@@ -104,33 +141,23 @@ fn quantile_values(
     let dm = pl.measurements.len();
     let centers = class_means(e, part, dm);
     let mut out = vec![vec![0i64; dm]; part.classes.len()];
-    for (si, cats) in part.strata.iter().enumerate() {
-        let dims: Vec<usize> = (0..dm)
-            .filter(|&pos| pl.applies(pl.measurements[pos], cats))
-            .collect();
-        let in_stratum: Vec<usize> = (0..part.classes.len())
-            .filter(|&ci| part.classes[ci].stratum == si)
-            .collect();
-        if dims.is_empty() || in_stratum.is_empty() {
+    for si in 0..part.strata.len() {
+        let Some(StratumClasses {
+            dims,
+            classes: in_stratum,
+            weights,
+            people,
+        }) = stratum_classes(pl, e, part, si)
+        else {
             continue;
-        }
-        let mut people: Vec<f32> = Vec::new();
-        for &ci in &in_stratum {
-            for &r in &part.classes[ci].members {
-                let v = &e.people[r as usize].values;
-                people.extend(dims.iter().map(|&p| v[p]));
-            }
-        }
+        };
         let pick = |rows: &[f64]| -> Vec<f64> { dims.iter().map(|&p| rows[p]).collect() };
         let stratum = quantile::Stratum {
             means: in_stratum
                 .iter()
                 .flat_map(|&ci| pick(&centers[ci]))
                 .collect(),
-            weights: in_stratum
-                .iter()
-                .map(|&ci| part.classes[ci].members.len() as f64)
-                .collect(),
+            weights,
             people: &people,
             d: dims.len(),
             resolution: dims

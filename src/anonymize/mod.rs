@@ -8,7 +8,7 @@ pub mod noise;
 pub mod partition;
 pub mod quantile;
 
-pub use generalize::{class_centers, generalize, Table};
+pub use generalize::{generalize, Table};
 pub use partition::{partition, partition_metered, Class, Partition};
 
 /// Builders shared by the stage tests.

@@ -124,6 +124,31 @@ pub struct ColumnFigures {
     pub sq_std_dist: f64,
 }
 
+impl ColumnFigures {
+    /// Released mean against the original, in percent of the original.
+    pub fn mean_error_pct(&self) -> f64 {
+        100.0 * (self.rel.mean - self.orig.mean) / self.orig.mean.abs().max(1e-9)
+    }
+
+    /// Released standard deviation against the original, in percent of the original.
+    pub fn std_error_pct(&self) -> f64 {
+        100.0 * (self.rel.std - self.orig.std) / self.orig.std.max(1e-9)
+    }
+
+    /// Released minus original value of the (k-smoothed) percentile `p`.
+    pub fn pct_diff(&self, p: f64) -> f64 {
+        self.rel.pct[pct_index(p)] - self.orig.pct[pct_index(p)]
+    }
+
+    /// The largest error of [`CHECKED_PERCENTILES`], in original standard deviations.
+    pub fn percentile_error_sd(&self) -> f64 {
+        CHECKED_PERCENTILES
+            .iter()
+            .map(|&p| self.pct_diff(p).abs() / self.orig.std.max(1e-9))
+            .fold(0.0, f64::max)
+    }
+}
+
 /// One stratum's figures, computed once for the manifest's utility and the report.
 pub struct StratumAnalysis {
     pub stratum: usize,

@@ -2,7 +2,7 @@
 
 use super::facts::Facts;
 use crate::anonymize::Partition;
-use crate::assess::utility::{category_values, pct_index, round, Analysis, CHECKED_PERCENTILES};
+use crate::assess::utility::{category_values, round, Analysis};
 use crate::error::{Error, Result};
 use crate::pipeline::{ConsentRule, Moments, PartitionSpace, Pipeline, RetentionRule};
 use serde_json::Map;
@@ -193,17 +193,12 @@ fn utility(pl: &Pipeline, part: &Partition, analysis: &Analysis) -> Value {
             let name = &pl.catalog.measurements[pl.measurements[p]].name;
             let (mo, mr) = (f.orig.mean, f.rel.mean);
             let (so, sr) = (f.orig.std, f.rel.std);
-            let mean_err = 100.0 * (mr - mo) / mo.abs().max(1e-9);
-            let std_err = 100.0 * (sr - so) / so.max(1e-9);
+            let (mean_err, std_err) = (f.mean_error_pct(), f.std_error_pct());
             worst_mean = worst_mean.max(mean_err.abs());
             worst_std = worst_std.max(std_err.abs());
             sq += f.sq_std_dist;
-            let diff = |p: f64| f.rel.pct[pct_index(p)] - f.orig.pct[pct_index(p)];
-            let err = |p: f64| round(diff(p), 1);
-            let pct_sd = CHECKED_PERCENTILES
-                .iter()
-                .map(|&p| diff(p).abs() / so.max(1e-9))
-                .fold(0.0, f64::max);
+            let err = |p: f64| round(f.pct_diff(p), 1);
+            let pct_sd = f.percentile_error_sd();
             worst_pct = worst_pct.max(pct_sd);
             per.insert(
                 name.clone(),

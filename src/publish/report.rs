@@ -69,14 +69,6 @@ pub fn build(f: &Facts, uniqueness: &[crate::assess::risk::Uniqueness]) -> Value
                 json!({"mean": r2(s.mean), "std": r2(s.std),
                        "p5": p(5.0), "p25": p(25.0), "p50": p(50.0), "p75": p(75.0), "p95": p(95.0)})
             };
-            let sd = c.orig.std.max(1e-9);
-            let pct_error_sd = crate::assess::utility::CHECKED_PERCENTILES
-                .iter()
-                .map(|&q| {
-                    let i = crate::assess::utility::pct_index(q);
-                    (c.rel.pct[i] - c.orig.pct[i]).abs() / sd
-                })
-                .fold(0.0, f64::max);
             // Normalized certainty penalty: mean interval width over the stratum's range.
             let span = c.max - c.min;
             let ncp = if span > 0.0 { c.mean_width / span } else { 0.0 };
@@ -85,9 +77,9 @@ pub fn build(f: &Facts, uniqueness: &[crate::assess::risk::Uniqueness]) -> Value
                 "original": summary(&c.orig),
                 "released": summary(&c.rel),
                 "mean_abs_change": r2(c.mean_abs_change),
-                "mean_error_pct": (100_000.0 * (c.rel.mean - c.orig.mean) / c.orig.mean.abs().max(1e-9)).round() / 1000.0,
-                "std_error_pct": r2(100.0 * (c.rel.std - c.orig.std) / sd),
-                "percentile_error_sd": r2(pct_error_sd),
+                "mean_error_pct": (c.mean_error_pct() * 1000.0).round() / 1000.0,
+                "std_error_pct": r2(c.std_error_pct()),
+                "percentile_error_sd": r2(c.percentile_error_sd()),
                 "ncp": (ncp * 10_000.0).round() / 10_000.0,
                 "hist": {"lo": r2(c.hist_lo), "hi": r2(c.hist_hi), "original": histogram(&c.orig.hist, k), "released": histogram(&c.rel.hist, k)},
             }));
