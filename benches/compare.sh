@@ -6,7 +6,9 @@
 #
 # usage: benches/compare.sh OLD_BINARY NEW_BINARY [PEOPLE]
 #   e.g. git worktree add /tmp/old <commit> && (cd /tmp/old && cargo build) and copy its
-#   target/debug/opentape aside before building the new one.
+#   target/debug/opentape aside before building the new one. With one CARGO_TARGET_DIR for
+#   both trees, touch every .rs file of the new tree (src/ and verify/src/) before building
+#   it: cargo may otherwise link the old tree's artifacts of a workspace crate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 old=$1 new=$2 people=${3:-}

@@ -3,8 +3,8 @@
 
 use crate::assess::risk::{self, Uniqueness};
 use crate::filter::Eligible;
-use crate::model::Tally;
 use crate::pipeline::Pipeline;
+use crate::record::Tally;
 use std::collections::BTreeMap;
 use std::fmt;
 

@@ -11,9 +11,9 @@
 pub mod catalog;
 pub mod date;
 pub mod error;
-pub mod model;
 pub mod pipeline;
 pub mod progress;
+pub mod record;
 
 // The stages, in pipeline order (one group each, so rustfmt keeps the order).
 /// 1. Read the input -> `Export`.
@@ -37,6 +37,5 @@ pub mod release;
 // Other commands' libraries.
 pub mod inspect;
 pub mod sample;
-pub mod sample_store;
 
 pub use error::{Error, Result};

@@ -82,7 +82,7 @@ pub fn eligible(
         pl,
         inputs,
         &crate::read::ReadOptions {
-            as_of: Some(as_of),
+            owner_dropped: Some(owner_rules(pl, as_of)),
             ..read.clone()
         },
         meter,
@@ -90,6 +90,12 @@ pub fn eligible(
     meter.stop();
     stage("filtering");
     Ok(crate::filter::apply(pl, export, as_of))
+}
+
+/// The filter's owner rules at `as_of`, for the reader (which does not import the filter).
+fn owner_rules(pl: &Pipeline, as_of: i64) -> crate::read::OwnerDropped {
+    let rules = crate::filter::OwnerRules::new(std::sync::Arc::new(pl.clone()), as_of);
+    crate::read::OwnerDropped(std::sync::Arc::new(move |f| rules.drop(f)))
 }
 
 /// Read, filter, partition, generalize and check linkage: everything of a release but

@@ -16,8 +16,9 @@ pub use partition::{partition, partition_metered, Class, Partition};
 pub(crate) mod testing {
     use super::{partition, Partition};
     use crate::filter::Eligible;
-    use crate::model::{Person, RecordRef, Tally};
     use crate::pipeline::Pipeline;
+    use crate::read::Person;
+    use crate::record::{RecordRef, Tally};
 
     pub fn pipeline() -> Pipeline {
         Pipeline::load(

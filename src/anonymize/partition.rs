@@ -3,9 +3,9 @@
 
 use super::moments;
 use crate::filter::Eligible;
-use crate::model::Person;
 use crate::pipeline::{Cut, PartitionSpace, Pipeline};
 use crate::progress::Meter;
+use crate::read::Person;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 

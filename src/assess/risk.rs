@@ -95,7 +95,8 @@ pub fn uniqueness(e: &Eligible) -> Vec<Uniqueness> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Person, RecordRef, Tally};
+    use crate::read::Person;
+    use crate::record::{RecordRef, Tally};
 
     #[test]
     fn counts_unique_records_per_rounding() {

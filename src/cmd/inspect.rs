@@ -1,6 +1,6 @@
 //! `opentape inspect`: read and filter, write nothing, report counts and raw risk.
 
-use super::{crate_result::Result, InputArgs};
+use super::{crate_result::Result, InputArgs, StoreKeyArg};
 use opentape::pipeline::Pipeline;
 
 #[derive(Debug, clap::Args)]
@@ -12,6 +12,8 @@ opentape inspect --pipeline pipelines/freesewing-v3.toml --input export/ --as-of
 pub struct Args {
     #[command(flatten)]
     pub input: InputArgs,
+    #[command(flatten)]
+    pub store_key: StoreKeyArg,
     /// Print the summary as JSON (for scripts and CI).
     #[arg(long)]
     pub json: bool,
@@ -24,7 +26,7 @@ pub fn run(a: Args) -> Result<i32> {
     let eligible = opentape::release::eligible(
         &pl,
         &inputs,
-        &a.input.read_options()?,
+        &a.store_key.read_options(a.input.limits())?,
         as_of,
         &opentape::progress::Meter::default(),
         &|_| {},

@@ -59,10 +59,80 @@ pub struct InputArgs {
     /// Refuse inputs with more than this many records (people and users).
     #[arg(long, value_name = "N", default_value_t = opentape::read::Limits::default().max_records)]
     pub max_records: u64,
-    /// File holding the FreeSewing backend's encryption key (its `encryption.key`, or
-    /// the value of BACKEND_ENC_KEY); else the BACKEND_ENC_KEY environment variable.
+}
+
+/// `--store-key-file`: the FreeSewing backend's key, for a store whose values are
+/// encrypted at rest (and, for `verify`, a key no released file may contain).
+#[derive(Debug, clap::Args)]
+pub struct StoreKeyArg {
+    /// File holding the FreeSewing backend's encryption key (its `encryption.key`, or the
+    /// value of BACKEND_ENC_KEY); else the BACKEND_ENC_KEY environment variable.
     #[arg(long, value_name = "FILE")]
     pub store_key_file: Option<PathBuf>,
+}
+
+impl StoreKeyArg {
+    /// The key text, read as the checker reads it; `None` when none is given.
+    pub fn load(&self) -> crate_result::Result<Option<String>> {
+        opentape_verify::load_store_key(self.store_key_file.as_deref())
+            .map_err(|e| opentape::Error::Usage(e.to_string()))
+    }
+
+    /// Read options with this key, derived once (scrypt), and `limits`.
+    pub fn read_options(
+        &self,
+        limits: opentape::read::Limits,
+    ) -> crate_result::Result<opentape::read::ReadOptions> {
+        let store_key = self
+            .load()?
+            .map(|k| std::sync::Arc::new(opentape::read::decrypt::StoreKey::derive(&k)));
+        Ok(opentape::read::ReadOptions {
+            limits,
+            store_key,
+            owner_dropped: None,
+        })
+    }
+}
+
+/// The two keys of `release`, `report` and `verify`: the secret noise key and the store's.
+#[derive(Debug, clap::Args)]
+pub struct KeyArgs {
+    /// File holding the secret noise key (at least 16 bytes); else the OPENTAPE_NOISE_KEY
+    /// environment variable. `release` keys the noise with it, `report --source` noises
+    /// again with it, `verify` checks that no file contains it.
+    #[arg(long, value_name = "FILE")]
+    pub noise_key_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreKeyArg,
+}
+
+/// Where the noise key may come from, for messages.
+pub const NOISE_KEY_SOURCES: &str = "--noise-key-file or OPENTAPE_NOISE_KEY";
+
+impl KeyArgs {
+    /// The noise key's bytes, read as the checker reads them; `None` when none is given.
+    pub fn noise_bytes(&self) -> crate_result::Result<Option<Vec<u8>>> {
+        opentape_verify::load_key(self.noise_key_file.as_deref())
+            .map_err(|e| opentape::Error::Usage(e.to_string()))
+    }
+
+    /// The noise key, checked (at least 16 bytes); `None` when none is given.
+    pub fn noise_key(&self) -> crate_result::Result<Option<opentape::anonymize::noise::NoiseKey>> {
+        self.noise_bytes()?
+            .map(|b| {
+                opentape::anonymize::noise::NoiseKey::from_bytes(b).ok_or_else(|| {
+                    opentape::Error::Usage(format!(
+                        "the noise key ({NOISE_KEY_SOURCES}) must be at least 16 bytes long"
+                    ))
+                })
+            })
+            .transpose()
+    }
+
+    /// Whether either key was given on the command line.
+    pub fn given(&self) -> bool {
+        self.noise_key_file.is_some() || self.store.store_key_file.is_some()
+    }
 }
 
 impl InputArgs {
@@ -75,11 +145,6 @@ impl InputArgs {
             max_input_bytes: self.max_input_bytes,
             max_records: self.max_records,
         }
-    }
-
-    /// Limits and the store key, derived once.
-    pub fn read_options(&self) -> crate_result::Result<opentape::read::ReadOptions> {
-        read_options(self.limits(), self.store_key_file.as_deref())
     }
 
     pub fn inputs(&self, pl: &opentape::pipeline::Pipeline) -> Vec<PathBuf> {
@@ -101,20 +166,6 @@ pub fn parse_as_of(s: Option<&str>) -> crate_result::Result<i64> {
             ))
         }),
     }
-}
-
-/// Read options with the store key from `file` or BACKEND_ENC_KEY, derived once.
-pub fn read_options(
-    limits: opentape::read::Limits,
-    file: Option<&std::path::Path>,
-) -> crate_result::Result<opentape::read::ReadOptions> {
-    let store_key = opentape::read::decrypt::load_key_string(file)?
-        .map(|k| std::sync::Arc::new(opentape::read::decrypt::StoreKey::derive(&k)));
-    Ok(opentape::read::ReadOptions {
-        limits,
-        store_key,
-        as_of: None,
-    })
 }
 
 pub mod crate_result {

@@ -1,12 +1,9 @@
 //! `opentape release`: the main job.
 
-use super::{crate_result::Result, InputArgs};
+use super::{crate_result::Result, InputArgs, KeyArgs, NOISE_KEY_SOURCES};
 use opentape::anonymize::noise::NoiseKey;
 use opentape::pipeline::Pipeline;
-use opentape::Error;
 use std::path::PathBuf;
-
-pub const KEY_ENV: &str = "OPENTAPE_NOISE_KEY";
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -29,9 +26,8 @@ pub struct Args {
     /// Folder for private outputs (where dropped records were, and why). Never inside --out.
     #[arg(long, value_name = "DIR")]
     pub private_dir: Option<PathBuf>,
-    /// File holding the secret noise key.
-    #[arg(long, value_name = "FILE")]
-    pub noise_key_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub keys: KeyArgs,
     /// Print the outcome as JSON.
     #[arg(long)]
     pub json: bool,
@@ -40,25 +36,16 @@ pub struct Args {
     pub timings: bool,
 }
 
-/// The key from `--noise-key-file` or the environment (read the same way the checker
-/// reads it), or a random one.
-pub fn load_key(file: Option<&PathBuf>) -> Result<NoiseKey> {
-    let bytes = opentape_verify::load_key(file.map(PathBuf::as_path))
-        .map_err(|e| Error::Usage(e.to_string()))?;
-    match bytes {
-        None => Ok(NoiseKey::random()),
-        Some(b) => NoiseKey::from_bytes(b)
-            .ok_or_else(|| Error::Usage("the noise key must be at least 16 bytes long".into())),
-    }
-}
-
 pub fn run(a: Args, progress: &super::progress::Progress) -> Result<i32> {
     let pl = Pipeline::load(&a.input.pipeline)?;
     let as_of = a.input.as_of()?;
-    let key = load_key(a.noise_key_file.as_ref())?;
-    if !key.reproducible {
-        eprintln!("opentape: no noise key given (--noise-key-file or {KEY_ENV}): using a random one; this release will not be reproducible");
-    }
+    let key = match a.keys.noise_key()? {
+        Some(k) => k,
+        None => {
+            eprintln!("opentape: no noise key given ({NOISE_KEY_SOURCES}): using a random one; this release will not be reproducible");
+            NoiseKey::random()
+        }
+    };
     let created = match std::env::var("SOURCE_DATE_EPOCH")
         .ok()
         .and_then(|s| s.parse::<i64>().ok())
@@ -81,7 +68,7 @@ pub fn run(a: Args, progress: &super::progress::Progress) -> Result<i32> {
                 .push((s.to_string(), std::time::Instant::now()));
         })),
         meter: Some(progress.meter()),
-        read: a.input.read_options()?,
+        read: a.keys.store.read_options(a.input.limits())?,
     };
     let inputs = a.input.inputs(&pl);
     let result = opentape::release::release(&pl, &inputs, &opts);

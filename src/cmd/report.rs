@@ -36,15 +36,17 @@ pub struct Args {
     /// Retention reference date (YYYY-MM-DD); default: the one in the release's manifest.
     #[arg(long, value_name = "DATE", requires = "source")]
     pub as_of: Option<String>,
-    /// File holding the release's noise key (else OPENTAPE_NOISE_KEY).
-    #[arg(long, value_name = "FILE", requires = "source")]
-    pub noise_key_file: Option<PathBuf>,
-    /// File holding the FreeSewing backend's key (else BACKEND_ENC_KEY), for an encrypted source.
-    #[arg(long, value_name = "FILE", requires = "source")]
-    pub store_key_file: Option<PathBuf>,
+    /// The release's noise key and, for an encrypted source, the store's (with --source only).
+    #[command(flatten)]
+    pub keys: super::KeyArgs,
 }
 
 pub fn run(a: Args, progress: &super::progress::Progress) -> Result<i32> {
+    if a.source.is_empty() && a.keys.given() {
+        return Err(Error::Usage(
+            "--noise-key-file and --store-key-file are used with --source only (recomputing the report)".into(),
+        ));
+    }
     let stored = a.release.join(opentape::publish::layout::REPORT_JSON);
     let text = std::fs::read_to_string(&stored).map_err(|e| Error::io(&stored, e))?;
     let published: Value = serde_json::from_str(&text)
@@ -94,15 +96,12 @@ fn recompute(a: &Args, pipeline: &Path, progress: &super::progress::Progress) ->
             super::parse_as_of(Some(d))?
         }
     };
-    let key = opentape_verify::load_key(a.noise_key_file.as_deref())
-        .map_err(|e| Error::Usage(e.to_string()))?
-        .and_then(opentape::anonymize::noise::NoiseKey::from_bytes)
-        .ok_or_else(|| {
-            Error::Usage(format!(
-                "recomputing a report needs the release's noise key (--noise-key-file or {}, at least 16 bytes)",
-                super::release::KEY_ENV
-            ))
-        })?;
+    let key = a.keys.noise_key()?.ok_or_else(|| {
+        Error::Usage(format!(
+            "recomputing a report needs the release's noise key ({})",
+            super::NOISE_KEY_SOURCES
+        ))
+    })?;
     let field = |p: &str| {
         manifest
             .pointer(p)
@@ -119,10 +118,10 @@ fn recompute(a: &Args, pipeline: &Path, progress: &super::progress::Progress) ->
         key,
         on_stage: Some(Box::new(|s: &str| progress.stage(s))),
         meter: Some(progress.meter()),
-        read: super::read_options(
-            opentape::read::Limits::default(),
-            a.store_key_file.as_deref(),
-        )?,
+        read: a
+            .keys
+            .store
+            .read_options(opentape::read::Limits::default())?,
     };
     let (run, _) = opentape::release::anonymize(&pl, &a.source, &o)?;
     progress.stage("comparing with the published table");

@@ -23,9 +23,8 @@ pub struct Args {
     /// Demand at least this k, whatever the manifest claims.
     #[arg(long, default_value_t = 0)]
     pub min_k: usize,
-    /// File holding the noise key (else OPENTAPE_NOISE_KEY): no file may contain it.
-    #[arg(long, value_name = "FILE")]
-    pub noise_key_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub keys: super::KeyArgs,
     /// Eligible source records to check linkage against (read with --pipeline).
     #[arg(long, value_name = "PATH", num_args = 1.., requires_all = ["pipeline", "private_dir"])]
     pub source: Vec<PathBuf>,
@@ -35,10 +34,6 @@ pub struct Args {
     /// The release's private run folder (holds membership.csv, written by `release --private-dir`).
     #[arg(long, value_name = "DIR")]
     pub private_dir: Option<PathBuf>,
-    /// File holding the FreeSewing backend's key (else BACKEND_ENC_KEY): reads an
-    /// encrypted --source, and no file of the release may contain the key.
-    #[arg(long, value_name = "FILE")]
-    pub store_key_file: Option<PathBuf>,
     /// Retention reference date the release used (YYYY-MM-DD); default: today.
     #[arg(long, value_name = "DATE")]
     pub as_of: Option<String>,
@@ -58,19 +53,18 @@ fn source(
     let pl = opentape::pipeline::Pipeline::load(pipeline)?;
     let as_of = super::parse_as_of(a.as_of.as_deref())?;
     progress.stage("reading the source");
-    let read = super::read_options(
-        opentape::read::Limits::default(),
-        a.store_key_file.as_deref(),
-    )?;
+    let read = a
+        .keys
+        .store
+        .read_options(opentape::read::Limits::default())?;
     let e = opentape::release::eligible(&pl, &a.source, &read, as_of, progress.meter(), &|_| {})?;
     let src = opentape::assess::linkage::checker_source(&pl, Box::new(e));
     Ok(Some((Box::new(src), private.join("membership.csv"))))
 }
 
 pub fn run(a: Args, progress: &super::progress::Progress) -> Result<i32> {
-    let key = opentape_verify::load_key(a.noise_key_file.as_deref())
-        .map_err(|e| Error::Usage(e.to_string()))?;
-    let store_key = opentape::read::decrypt::load_key_string(a.store_key_file.as_deref())?;
+    let key = a.keys.noise_bytes()?;
+    let store_key = a.keys.store.load()?;
     let opts = opentape_verify::Options {
         min_k: a.min_k,
         key,

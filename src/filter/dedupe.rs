@@ -1,8 +1,9 @@
 //! One body counts once: repeated measurements of one owner, curated copies, other
 //! owners' copies.
 
-use crate::model::{Person, Reason};
 use crate::pipeline::Pipeline;
+use crate::read::Person;
+use crate::record::Reason;
 
 /// One body counts once. Measured twice by the same owner (within the tolerance): the
 /// first record is kept. A set equal to a public reference set (a curated set cloned into

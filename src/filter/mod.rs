@@ -4,8 +4,9 @@
 mod dedupe;
 
 use crate::date::days_since_epoch;
-use crate::model::{Dropped, Export, Person, Problem, Reason, RecordRef, Tally};
 use crate::pipeline::{ConsentRule, Pipeline, RetentionRule};
+use crate::read::{Export, Person};
+use crate::record::{Dropped, Problem, Reason, RecordRef, Tally};
 use dedupe::dedupe;
 use serde_json::Value;
 
@@ -19,7 +20,7 @@ pub struct Eligible {
     pub records_read: u64,
     pub users_read: u64,
     /// Source files, to say where a dropped record was.
-    pub files: Vec<crate::model::SourceFile>,
+    pub files: Vec<crate::record::SourceFile>,
     /// Owner keys by interned id: count owners and key the noise; never released.
     pub owner_keys: Vec<String>,
     /// Eligible owners whose consent value is the pipeline's `count_value`, if it has one.
@@ -39,7 +40,7 @@ impl Eligible {
 
     /// Where a record was: file and line or index. No values.
     pub fn describe(&self, at: RecordRef) -> String {
-        crate::model::describe(&self.files, at)
+        crate::record::describe(&self.files, at)
     }
 
     /// A stable key for a record, independent of how its file's path was spelled: file
@@ -166,23 +167,21 @@ fn owner_verdict<'v>(
 
 /// The owner rules (consent, account, retention) at a date, for a reader that need not
 /// decrypt the records of owners they drop.
-pub struct OwnerRules<'a> {
-    pl: &'a Pipeline,
+pub struct OwnerRules {
+    pl: std::sync::Arc<Pipeline>,
     checks: Checks,
 }
 
-impl<'a> OwnerRules<'a> {
-    pub fn new(pl: &'a Pipeline, as_of: i64) -> Self {
-        OwnerRules {
-            pl,
-            checks: Checks::new(pl, as_of),
-        }
+impl OwnerRules {
+    pub fn new(pl: std::sync::Arc<Pipeline>, as_of: i64) -> Self {
+        let checks = Checks::new(&pl, as_of);
+        OwnerRules { pl, checks }
     }
 
     /// Whether an owner whose user record holds `filters` (pipeline `filter_fields`
     /// order) is dropped by these rules.
     pub fn drop(&self, filters: &[Option<Value>]) -> bool {
-        owner_verdict(self.pl, &self.checks, |i| {
+        owner_verdict(&self.pl, &self.checks, |i| {
             filters.get(i).and_then(Option::as_ref)
         })
         .is_some()

@@ -368,8 +368,8 @@ pub fn datasheet(f: &Facts) -> String {
         format!("\n- Accounts: {}.", rules.join("; "))
     });
     let t = &f.counts.tally;
-    let copies = if t.get(crate::model::Reason::CuratedCopy)
-        + t.get(crate::model::Reason::OtherOwnersCopy)
+    let copies = if t.get(crate::record::Reason::CuratedCopy)
+        + t.get(crate::record::Reason::OtherOwnersCopy)
         > 0
     {
         " A set equal to a public reference (curated) set, or exactly equal to another owner's set (a cloned public set), is not counted as a body of its own."

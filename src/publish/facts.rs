@@ -4,8 +4,8 @@
 use crate::anonymize::{Partition, Table};
 use crate::assess::utility::Analysis;
 use crate::filter::Eligible;
-use crate::model::Tally;
 use crate::pipeline::Pipeline;
+use crate::record::Tally;
 use serde_json::Value;
 
 /// Record and people counts of a run, computed once from the eligible people.

@@ -141,29 +141,6 @@ pub fn encrypted_text(s: &str) -> Option<(String, String)> {
     encrypted_parts(&v).map(|(a, b)| (a.to_string(), b.to_string()))
 }
 
-/// The key string from `--store-key-file` (trimmed as the backend trims its
-/// `encryption.key` file) or the `BACKEND_ENC_KEY` environment variable.
-pub fn load_key_string(file: Option<&std::path::Path>) -> crate::Result<Option<String>> {
-    let s = match file {
-        Some(f) => {
-            let b = std::fs::read(f).map_err(|e| crate::Error::io(f, e))?;
-            String::from_utf8(b)
-                .map_err(|_| crate::Error::input(f, "the store key file is not UTF-8 text"))?
-        }
-        None => match std::env::var("BACKEND_ENC_KEY") {
-            Ok(s) => s,
-            Err(_) => return Ok(None),
-        },
-    };
-    let s = s.trim().to_string();
-    if s.is_empty() {
-        return Err(crate::Error::Usage(
-            "the store key is empty (--store-key-file or BACKEND_ENC_KEY)".into(),
-        ));
-    }
-    Ok(Some(s))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

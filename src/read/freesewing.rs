@@ -4,8 +4,8 @@
 use super::fast::{Entity, Fast};
 use super::{Fields, Reader, Walker};
 use crate::error::{Error, Result};
-use crate::model::{Reason, RecordRef, Unit};
 use crate::pipeline::Format;
+use crate::record::{Reason, RecordRef, Unit};
 use serde_json::{Map, Value};
 use std::io::BufRead;
 use std::path::Path;

@@ -2,16 +2,23 @@
 //! the moment they are seen; a field with no role stops the run (deny by default).
 
 pub mod decrypt;
+mod export;
 mod fast;
 mod freesewing;
+mod owners;
 mod sqlite;
 mod table;
+mod walk;
 
-use crate::catalog::Lookup;
+pub use export::{Export, Person};
+use owners::canonical_u64;
+pub(crate) use owners::KeptOwners;
+pub(crate) use walk::{Fields, Walker};
+
 use crate::error::{Error, Result};
-use crate::model::{Export, Person, Problem, Reason, RecordRef, SourceFile, Unit};
-use crate::pipeline::{CategorySource, Format, Pipeline, Role};
+use crate::pipeline::{CategorySource, Format, Pipeline};
 use crate::progress::Meter;
+use crate::record::{Problem, Reason, RecordRef, SourceFile, Unit};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -40,9 +47,24 @@ pub struct ReadOptions {
     pub limits: Limits,
     /// The backend's key, derived once (FreeSewing `BACKEND_ENC_KEY`).
     pub store_key: Option<std::sync::Arc<decrypt::StoreKey>>,
-    /// The filters' reference date: with it, a store reader decrypts the sets of owners
-    /// who pass the owner rules only (the others are dropped by the filter anyway).
-    pub as_of: Option<i64>,
+    /// The filter's owner rules, given by the chain (the reader does not know them): with
+    /// them, a store reader decrypts the sets of owners the rules keep only (the others
+    /// are dropped by the filter anyway).
+    pub owner_dropped: Option<OwnerDropped>,
+}
+
+/// Whether the owner rules drop an owner whose user record holds these filter values
+/// (pipeline `filter_fields` order).
+#[derive(Clone)]
+pub struct OwnerDropped(pub std::sync::Arc<OwnerRule>);
+
+/// The rule itself: `true` when the owner is dropped.
+pub type OwnerRule = dyn Fn(&[Option<Value>]) -> bool + Send + Sync;
+
+impl std::fmt::Debug for OwnerDropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OwnerDropped(..)")
+    }
 }
 
 /// Reads every input with the pipeline's reader, within the default limits.
@@ -88,7 +110,7 @@ pub fn read_metered(
     meter.start(total, crate::progress::Unit::Bytes);
     let mut r = Reader::new(pl, meter);
     r.w.key = o.store_key.clone();
-    r.as_of = o.as_of;
+    r.owner_dropped = o.owner_dropped.clone();
     for file in &files {
         r.read_file(file)?;
         let n = r.export.records_read + r.export.users_read;
@@ -127,45 +149,6 @@ fn list_dir(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// The fields of one record, after roles were applied. Owns no identifier value.
-#[derive(Debug, Default)]
-pub(crate) struct Fields {
-    pub owner: Option<String>,
-    pub categories: Vec<Option<String>>,
-    pub values: Vec<f64>,
-    pub breasts_only_present: bool,
-    pub problem: Option<Problem>,
-    pub filters: Vec<Option<Value>>,
-    /// Fields with no role met in this record: (entity, field).
-    pub unknown: Vec<(String, String)>,
-    /// Encrypted values met, and how many of them decrypted.
-    pub encrypted: u32,
-    pub decrypted: u32,
-}
-
-impl Fields {
-    pub(crate) fn problem(&mut self, field: impl Into<String>, reason: Reason) {
-        if self.problem.is_none() {
-            self.problem = Some(Problem {
-                field: field.into(),
-                reason,
-            });
-        }
-    }
-}
-
-/// What applying roles needs to know: shared by the threads that walk records.
-#[derive(Clone)]
-pub(crate) struct Walker<'a> {
-    pub pl: &'a Pipeline,
-    /// Catalog index -> position among the released measurements.
-    pub(crate) release_pos: Vec<Option<usize>>,
-    /// Filter fields as (entity, path), in pipeline order.
-    filter_fields: Vec<(String, String)>,
-    /// The store's key, where values are encrypted at rest.
-    pub(crate) key: Option<std::sync::Arc<decrypt::StoreKey>>,
-}
-
 pub(crate) struct Reader<'a> {
     pub pl: &'a Pipeline,
     pub(crate) w: Walker<'a>,
@@ -183,8 +166,8 @@ pub(crate) struct Reader<'a> {
     /// Encrypted values met and decrypted, over the whole export.
     pub(crate) encrypted: u64,
     pub(crate) decrypted: u64,
-    /// See [`ReadOptions::as_of`].
-    pub(crate) as_of: Option<i64>,
+    /// See [`ReadOptions::owner_dropped`].
+    pub(crate) owner_dropped: Option<OwnerDropped>,
 }
 
 impl<'a> Reader<'a> {
@@ -200,14 +183,14 @@ impl<'a> Reader<'a> {
             meter,
             encrypted: 0,
             decrypted: 0,
-            as_of: None,
+            owner_dropped: None,
         }
     }
 
-    /// The owner keys whose user record `rules` keep: the records of all other owners
-    /// need not be decrypted (the filter drops them).
-    pub(crate) fn kept_owners(&self, rules: &crate::filter::OwnerRules) -> KeptOwners {
-        let kept = |id: &u32| self.users.get(id).is_some_and(|f| !rules.drop(f));
+    /// The owner keys whose user record the owner rules keep: the records of all other
+    /// owners need not be decrypted (the filter drops them).
+    pub(crate) fn kept_owners(&self, dropped: &OwnerDropped) -> KeptOwners {
+        let kept = |id: &u32| self.users.get(id).is_some_and(|f| !(dropped.0)(f));
         KeptOwners {
             numbers: self
                 .owner_nums
@@ -285,7 +268,7 @@ impl<'a> Reader<'a> {
             return self.drop_record(at, None, Reason::MissingOwner);
         };
         if let Some(Problem { field, reason }) = &f.problem {
-            if reason.stage() == crate::model::Stage::Read {
+            if reason.stage() == crate::record::Stage::Read {
                 return self.drop_record(at, Some(field.clone()), *reason);
             }
         }
@@ -314,7 +297,7 @@ impl<'a> Reader<'a> {
     pub(crate) fn drop_record(&mut self, at: RecordRef, field: Option<String>, reason: Reason) {
         self.export
             .dropped
-            .push(crate::model::Dropped { at, field, reason });
+            .push(crate::record::Dropped { at, field, reason });
     }
 
     /// A field with no role, first seen at `at` (where is only worked out then).
@@ -424,267 +407,5 @@ impl<'a> Reader<'a> {
             .unwrap_or(&full)
             .to_string();
         format!("{p}\u{0}{rest}")
-    }
-}
-
-impl<'a> Walker<'a> {
-    pub(crate) fn new(pl: &'a Pipeline) -> Self {
-        let mut release_pos = vec![None; pl.catalog.measurements.len()];
-        for (pos, &i) in pl.measurements.iter().enumerate() {
-            release_pos[i] = Some(pos);
-        }
-        let filter_fields = pl
-            .filter_fields()
-            .into_iter()
-            .map(|q| {
-                let (e, p) = q.split_once('.').unwrap();
-                (e.to_string(), p.to_string())
-            })
-            .collect();
-        Walker {
-            pl,
-            release_pos,
-            filter_fields,
-            key: None,
-        }
-    }
-
-    pub(crate) fn new_fields(&self) -> Fields {
-        Fields {
-            owner: None,
-            categories: vec![None; self.pl.categories.len()],
-            values: vec![f64::NAN; self.pl.measurements.len()],
-            breasts_only_present: false,
-            problem: None,
-            filters: vec![None; self.filter_fields.len()],
-            unknown: Vec::new(),
-            encrypted: 0,
-            decrypted: 0,
-        }
-    }
-
-    /// Applies roles to one JSON object of `entity`, recursing into objects whose children
-    /// carry roles. Fields listed in `structural` (e.g. `sets` of an account export) are
-    /// handled by the caller.
-    pub(crate) fn walk(
-        &self,
-        entity: &str,
-        obj: &serde_json::Map<String, Value>,
-        prefix: &str,
-        structural: &[&str],
-        out: &mut Fields,
-    ) {
-        for (key, value) in obj {
-            if prefix.is_empty() && structural.contains(&key.as_str()) {
-                continue;
-            }
-            let joined;
-            let path: &str = if prefix.is_empty() {
-                key
-            } else {
-                joined = format!("{prefix}.{key}");
-                &joined
-            };
-            let role = self.pl.roles.get(entity).and_then(|r| r.get(path)).copied();
-            match role {
-                Some(Role::Identifier) => {}
-                Some(Role::Owner) => match value {
-                    Value::String(s) if !s.is_empty() => out.owner = Some(s.clone()),
-                    Value::Number(n) => out.owner = Some(n.to_string()),
-                    _ => out.problem(path, Reason::MissingOwner),
-                },
-                Some(Role::Filter) => {
-                    if let Some(i) = self.filter_index(entity, path) {
-                        out.filters[i] = Some(self.filter_value(value.clone(), out));
-                    }
-                }
-                Some(Role::Category) => {
-                    if let Some(i) = self.category_index(entity, path) {
-                        match scalar(value) {
-                            Some(s) => out.categories[i] = Some(s),
-                            None if value.is_null() => {}
-                            None => out.problem(path, Reason::WrongType),
-                        }
-                    }
-                }
-                Some(Role::Measurement) => self.measurement_container(entity, path, value, out),
-                None => match value {
-                    Value::Object(child) if self.pl.has_declared_children(entity, path) => {
-                        self.walk(entity, child, path, &[], out)
-                    }
-                    _ => out.unknown.push((entity.to_string(), path.to_string())),
-                },
-            }
-        }
-    }
-
-    /// A field with the measurement role holding an object of measurements (v3 `measies`,
-    /// which may also come as a JSON string; v2 `measurements`).
-    fn measurement_container(&self, entity: &str, path: &str, value: &Value, out: &mut Fields) {
-        let parsed;
-        let value = match value {
-            Value::String(s) => match serde_json::from_str::<Value>(s) {
-                Ok(v) => {
-                    parsed = v;
-                    &parsed
-                }
-                Err(_) => return out.problem(path, Reason::WrongType),
-            },
-            v => v,
-        };
-        let obj = match value {
-            Value::Object(o) => o,
-            Value::Null => return,
-            _ => return out.problem(path, Reason::WrongType),
-        };
-        if obj.contains_key("iv") && obj.contains_key("ct") {
-            out.encrypted += 1;
-            let (Some(key), Some((iv, ct))) = (&self.key, decrypt::encrypted_parts(obj)) else {
-                return out.problem(path, Reason::Encrypted);
-            };
-            return match key.decrypt_value(iv, ct, true) {
-                // One level only: what was encrypted is the measurements themselves.
-                Ok(Value::Object(m)) if decrypt::encrypted_parts(&m).is_none() => {
-                    out.decrypted += 1;
-                    self.measurement_container(entity, path, &Value::Object(m), out)
-                }
-                Ok(_) => {
-                    out.decrypted += 1;
-                    out.problem(path, Reason::WrongType)
-                }
-                Err(_) => out.problem(path, Reason::Undecryptable),
-            };
-        }
-        for (name, v) in obj {
-            match self.pl.catalog.lookup(name) {
-                Lookup::Known(i) => {
-                    if self.pl.catalog.measurements[i].breasts_only && !v.is_null() {
-                        out.breasts_only_present = true;
-                    }
-                    let Some(pos) = self.release_pos[i] else {
-                        continue;
-                    };
-                    // The current name wins over a legacy alias given beside it.
-                    if !out.values[pos].is_nan() && *name != self.pl.catalog.measurements[i].name {
-                        continue;
-                    }
-                    match v {
-                        Value::Number(n) => match n.as_f64() {
-                            Some(x) if x.is_finite() => out.values[pos] = x,
-                            _ => out.problem(format!("{path}.{name}"), Reason::NonNumeric),
-                        },
-                        Value::Null => {}
-                        _ => out.problem(format!("{path}.{name}"), Reason::NonNumeric),
-                    }
-                }
-                Lookup::Retired => {}
-                Lookup::Unknown => out
-                    .unknown
-                    .push((entity.to_string(), format!("{path}.{name}"))),
-            }
-        }
-    }
-
-    /// A filter field's value; an encrypted one (a FreeSewing e-mail) decrypted with the
-    /// store key, or null where it cannot be (the rule then sees no value).
-    pub(crate) fn filter_value(&self, value: Value, out: &mut Fields) -> Value {
-        let parts = match &value {
-            Value::String(s) => decrypt::encrypted_text(s),
-            Value::Object(o) => decrypt::encrypted_parts(o).map(|(a, b)| (a.into(), b.into())),
-            _ => None,
-        };
-        let Some((iv, ct)) = parts else {
-            return value;
-        };
-        out.encrypted += 1;
-        match self.key.as_ref().map(|k| k.decrypt_value(&iv, &ct, false)) {
-            Some(Ok(v)) => {
-                out.decrypted += 1;
-                v
-            }
-            _ => Value::Null,
-        }
-    }
-
-    pub(crate) fn filter_index(&self, entity: &str, path: &str) -> Option<usize> {
-        self.filter_fields
-            .iter()
-            .position(|(e, p)| e == entity && p == path)
-    }
-
-    pub(crate) fn category_index(&self, entity: &str, path: &str) -> Option<usize> {
-        self.pl.categories.iter().position(|c| {
-            matches!(&c.source, CategorySource::Field { entity: e, path: p } if e == entity && p == path)
-        })
-    }
-}
-
-/// Owner keys, as [`Reader::intern`] tells them apart.
-#[derive(Default)]
-pub(crate) struct KeptOwners {
-    numbers: rustc_hash::FxHashSet<u64>,
-    texts: rustc_hash::FxHashSet<String>,
-}
-
-impl KeptOwners {
-    pub(crate) fn contains(&self, key: &str) -> bool {
-        match canonical_u64(key) {
-            Some(n) => self.numbers.contains(&n),
-            None => self.texts.contains(key),
-        }
-    }
-
-    pub(crate) fn contains_number(&self, n: u64) -> bool {
-        self.numbers.contains(&n)
-    }
-}
-
-/// The number a key spells when it is a canonical decimal integer (digits only, no
-/// leading zero, fits in u64): then `n.to_string()` gives the key back.
-fn canonical_u64(key: &str) -> Option<u64> {
-    let b = key.as_bytes();
-    let digits = !b.is_empty() && b.len() <= 20 && b.iter().all(u8::is_ascii_digit);
-    if !digits || (b.len() > 1 && b[0] == b'0') {
-        return None;
-    }
-    key.parse().ok()
-}
-
-/// A category value as text: strings, numbers and booleans.
-fn scalar(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn canonical_integer_keys_round_trip_and_nothing_else_is_one() {
-        for k in ["0", "7", "1001", "18446744073709551615"] {
-            let n = canonical_u64(k).unwrap();
-            assert_eq!(n.to_string(), k);
-        }
-        for k in [
-            "",
-            "01",
-            "00",
-            "+1",
-            "-1",
-            " 1",
-            "1 ",
-            "1.0",
-            "1e3",
-            "18446744073709551616",
-            "abc",
-            "١",
-        ] {
-            assert_eq!(canonical_u64(k), None, "{k:?}");
-        }
     }
 }

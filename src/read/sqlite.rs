@@ -7,8 +7,8 @@
 
 use super::{Fields, Reader};
 use crate::error::{Error, Result};
-use crate::model::{Reason, RecordRef, Unit};
 use crate::pipeline::Role;
+use crate::record::{Reason, RecordRef, Unit};
 use rayon::prelude::*;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
@@ -199,8 +199,8 @@ fn read_table(
     let owner_col = cols.iter().position(|(_, role)| *role == Role::Owner);
     // Sets of owners the owner rules drop are not decrypted: nothing of them is needed,
     // and the filter drops them for that rule (users are read first).
-    let kept = match (r.as_of, entity) {
-        (Some(d), "set") => Some(r.kept_owners(&crate::filter::OwnerRules::new(r.pl, d))),
+    let kept = match (&r.owner_dropped, entity) {
+        (Some(d), "set") => Some(r.kept_owners(d)),
         _ => None,
     };
     let skip = |row: &Row| -> bool {

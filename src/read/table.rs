@@ -5,8 +5,8 @@
 use super::Reader;
 use crate::catalog::Lookup;
 use crate::error::{Error, Result};
-use crate::model::{Reason, RecordRef, Unit};
 use crate::pipeline::{CategorySource, Role};
+use crate::record::{Reason, RecordRef, Unit};
 use polars::prelude::*;
 use std::io::Cursor;
 use std::path::Path;

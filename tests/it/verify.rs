@@ -702,3 +702,105 @@ fn key_file(_release: &Path) -> String {
     .display()
     .to_string()
 }
+
+/// An empty key (file or environment) is a mistake, never "no key": the checker would look
+/// for nothing and the reader decrypt nothing. Every command that takes a key says so the
+/// same way (exit 2), because they all read keys with the checker's functions.
+#[test]
+fn an_empty_key_is_refused_by_every_command_that_takes_one() {
+    let d = tmp();
+    let empty = d.path().join("empty.key");
+    fs::write(&empty, "  \n").unwrap();
+    let e = empty.to_str().unwrap();
+    let rel = good().to_str().unwrap();
+    let out = d.path().join("out");
+    let src = repo().join("data-samples/freesewing-v3");
+    let pl = repo().join("pipelines/freesewing-v3.toml");
+    let (src, pl, out) = (
+        src.to_str().unwrap(),
+        pl.to_str().unwrap(),
+        out.to_str().unwrap(),
+    );
+    let runs: Vec<(&str, Vec<&str>, &str)> = vec![
+        (
+            "verify",
+            vec!["verify", rel, "--noise-key-file", e],
+            "noise key file is empty",
+        ),
+        (
+            "verify",
+            vec!["verify", rel, "--store-key-file", e],
+            "store key file is empty",
+        ),
+        (
+            "release",
+            vec![
+                "release",
+                "--pipeline",
+                pl,
+                "--version",
+                "1.0.0",
+                "--out",
+                out,
+                "--noise-key-file",
+                e,
+            ],
+            "noise key file is empty",
+        ),
+        (
+            "report",
+            vec![
+                "report",
+                rel,
+                "--source",
+                src,
+                "--pipeline",
+                pl,
+                "--noise-key-file",
+                e,
+            ],
+            "noise key file is empty",
+        ),
+        (
+            "inspect",
+            vec!["inspect", "--pipeline", pl, "--store-key-file", e],
+            "store key file is empty",
+        ),
+    ];
+    for (name, args, says) in runs {
+        let r = opentape(d.path(), &args);
+        assert_eq!(r.code, 2, "{name}: {}", r.stderr);
+        assert!(r.stderr.contains(says), "{name}: {}", r.stderr);
+    }
+    // The same from the environment.
+    let r = Command::new(env!("CARGO_BIN_EXE_opentape"))
+        .args(["verify", rel])
+        .env("OPENTAPE_NOISE_KEY", "")
+        .output()
+        .unwrap();
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("OPENTAPE_NOISE_KEY is set but empty"));
+    assert!(
+        !out.is_empty() && !Path::new(out).exists(),
+        "release wrote nothing"
+    );
+}
+
+/// Keys are for recomputing: `report` without --source refuses them rather than ignore them.
+#[test]
+fn report_refuses_keys_without_a_source() {
+    let d = tmp();
+    let k = d.path().join("k");
+    fs::write(&k, KEY).unwrap();
+    let r = opentape(
+        d.path(),
+        &[
+            "report",
+            good().to_str().unwrap(),
+            "--noise-key-file",
+            k.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("with --source only"), "{}", r.stderr);
+}

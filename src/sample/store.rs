@@ -7,10 +7,10 @@
 //! cloned from other owners' public sets, an orphan set, one value encrypted under another
 //! key, the v3 name `waistToArmhole` and a pre-2.7 name. Same seed, same bytes.
 
+use super::accounts::{ascii, hexid, Owner, DOMAINS, NOTES, SET_NAMES};
+use super::body::{Body, BODY, BREASTS_ONLY};
+use super::{Options, Written};
 use crate::read::decrypt::StoreKey;
-use crate::sample::{
-    ascii, hexid, Body, Options, Owner, Written, BODY, BREASTS_ONLY, DOMAINS, NOTES, SET_NAMES,
-};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rusqlite::{params, Connection};
