@@ -140,41 +140,43 @@ fn quantile_values(
 ) -> Vec<Vec<i64>> {
     let dm = pl.measurements.len();
     let centers = class_means(e, part, dm);
+    // Strata are independent: restored side by side (each also runs in parallel inside).
+    let restored: Vec<Option<(StratumClasses, Vec<i64>)>> = (0..part.strata.len())
+        .into_par_iter()
+        .map(|si| {
+            let sc = stratum_classes(pl, e, part, si)?;
+            let pick = |rows: &[f64]| -> Vec<f64> { sc.dims.iter().map(|&p| rows[p]).collect() };
+            let stratum = quantile::Stratum {
+                means: sc
+                    .classes
+                    .iter()
+                    .flat_map(|&ci| pick(&centers[ci]))
+                    .collect(),
+                weights: sc.weights.clone(),
+                people: &sc.people,
+                d: sc.dims.len(),
+                resolution: sc
+                    .dims
+                    .iter()
+                    .map(|&p| pl.catalog.measurements[pl.measurements[p]].resolution)
+                    .collect(),
+                k: pl.release.k,
+                rounds: pl.release.quantile_rounds,
+                noise: sc
+                    .classes
+                    .iter()
+                    .flat_map(|&ci| sc.dims.iter().map(move |&p| noise[ci][p]))
+                    .collect(),
+            };
+            let v = quantile::restore(&stratum);
+            Some((sc, v))
+        })
+        .collect();
     let mut out = vec![vec![0i64; dm]; part.classes.len()];
-    for si in 0..part.strata.len() {
-        let Some(StratumClasses {
-            dims,
-            classes: in_stratum,
-            weights,
-            people,
-        }) = stratum_classes(pl, e, part, si)
-        else {
-            continue;
-        };
-        let pick = |rows: &[f64]| -> Vec<f64> { dims.iter().map(|&p| rows[p]).collect() };
-        let stratum = quantile::Stratum {
-            means: in_stratum
-                .iter()
-                .flat_map(|&ci| pick(&centers[ci]))
-                .collect(),
-            weights,
-            people: &people,
-            d: dims.len(),
-            resolution: dims
-                .iter()
-                .map(|&p| pl.catalog.measurements[pl.measurements[p]].resolution)
-                .collect(),
-            k: pl.release.k,
-            rounds: pl.release.quantile_rounds,
-            noise: in_stratum
-                .iter()
-                .flat_map(|&ci| dims.iter().map(move |&p| noise[ci][p]))
-                .collect(),
-        };
-        let v = quantile::restore(&stratum);
-        for (c, &ci) in in_stratum.iter().enumerate() {
-            for (j, &p) in dims.iter().enumerate() {
-                out[ci][p] = v[c * dims.len() + j];
+    for (sc, v) in restored.into_iter().flatten() {
+        for (c, &ci) in sc.classes.iter().enumerate() {
+            for (j, &p) in sc.dims.iter().enumerate() {
+                out[ci][p] = v[c * sc.dims.len() + j];
             }
         }
     }

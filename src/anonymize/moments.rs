@@ -120,12 +120,17 @@ pub fn moments<T: Copy + Into<f64> + Sync>(
         }
     }
     blocks.into_par_iter().for_each(|(first, block)| {
+        // Each row centred once (the same values the products would compute each time).
+        let mut x = vec![0.0f64; d];
         for (r, &wi) in rows.chunks(d).zip(weights) {
+            for ((x, &v), m) in x.iter_mut().zip(r).zip(&mu) {
+                *x = v.into() - m;
+            }
             for (bi, out) in block.chunks_mut(d).enumerate() {
                 let i = first + bi;
-                let di = r[i].into() - mu[i];
-                for j in i..d {
-                    out[j] += wi * di * (r[j].into() - mu[j]) / w;
+                let di = x[i];
+                for (o, &xj) in out[i..].iter_mut().zip(&x[i..]) {
+                    *o += wi * di * xj / w;
                 }
             }
         }
