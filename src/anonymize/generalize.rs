@@ -277,6 +277,7 @@ pub fn generalize(
                 .map(|&r| pseudonyms[e.people[r as usize].owner as usize])
                 .collect();
             members.sort_unstable();
+            let seed = key.class_seed(&pl.dataset.name, &members);
             pl.measurements
                 .iter()
                 .map(|&m| {
@@ -284,7 +285,7 @@ pub fn generalize(
                         return 0;
                     }
                     let name = &pl.catalog.measurements[m].name;
-                    let mut rng = key.rng(&pl.dataset.name, name, &members);
+                    let mut rng = key.rng(&seed, name);
                     noise::discrete_laplace(&mut rng, s, t)
                 })
                 .collect()

@@ -70,18 +70,25 @@ impl NoiseKey {
         m.finalize().into_bytes().into()
     }
 
-    /// The RNG of one (class, column). `members`: owner pseudonyms of the class's people,
-    /// sorted.
-    pub fn rng(&self, series: &str, column: &str, members: &[[u8; 32]]) -> ChaCha20Rng {
+    /// A class's noise seed: keyed by the series and the owner pseudonyms of the class's
+    /// people (`members`, sorted). Hashed once per class, not once per column.
+    pub fn class_seed(&self, series: &str, members: &[[u8; 32]]) -> [u8; 32] {
         let mut m = self.mac();
-        m.update(b"opentape/noise\0");
+        m.update(b"opentape/class\0");
         m.update(series.as_bytes());
-        m.update(b"\0");
-        m.update(column.as_bytes());
         m.update(b"\0");
         for p in members {
             m.update(p);
         }
+        m.finalize().into_bytes().into()
+    }
+
+    /// The RNG of one (class, column): `HMAC(key, column, class_seed)`.
+    pub fn rng(&self, class_seed: &[u8; 32], column: &str) -> ChaCha20Rng {
+        let mut m = self.mac();
+        m.update(b"opentape/noise\0");
+        m.update(class_seed);
+        m.update(column.as_bytes());
         ChaCha20Rng::from_seed(m.finalize().into_bytes().into())
     }
 }
@@ -189,7 +196,7 @@ mod tests {
         let k2 = NoiseKey::from_bytes(vec![2; 32]).unwrap();
         let members = [k1.pseudonym("owner-a"), k1.pseudonym("owner-b")];
         let draw = |k: &NoiseKey, col: &str| {
-            let mut r = k.rng("series", col, &members);
+            let mut r = k.rng(&k.class_seed("series", &members), col);
             (0..16)
                 .map(|_| discrete_laplace(&mut r, 10, 20))
                 .collect::<Vec<_>>()
@@ -197,6 +204,11 @@ mod tests {
         assert_eq!(draw(&k1, "chest"), draw(&k1, "chest"));
         assert_ne!(draw(&k1, "chest"), draw(&k1, "waist"));
         assert_ne!(draw(&k1, "chest"), draw(&k2, "chest"));
+        // Another class (other members) draws another stream.
+        let other = [k1.pseudonym("owner-a"), k1.pseudonym("owner-c")];
+        let mut r = k1.rng(&k1.class_seed("series", &other), "chest");
+        let third: Vec<i64> = (0..16).map(|_| discrete_laplace(&mut r, 10, 20)).collect();
+        assert_ne!(draw(&k1, "chest"), third);
         assert!(!format!("{k1:?}").contains("1, 1"));
         assert!(
             NoiseKey::from_bytes(vec![0; 8]).is_none(),

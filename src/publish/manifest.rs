@@ -55,7 +55,7 @@ pub(crate) fn manifest(f: &Facts, files: &[(String, u64, String)]) -> Value {
                 "distribution": "discrete Laplace (exact sampler), once per class and column",
                 "scale": pl.release.noise_scale,
                 "unit": "measurement resolution",
-                "keyed": "HMAC-SHA256(key, series, column, class members' owner pseudonyms)",
+                "keyed": "HMAC-SHA256(key, column, HMAC-SHA256(key, series, class members' owner pseudonyms))",
                 "reproducible": f.reproducible,
             },
             "max_suppressed": pl.release.max_suppressed,
