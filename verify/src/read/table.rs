@@ -117,8 +117,14 @@ impl Builder {
 
     /// Ends the row being built.
     pub fn end_row(&mut self) {
-        let g = match self.index.get(self.row.as_slice()) {
-            Some(&g) => g,
+        // A row equal to the one before (rows of a class are contiguous) is its group.
+        let previous = self.g.row_group.last().map(|&g| g as usize);
+        let same = previous.filter(|&g| *self.g.rows[g] == *self.row.as_slice());
+        let g = match same
+            .map(|g| g as u32)
+            .or_else(|| self.index.get(self.row.as_slice()).copied())
+        {
+            Some(g) => g,
             None => {
                 let g = self.g.rows.len() as u32;
                 let key: Box<[i64]> = self.row.as_slice().into();
