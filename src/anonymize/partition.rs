@@ -192,19 +192,25 @@ fn whiten(z: &mut [f32], n: usize, d: usize) {
     let (_, r) = moments::moments(z, &vec![1.0; n], d);
     let (l, v) = moments::sym_eigen(&r, d);
     let floor = l.iter().cloned().fold(0.0, f64::max) * 1e-9;
-    // Column k of the projection: V[:, k] / sqrt(L_k), stored row-major d x d.
+    // Column k of the projection, V[:, k] / sqrt(L_k), stored as row k (contiguous for the
+    // products below; each sum still runs over i in order).
     let mut proj = vec![0.0f64; d * d];
     for i in 0..d {
         for k in 0..d {
-            proj[i * d + k] = v[i * d + k] / l[k].max(floor).sqrt();
+            proj[k * d + i] = v[i * d + k] / l[k].max(floor).sqrt();
         }
     }
-    z.par_chunks_mut(d).for_each(|row| {
-        let x: Vec<f64> = row.iter().map(|&v| v as f64).collect();
-        for (k, out) in row.iter_mut().enumerate() {
-            *out = (0..d).map(|i| x[i] * proj[i * d + k]).sum::<f64>() as f32;
-        }
-    });
+    z.par_chunks_mut(d).for_each_init(
+        || vec![0.0f64; d],
+        |x, row| {
+            for (x, &v) in x.iter_mut().zip(row.iter()) {
+                *x = v as f64;
+            }
+            for (out, p) in row.iter_mut().zip(proj.chunks(d)) {
+                *out = x.iter().zip(p).map(|(x, p)| x * p).sum::<f64>() as f32;
+            }
+        },
+    );
 }
 
 /// Strict Mondrian on `idx` (positions in the stratum): cut at the median of the widest
