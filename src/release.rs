@@ -142,8 +142,13 @@ pub fn anonymize(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<(Run,
     stage("generalizing, restoring moments and adding noise");
     let table =
         crate::anonymize::generalize(pl, &eligible, &partition, &o.key, &eligible.owner_keys);
-    stage("checking linkage against the source");
-    let link = crate::assess::linkage::linkage(pl, &eligible, &partition, &table);
+    // Independent of each other (both only read the table and the people): side by side,
+    // so the one that uses the cores less leaves them to the other.
+    stage("checking linkage against the source and measuring utility");
+    let (link, analysis) = rayon::join(
+        || crate::assess::linkage::linkage(pl, &eligible, &partition, &table),
+        || crate::assess::utility::analyse(pl, &eligible, &partition, &table),
+    );
     if !link.ok {
         return Err(Error::Refused(format!(
             "the linkage check fails on the anonymized table; nothing was written: {} ({})",
@@ -151,8 +156,6 @@ pub fn anonymize(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<(Run,
             link.problems.join("; ")
         )));
     }
-    stage("measuring utility");
-    let analysis = crate::assess::utility::analyse(pl, &eligible, &partition, &table);
     let run = Run {
         counts: Counts::of(&eligible),
         eligible,
@@ -204,10 +207,15 @@ pub fn release(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<Outcome
         write_membership(d, &run.eligible, &run.partition, &run.table)?;
     }
     let staging = Staging::new(&o.out, &o.version)?;
-    stage("writing Parquet and CSV");
-    crate::publish::table::write(&staging.dir, pl, &o.version, &run.table)?;
+    // The writer is mostly one core; the raw uniqueness figures need none of its output.
+    stage("writing Parquet and CSV, measuring raw uniqueness");
+    let version = o.version.as_str();
+    let (written, uniqueness) = rayon::join(
+        || crate::publish::table::write(&staging.dir, pl, version, &run.table),
+        || crate::assess::risk::uniqueness(&run.eligible),
+    );
+    written?;
     stage("computing the report and documents");
-    let uniqueness = crate::assess::risk::uniqueness(&run.eligible);
     crate::publish::write_documents(&staging.dir, &facts, &uniqueness)?;
     stage("verifying the staged release");
     check_staged(
