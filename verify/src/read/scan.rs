@@ -127,6 +127,124 @@ impl Records {
     }
 }
 
+/// CSV records parsed on a thread of their own and handed over in batches, in order: the
+/// Parquet side decodes and compares while the next rows are being parsed.
+struct CsvRows {
+    rx: std::sync::mpsc::Receiver<Result<Batch, String>>,
+    batch: Batch,
+    row: usize,
+    done: bool,
+}
+
+/// Rows of fields, flat: every field's end in `data`, every row's end in `ends`.
+#[derive(Default)]
+struct Batch {
+    data: Vec<u8>,
+    ends: Vec<usize>,
+    rows: Vec<usize>,
+}
+
+/// One record of a [`Batch`].
+struct Row<'a> {
+    data: &'a [u8],
+    ends: &'a [usize],
+    start: usize,
+}
+
+impl<'a> Row<'a> {
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn get(&self, j: usize) -> Option<&'a [u8]> {
+        let end = *self.ends.get(j)?;
+        let begin = if j == 0 { self.start } else { self.ends[j - 1] };
+        Some(&self.data[begin..end])
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
+        (0..self.len()).map(|j| self.get(j).expect("a field"))
+    }
+}
+
+const BATCH_ROWS: usize = 4096;
+
+impl CsvRows {
+    fn spawn(mut r: Records) -> CsvRows {
+        let (tx, rx) = std::sync::mpsc::sync_channel(2);
+        std::thread::spawn(move || loop {
+            let mut b = Batch::default();
+            let mut end = false;
+            while b.rows.len() < BATCH_ROWS {
+                match r.next() {
+                    Ok(Some(rec)) => {
+                        for f in rec {
+                            b.data.extend_from_slice(f);
+                            b.ends.push(b.data.len());
+                        }
+                        b.rows.push(b.ends.len());
+                    }
+                    Ok(None) => {
+                        end = true;
+                        break;
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e.to_string()));
+                        return;
+                    }
+                }
+            }
+            // A closed receiver: the reader stopped early; so does this thread.
+            if (!b.rows.is_empty() && tx.send(Ok(b)).is_err()) || end {
+                return;
+            }
+        });
+        CsvRows {
+            rx,
+            batch: Batch::default(),
+            row: 0,
+            done: false,
+        }
+    }
+
+    /// The next record (valid until the next call); None at the end.
+    fn next(&mut self) -> Result<Option<Row<'_>>, String> {
+        if self.row == self.batch.rows.len() {
+            if self.done {
+                return Ok(None);
+            }
+            match self.rx.recv() {
+                Ok(Ok(b)) => {
+                    self.batch = b;
+                    self.row = 0;
+                }
+                Ok(Err(e)) => {
+                    self.done = true;
+                    return Err(e);
+                }
+                Err(_) => {
+                    self.done = true;
+                    return Ok(None);
+                }
+            }
+        }
+        let r = self.row;
+        self.row += 1;
+        let first = if r == 0 { 0 } else { self.batch.rows[r - 1] };
+        let last = self.batch.rows[r];
+        let start = if first == 0 {
+            0
+        } else {
+            self.batch.ends[first - 1]
+        };
+        Ok(Some(Row {
+            data: &self.batch.data,
+            ends: &self.batch.ends[first..last],
+            start,
+        }))
+    }
+}
+
 fn text(bytes: &[u8]) -> Result<&str, String> {
     std::str::from_utf8(bytes).map_err(|_| "not valid UTF-8".to_string())
 }
@@ -162,7 +280,7 @@ pub(crate) fn scan(parquet: &Path, csv: &Path) -> (Result<Parquet, String>, Resu
             first_difference: None,
             pii: Vec::new(),
         };
-        Ok((r, c))
+        Ok((CsvRows::spawn(r), c))
     });
     let pq = read_parquet(parquet, &mut csv_side);
     let csv_result = csv_side.and_then(|(mut r, mut c)| {
@@ -183,7 +301,7 @@ pub(crate) fn scan(parquet: &Path, csv: &Path) -> (Result<Parquet, String>, Resu
     (pq, csv_result)
 }
 
-fn read_parquet(path: &Path, csv: &mut Result<(Records, Csv), String>) -> Result<Parquet, String> {
+fn read_parquet(path: &Path, csv: &mut Result<(CsvRows, Csv), String>) -> Result<Parquet, String> {
     let perr = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
     let file = std::fs::File::open(path).map_err(|e| perr(&e))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| perr(&e))?;
@@ -293,7 +411,7 @@ fn read_parquet(path: &Path, csv: &mut Result<(Records, Csv), String>) -> Result
                     }
                 }
                 if let Some((rec, c)) = &mut csv_rec {
-                    let got = rec.get(j).map(Vec::as_slice).unwrap_or(b"");
+                    let got = rec.get(j).unwrap_or(b"");
                     if got != expect.as_bytes() {
                         if c.first_difference.is_none() {
                             c.first_difference = Some(c.rows);
