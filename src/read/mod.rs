@@ -282,7 +282,7 @@ impl<'a> Reader<'a> {
             at,
             owner,
             categories: f.categories,
-            values: f.values.iter().map(|&v| v as f32).collect(),
+            values: f.values.into_boxed_slice(),
             problem: f.problem.map(Box::new),
             // Most person records hold no filter field: no allocation for them.
             filters: if f.filters.iter().all(Option::is_none) {

@@ -386,7 +386,7 @@ fn read_curated(r: &mut Reader, conn: &Connection, path: &Path) -> Result<()> {
         .filter_map(|t| {
             let mut f = w.new_fields();
             w.measurement_container("set", "measies", &Value::String(t?), &mut f);
-            let values: Box<[f32]> = f.values.iter().map(|&v| v as f32).collect();
+            let values: Box<[f32]> = f.values.into_boxed_slice();
             (f.problem.is_none() && values.iter().any(|v| !v.is_nan())).then_some(values)
         })
         .collect();

@@ -116,7 +116,7 @@ pub(super) fn read(r: &mut Reader, path: &Path) -> Result<()> {
                     let s = s.cast(&DataType::Float64).map_err(polars_err)?;
                     for (f, v) in rows.iter_mut().zip(s.f64().map_err(polars_err)?.iter()) {
                         match v {
-                            Some(x) if x.is_finite() => f.values[pos] = x,
+                            Some(x) if x.is_finite() => f.values[pos] = x as f32,
                             Some(_) => f.problem(&name, Reason::NonNumeric),
                             None => {}
                         }
@@ -127,7 +127,7 @@ pub(super) fn read(r: &mut Reader, path: &Path) -> Result<()> {
                         match v.map(str::trim).filter(|v| !v.is_empty()) {
                             None => {}
                             Some(t) => match t.parse::<f64>() {
-                                Ok(x) if x.is_finite() => f.values[pos] = x,
+                                Ok(x) if x.is_finite() => f.values[pos] = x as f32,
                                 _ => f.problem(&name, Reason::NonNumeric),
                             },
                         }

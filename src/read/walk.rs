@@ -11,7 +11,8 @@ use serde_json::Value;
 pub(crate) struct Fields {
     pub owner: Option<String>,
     pub categories: Vec<Option<String>>,
-    pub values: Vec<f64>,
+    /// In f32 as `Person` keeps them (each value is cast once, as it is stored).
+    pub values: Vec<f32>,
     pub breasts_only_present: bool,
     pub problem: Option<Problem>,
     pub filters: Vec<Option<Value>>,
@@ -71,7 +72,7 @@ impl<'a> Walker<'a> {
         Fields {
             owner: None,
             categories: vec![None; self.pl.categories.len()],
-            values: vec![f64::NAN; self.pl.measurements.len()],
+            values: vec![f32::NAN; self.pl.measurements.len()],
             breasts_only_present: false,
             problem: None,
             filters: vec![None; self.filter_fields.len()],
@@ -194,7 +195,7 @@ impl<'a> Walker<'a> {
                     }
                     match v {
                         Value::Number(n) => match n.as_f64() {
-                            Some(x) if x.is_finite() => out.values[pos] = x,
+                            Some(x) if x.is_finite() => out.values[pos] = x as f32,
                             _ => out.problem(format!("{path}.{name}"), Reason::NonNumeric),
                         },
                         Value::Null => {}

@@ -141,7 +141,7 @@ impl Fast {
         .is_ok()
             && de.end().is_ok();
         if !ok {
-            out.values.fill(f64::NAN);
+            out.values.fill(f32::NAN);
             out.breasts_only_present = false;
         }
         ok
@@ -324,7 +324,7 @@ impl<'de> Visitor<'de> for Measurements<'_, '_, '_, '_> {
                     let present = match pos {
                         Some(p) => match map.next_value_seed(Number)? {
                             Some(x) => {
-                                self.out.values[p] = x;
+                                self.out.values[p] = x as f32;
                                 true
                             }
                             None => false,
