@@ -445,9 +445,11 @@ fn move_off_source_records(
             .classes
             .par_iter()
             .flat_map_iter(|c| c.members.iter().map(move |&r| (c.stratum, r)))
-            .filter_map(|(stratum, r)| {
+            // One key buffer per thread; a key is only kept (copied) for a hit.
+            .map_init(Vec::new, |k: &mut Vec<i64>, (stratum, r)| {
                 let p = &e.people[r as usize];
-                let mut k = vec![stratum as i64];
+                k.clear();
+                k.push(stratum as i64);
                 k.extend(p.values.iter().map(|&v| {
                     if v.is_nan() {
                         i64::MIN
@@ -455,8 +457,9 @@ fn move_off_source_records(
                         (v as f64).round() as i64
                     }
                 }));
-                keys.contains(&k).then_some((k, p.owner))
+                keys.contains(k.as_slice()).then(|| (k.clone(), p.owner))
             })
+            .flatten()
             .collect();
         let mut owners: HashMap<Vec<i64>, HashSet<u32>> = HashMap::new();
         for (k, o) in hits {
