@@ -38,9 +38,9 @@ pub fn summarize(pl: &Pipeline, inputs: &[String], as_of: i64, e: &Eligible) -> 
     let mut categories: BTreeMap<String, BTreeMap<String, GroupCount>> = BTreeMap::new();
     for (ci, c) in pl.categories.iter().enumerate() {
         let mut owners: BTreeMap<String, Vec<u32>> = BTreeMap::new();
-        for p in &e.people {
-            let v = p.categories[ci].clone().unwrap_or_default();
-            owners.entry(v).or_default().push(p.owner);
+        for i in 0..e.people.len() {
+            let v = e.people.category(i, ci).unwrap_or_default().to_string();
+            owners.entry(v).or_default().push(e.people.owner(i));
         }
         let m = categories.entry(c.name.clone()).or_default();
         for (v, mut o) in owners {

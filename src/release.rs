@@ -82,7 +82,7 @@ pub fn eligible(
         pl,
         inputs,
         &crate::read::ReadOptions {
-            owner_dropped: Some(owner_rules(pl, as_of)),
+            owner_rules: Some(owner_rules(pl, as_of)),
             ..read.clone()
         },
         meter,
@@ -93,9 +93,9 @@ pub fn eligible(
 }
 
 /// The filter's owner rules at `as_of`, for the reader (which does not import the filter).
-fn owner_rules(pl: &Pipeline, as_of: i64) -> crate::read::OwnerDropped {
+fn owner_rules(pl: &Pipeline, as_of: i64) -> crate::read::OwnerRules {
     let rules = crate::filter::OwnerRules::new(std::sync::Arc::new(pl.clone()), as_of);
-    crate::read::OwnerDropped(std::sync::Arc::new(move |f| rules.drop(f)))
+    crate::read::OwnerRules(std::sync::Arc::new(move |f| rules.verdict(f)))
 }
 
 /// Read, filter, partition, generalize and check linkage: everything of a release but
@@ -243,4 +243,77 @@ pub fn release(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<Outcome
         reproducible: o.key.reproducible,
         private,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// Everything the filter kept and dropped, as comparable values.
+    fn outcome(pl: &Pipeline, e: &Eligible) -> (Vec<String>, Vec<String>, Option<u64>) {
+        let p = &e.people;
+        let kept = (0..p.len())
+            .map(|i| {
+                let cats: Vec<Option<&str>> =
+                    (0..pl.categories.len()).map(|c| p.category(i, c)).collect();
+                let bits: Vec<u32> = p.values(i).iter().map(|v| v.to_bits()).collect();
+                format!(
+                    "{:?} {} {cats:?} {bits:?}",
+                    p.at(i),
+                    e.owner_keys[p.owner(i) as usize]
+                )
+            })
+            .collect();
+        let dropped = e
+            .dropped
+            .iter()
+            .map(|d| format!("{:?} {:?} {:?}", d.at, d.field, d.reason))
+            .collect();
+        (kept, dropped, e.consent_value_owners)
+    }
+
+    /// The reader keeps a user record as the owner rules' verdict when the chain gives
+    /// it the rules, and as its filter values otherwise (or where person records hold
+    /// filter fields too): the filter decides the same either way.
+    #[test]
+    fn owner_verdicts_decide_as_the_filter_values_do() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let dir = tempfile::tempdir().unwrap();
+        // v3 with a filter field on the set itself: sets must be public.
+        let text = std::fs::read_to_string(root.join("pipelines/freesewing-v3.toml"))
+            .unwrap()
+            .replace("public = \"identifier\"", "public = \"filter\"")
+            .replace(
+                "count_value = 3",
+                "count_value = 3\nalso_true = [\"set.public\"]",
+            )
+            .replace("\"../schemas/", &format!("\"{}/schemas/", root.display()));
+        let own = dir.path().join("v3-public.toml");
+        std::fs::write(&own, text).unwrap();
+        let as_of = crate::date::parse_date("2026-11-29").unwrap();
+        let cases = [
+            (
+                root.join("pipelines/freesewing-v3.toml"),
+                "data-samples/freesewing-v3",
+            ),
+            (
+                root.join("pipelines/freesewing-v2.toml"),
+                "data-samples/freesewing-v2",
+            ),
+            (own, "data-samples/freesewing-v3"),
+        ];
+        for (path, input) in cases {
+            let pl = Pipeline::load(&path).unwrap();
+            let inputs = [root.join(input)];
+            let meter = crate::progress::Meter::default();
+            let with_rules =
+                eligible(&pl, &inputs, &Default::default(), as_of, &meter, &|_| {}).unwrap();
+            let values_only =
+                crate::filter::apply(&pl, crate::read::read(&pl, &inputs).unwrap(), as_of);
+            let (a, b) = (outcome(&pl, &with_rules), outcome(&pl, &values_only));
+            assert!(!a.0.is_empty() && !a.1.is_empty(), "{}", path.display());
+            assert_eq!(a, b, "{}", path.display());
+        }
+    }
 }

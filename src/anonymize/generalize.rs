@@ -29,7 +29,7 @@ fn class_means(e: &Eligible, part: &Partition, dm: usize) -> Vec<Vec<f64>> {
             // Each member's values read once; each sum still runs over members in order.
             let mut sums = vec![0.0f64; dm];
             for &r in &c.members {
-                for (s, &v) in sums.iter_mut().zip(e.people[r as usize].values.iter()) {
+                for (s, &v) in sums.iter_mut().zip(e.people.values(r as usize).iter()) {
                     *s += v as f64;
                 }
             }
@@ -72,7 +72,7 @@ fn stratum_classes(
     let mut people: Vec<f32> = Vec::new();
     for &ci in &classes {
         for &r in &part.classes[ci].members {
-            let v = &e.people[r as usize].values;
+            let v = &e.people.values(r as usize);
             people.extend(dims.iter().map(|&p| v[p]));
         }
     }
@@ -253,8 +253,8 @@ pub fn generalize(
     let ratio = noise::scale_ratio(pl.release.noise_scale);
     // Pseudonyms of the owners of eligible people only (others are never in a class).
     let mut needed = vec![false; owner_keys.len()];
-    for p in &e.people {
-        needed[p.owner as usize] = true;
+    for o in e.people.owners() {
+        needed[o as usize] = true;
     }
     let pseudonyms: Vec<[u8; 32]> = owner_keys
         .par_iter()
@@ -274,7 +274,7 @@ pub fn generalize(
             let mut members: Vec<[u8; 32]> = c
                 .members
                 .iter()
-                .map(|&r| pseudonyms[e.people[r as usize].owner as usize])
+                .map(|&r| pseudonyms[e.people.owner(r as usize) as usize])
                 .collect();
             members.sort_unstable();
             let seed = key.class_seed(&pl.dataset.name, &members);
@@ -346,7 +346,7 @@ pub fn generalize(
                         let (mn, mx) = c
                             .members
                             .iter()
-                            .map(|&r| e.people[r as usize].values[pos] as f64)
+                            .map(|&r| e.people.values(r as usize)[pos] as f64)
                             .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
                                 (a.min(v), b.max(v))
                             });
@@ -447,17 +447,18 @@ fn move_off_source_records(
             .flat_map_iter(|c| c.members.iter().map(move |&r| (c.stratum, r)))
             // One key buffer per thread; a key is only kept (copied) for a hit.
             .map_init(Vec::new, |k: &mut Vec<i64>, (stratum, r)| {
-                let p = &e.people[r as usize];
+                let r = r as usize;
                 k.clear();
                 k.push(stratum as i64);
-                k.extend(p.values.iter().map(|&v| {
+                k.extend(e.people.values(r).iter().map(|&v| {
                     if v.is_nan() {
                         i64::MIN
                     } else {
                         (v as f64).round() as i64
                     }
                 }));
-                keys.contains(k.as_slice()).then(|| (k.clone(), p.owner))
+                keys.contains(k.as_slice())
+                    .then(|| (k.clone(), e.people.owner(r)))
             })
             .flatten()
             .collect();
@@ -586,7 +587,7 @@ mod tests {
                 let mean = c
                     .members
                     .iter()
-                    .map(|&m| e.people[m as usize].values[pos] as f64)
+                    .map(|&m| e.people.values(m as usize)[pos] as f64)
                     .sum::<f64>()
                     / c.members.len() as f64;
                 assert_eq!(*v, Some(mean.round() as i64));
@@ -609,7 +610,7 @@ mod tests {
             .map(|c| {
                 c.members
                     .iter()
-                    .map(|&m| e.people[m as usize].values[0] as f64)
+                    .map(|&m| e.people.values(m as usize)[0] as f64)
                     .sum::<f64>()
                     / c.members.len() as f64
             })
@@ -682,8 +683,8 @@ mod tests {
                 .map(|&(o, male, a, b)| (o, if male { "Male" } else { "Female" }, vec![0.0, a as f64, b as f64]))
                 .collect();
             let mut e = eligible(&pl, &rows);
-            for (p, &(_, _, a, b)) in e.people.iter_mut().zip(&people) {
-                p.values = vec![300.0 + a as f32, 1300.0 + 0.5 * a as f32 + b as f32, 300.0 + b as f32].into();
+            for (i, &(_, _, a, b)) in people.iter().enumerate() {
+                e.people.values_mut(i).copy_from_slice(&[300.0 + a as f32, 1300.0 + 0.5 * a as f32 + b as f32, 300.0 + b as f32]);
             }
             let keys: Vec<String> = (0..80).map(|i| format!("owner-{i}")).collect();
             let key = NoiseKey::from_bytes(vec![6; 32]).unwrap();
@@ -731,7 +732,10 @@ mod tests {
         );
         assert_eq!(one, run(2).1);
         for j in 0..3 {
-            let want = e.people.iter().map(|p| p.values[j] as f64).sum::<f64>() / 400.0;
+            let want = (0..e.people.len())
+                .map(|i| e.people.values(i)[j] as f64)
+                .sum::<f64>()
+                / 400.0;
             let got = one.iter().map(|r| r[j].unwrap() as f64).sum::<f64>() / 400.0;
             assert!(
                 (got - want).abs() <= 0.5,
@@ -768,8 +772,9 @@ mod tests {
             t.moved > 0,
             "with 40 rows over 200 values 3 apart some land on a record"
         );
-        let values: std::collections::HashSet<i64> =
-            e.people.iter().map(|p| p.values[0] as i64).collect();
+        let values: std::collections::HashSet<i64> = (0..e.people.len())
+            .map(|i| e.people.values(i)[0] as i64)
+            .collect();
         for c in 0..part.classes.len() {
             let v = t.class_values(c)[0].unwrap();
             assert!(!values.contains(&v), "class row {v} is one person's record");

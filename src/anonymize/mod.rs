@@ -17,7 +17,7 @@ pub(crate) mod testing {
     use super::{partition, Partition};
     use crate::filter::Eligible;
     use crate::pipeline::Pipeline;
-    use crate::read::Person;
+    use crate::read::People;
     use crate::record::{RecordRef, Tally};
 
     pub fn pipeline() -> Pipeline {
@@ -29,26 +29,21 @@ pub(crate) mod testing {
 
     pub fn eligible(pl: &Pipeline, people: &[(u32, &str, Vec<f64>)]) -> Eligible {
         let n = pl.measurements.len();
+        let mut store = People::new(1, n);
+        for (i, (owner, cat, vals)) in people.iter().enumerate() {
+            let at = RecordRef {
+                file: 0,
+                n: i as u64,
+                sub: None,
+            };
+            let code = store.intern(0, cat);
+            let values: Vec<f32> = (0..n)
+                .map(|j| (vals[j % vals.len()] + j as f64) as f32)
+                .collect();
+            store.push(at, *owner, &[code], &values);
+        }
         Eligible {
-            people: people
-                .iter()
-                .enumerate()
-                .map(|(i, (owner, cat, vals))| Person {
-                    at: RecordRef {
-                        file: 0,
-                        n: i as u64,
-                        sub: None,
-                    },
-                    owner: *owner,
-                    categories: vec![Some(cat.to_string())],
-                    values: (0..n)
-                        .map(|j| (vals[j % vals.len()] + j as f64) as f32)
-                        .collect(),
-                    problem: None,
-                    filters: vec![],
-                    has_user: true,
-                })
-                .collect(),
+            people: store,
             tally: Tally::default(),
             dropped: vec![],
             records_read: people.len() as u64,
@@ -66,12 +61,13 @@ pub(crate) mod testing {
             .map(|i| (i, if i % 3 == 0 { "Female" } else { "Male" }, vec![0.0]))
             .collect();
         let mut e = eligible(pl, &rows);
-        for (i, p) in e.people.iter_mut().enumerate() {
+        for i in 0..e.people.len() {
+            let values = e.people.values_mut(i);
             for (pos, &m) in pl.measurements.iter().enumerate() {
                 let def = &pl.catalog.measurements[m];
                 let mid = (def.min + def.max) / 2.0;
                 let spread = (def.max - def.min) / 20.0;
-                p.values[pos] = (mid
+                values[pos] = (mid
                     + spread * (((i * 7 + pos * 3) % 11) as f64 / 11.0 - 0.5)
                     + (i % 5) as f64)
                     .round() as f32;
@@ -87,16 +83,15 @@ pub(crate) mod testing {
         pl.measurements.truncate(3);
         let rows: Vec<(u32, &str, Vec<f64>)> = (0..n).map(|i| (i, "Male", vec![0.0])).collect();
         let mut e = eligible(pl, &rows);
-        for (i, p) in e.people.iter_mut().enumerate() {
+        for i in 0..e.people.len() {
             let a = ((i * 37) % 101) as f32;
             let b = ((i * 53) % 89) as f32;
             let c = ((i * 29) % 97) as f32;
-            p.values = vec![
+            e.people.values_mut(i).copy_from_slice(&[
                 300.0 + a,
                 1300.0 + 0.8 * a + 0.2 * b,
                 300.0 + 0.1 * a + b + 0.3 * c,
-            ]
-            .into();
+            ]);
         }
         e
     }

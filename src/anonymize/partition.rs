@@ -5,7 +5,7 @@ use super::moments;
 use crate::filter::Eligible;
 use crate::pipeline::{Cut, PartitionSpace, Pipeline};
 use crate::progress::Meter;
-use crate::read::Person;
+use crate::read::People;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 
@@ -82,13 +82,16 @@ pub fn partition_metered(pl: &Pipeline, e: &Eligible, meter: &Meter) -> Partitio
     let k = pl.release.k;
     meter.start(e.people.len() as u64, crate::progress::Unit::Count);
     let mut by_cat: BTreeMap<Vec<&str>, Vec<u32>> = BTreeMap::new();
-    for (i, p) in e.people.iter().enumerate() {
-        let cats = p
-            .categories
-            .iter()
-            .map(|c| c.as_deref().unwrap_or_default())
+    // Strata by category codes, then ordered by their values as text.
+    let mut by_code: rustc_hash::FxHashMap<&[u32], Vec<u32>> = Default::default();
+    for i in 0..e.people.len() {
+        by_code.entry(e.people.codes(i)).or_default().push(i as u32);
+    }
+    for (codes, rows) in by_code {
+        let cats = (0..codes.len())
+            .map(|c| e.people.value_of(c, codes[c]).unwrap_or_default())
             .collect();
-        by_cat.entry(cats).or_default().push(i as u32);
+        by_cat.insert(cats, rows);
     }
     let strata: Vec<Stratum> = by_cat
         .into_iter()
@@ -147,7 +150,7 @@ pub fn partition_metered(pl: &Pipeline, e: &Eligible, meter: &Meter) -> Partitio
     }
 }
 
-fn stratum(pl: &Pipeline, people: &[Person], categories: Vec<String>, rows: Vec<u32>) -> Stratum {
+fn stratum(pl: &Pipeline, people: &People, categories: Vec<String>, rows: Vec<u32>) -> Stratum {
     let dims: Vec<usize> = (0..pl.measurements.len())
         .filter(|&pos| pl.applies(pl.measurements[pos], &categories))
         .collect();
@@ -158,7 +161,7 @@ fn stratum(pl: &Pipeline, people: &[Person], categories: Vec<String>, rows: Vec<
     let stats: Vec<(f64, f64)> = dims
         .par_iter()
         .map(|&pos| {
-            let col = || rows.iter().map(|&r| people[r as usize].values[pos] as f64);
+            let col = || rows.iter().map(|&r| people.values(r as usize)[pos] as f64);
             let mean = col().sum::<f64>() / n as f64;
             let var = col().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
             (mean, if var > 0.0 { var.sqrt() } else { 1.0 })
@@ -166,7 +169,7 @@ fn stratum(pl: &Pipeline, people: &[Person], categories: Vec<String>, rows: Vec<
         .collect();
     let mut z = vec![0.0f32; n * d];
     z.par_chunks_mut(d.max(1)).zip(&rows).for_each(|(zr, &r)| {
-        let v = &people[r as usize].values;
+        let v = people.values(r as usize);
         for (j, &pos) in dims.iter().enumerate() {
             zr[j] = ((v[pos] as f64 - stats[j].0) / stats[j].1) as f32;
         }
@@ -174,7 +177,7 @@ fn stratum(pl: &Pipeline, people: &[Person], categories: Vec<String>, rows: Vec<
     if pl.release.partition_space == PartitionSpace::Whitened && n > 2 * d && d > 1 {
         whiten(&mut z, n, d);
     }
-    let owners = rows.iter().map(|&r| people[r as usize].owner).collect();
+    let owners = rows.iter().map(|&r| people.owner(r as usize)).collect();
     Stratum {
         categories,
         rows,
@@ -335,21 +338,21 @@ mod tests {
             let part = partition(&pl, &e);
             let mut seen = vec![false; e.people.len()];
             for c in &part.classes {
-                let owners = distinct(c.members.iter().map(|&m| e.people[m as usize].owner));
+                let owners = distinct(c.members.iter().map(|&m| e.people.owner(m as usize)));
                 prop_assert!(owners >= k, "class with {} owners < k={}", owners, k);
                 prop_assert_eq!(owners, c.owners);
-                let cat = &e.people[c.members[0] as usize].categories;
+                let cat = e.people.category(c.members[0] as usize, 0);
                 for &m in &c.members {
                     prop_assert!(!seen[m as usize]);
                     seen[m as usize] = true;
-                    prop_assert_eq!(&e.people[m as usize].categories, cat, "classes never mix categories");
+                    prop_assert_eq!(e.people.category(m as usize, 0), cat, "classes never mix categories");
                 }
             }
             for &s in &part.suppressed {
                 prop_assert!(!seen[s as usize]);
                 seen[s as usize] = true;
-                let cat = &e.people[s as usize].categories;
-                let owners = distinct(e.people.iter().filter(|p| &p.categories == cat).map(|p| p.owner));
+                let cat = e.people.category(s as usize, 0);
+                let owners = distinct((0..e.people.len()).filter(|&i| e.people.category(i, 0) == cat).map(|i| e.people.owner(i)));
                 prop_assert!(owners < k, "suppressed a stratum of {} owners", owners);
             }
             prop_assert!(seen.iter().all(|&s| s), "every person is in a class or suppressed");

@@ -45,16 +45,16 @@ impl<E: std::ops::Deref<Target = Eligible> + Sync> opentape_verify::SourceRecord
         self.e.people.len()
     }
     fn record(&self, i: usize) -> String {
-        self.e.record_key(self.e.people[i].at)
+        self.e.record_key(self.e.people.at(i))
     }
     fn owner(&self, i: usize) -> u32 {
-        self.e.people[i].owner
+        self.e.people.owner(i)
     }
     fn category(&self, i: usize, c: usize) -> &str {
-        self.e.people[i].categories[c].as_deref().unwrap_or("")
+        self.e.people.category(i, c).unwrap_or("")
     }
     fn value(&self, i: usize, j: usize) -> Option<f64> {
-        let v = self.e.people[i].values[j] as f64;
+        let v = self.e.people.values(i)[j] as f64;
         (!v.is_nan()).then_some(v)
     }
 }

@@ -18,24 +18,22 @@ pub const ROUNDINGS: [f64; 4] = [1.0, 5.0, 10.0, 50.0];
 
 pub fn uniqueness(e: &Eligible) -> Vec<Uniqueness> {
     let n = e.people.len();
-    let mut cat_codes: HashMap<&[Option<String>], i64> = HashMap::new();
-    let codes: Vec<i64> = e
-        .people
-        .iter()
-        .map(|p| {
+    let mut cat_codes: HashMap<&[u32], i64> = HashMap::new();
+    let codes: Vec<i64> = (0..n)
+        .map(|i| {
             let next = cat_codes.len() as i64;
-            *cat_codes.entry(p.categories.as_slice()).or_insert(next)
+            *cat_codes.entry(e.people.codes(i)).or_insert(next)
         })
         .collect();
     // Per rounding: each record's key (category code, rounded values) is hashed, record
     // indices are sorted by hash and, where hashes tie, by the key itself (recomputed, so
     // the count is exact), and runs of one are counted. Memory: 12 bytes per record.
-    let d = e.people.first().map_or(0, |p| p.values.len());
+    let d = e.people.measurements();
     ROUNDINGS
         .iter()
         .map(|&step| {
             let cell = |i: u32, j: usize| -> i64 {
-                let v = e.people[i as usize].values[j] as f64;
+                let v = e.people.values(i as usize)[j] as f64;
                 if v.is_nan() {
                     i64::MIN
                 } else {
@@ -95,26 +93,23 @@ pub fn uniqueness(e: &Eligible) -> Vec<Uniqueness> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::read::Person;
+    use crate::read::People;
     use crate::record::{RecordRef, Tally};
 
     #[test]
     fn counts_unique_records_per_rounding() {
-        let person = |v: f64| Person {
-            at: RecordRef {
+        let mut people = People::new(1, 2);
+        let male = people.intern(0, "Male");
+        for v in [101.0, 102.0, 102.0, 180.0] {
+            let at = RecordRef {
                 file: 0,
                 n: 0,
                 sub: None,
-            },
-            owner: 0,
-            categories: vec![Some("Male".into())],
-            values: vec![v as f32, 100.0].into(),
-            problem: None,
-            filters: vec![],
-            has_user: true,
-        };
+            };
+            people.push(at, 0, &[male], &[v, 100.0]);
+        }
         let e = Eligible {
-            people: vec![person(101.0), person(102.0), person(102.0), person(180.0)],
+            people,
             tally: Tally::default(),
             dropped: vec![],
             records_read: 4,

@@ -270,7 +270,7 @@ fn correlations(
                 let mut acc = vec![0.0; d * d];
                 let mut co = vec![0.0; d];
                 for &m in chunk {
-                    let values = &e.people[m as usize].values;
+                    let values = &e.people.values(m as usize);
                     for (j, &p) in dims.iter().enumerate() {
                         co[j] = values[p] as f64 - cols[j].orig.mean;
                     }
@@ -402,7 +402,7 @@ fn columns(
             .zip(members.par_chunks(CHUNK))
             .for_each(|(rows, people)| {
                 for (row, &m) in rows.chunks_exact_mut(b).zip(people) {
-                    let values = &e.people[m as usize].values;
+                    let values = &e.people.values(m as usize);
                     for (x, &p) in row.iter_mut().zip(block) {
                         *x = values[p];
                     }
@@ -535,7 +535,7 @@ mod tests {
                 .map(|&p| {
                     members
                         .iter()
-                        .map(|&(_, m)| e.people[m as usize].values[p] as f64)
+                        .map(|&(_, m)| e.people.values(m as usize)[p] as f64)
                         .collect()
                 })
                 .collect();

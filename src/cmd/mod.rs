@@ -89,7 +89,7 @@ impl StoreKeyArg {
         Ok(opentape::read::ReadOptions {
             limits,
             store_key,
-            owner_dropped: None,
+            owner_rules: None,
         })
     }
 }

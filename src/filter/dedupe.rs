@@ -2,8 +2,8 @@
 //! owners' copies.
 
 use crate::pipeline::Pipeline;
-use crate::read::Person;
-use crate::record::Reason;
+use crate::read::People;
+use crate::record::{Reason, RecordRef};
 
 /// One body counts once. Measured twice by the same owner (within the tolerance): the
 /// first record is kept. A set equal to a public reference set (a curated set cloned into
@@ -11,32 +11,32 @@ use crate::record::Reason;
 /// public set cloned) counts for the owner whose record comes first.
 pub(super) fn dedupe(
     pl: &Pipeline,
-    mut people: Vec<Person>,
+    people: &mut People,
     reference: &[Box<[f32]>],
-    drop: &mut impl FnMut(&Person, Option<String>, Reason),
-) -> Vec<Person> {
+    drop: &mut impl FnMut(RecordRef, Reason),
+) {
     use rayon::prelude::*;
     let tol = pl.filters.dedupe.tolerance;
-    let same = |q: &Person, p: &Person| {
-        q.categories == p.categories
-            && q.values
-                .iter()
-                .zip(&p.values)
-                .all(|(a, b)| (a.is_nan() && b.is_nan()) || (*a as f64 - *b as f64).abs() <= tol)
-    };
+    let same =
+        |q: usize, p: usize| {
+            people.codes(q) == people.codes(p)
+                && people.values(q).iter().zip(people.values(p)).all(|(a, b)| {
+                    (a.is_nan() && b.is_nan()) || (*a as f64 - *b as f64).abs() <= tol
+                })
+        };
     // People grouped by owner, in record order within a group.
     let mut order: Vec<u32> = (0..people.len() as u32).collect();
-    order.par_sort_unstable_by_key(|&i| (people[i as usize].owner, i));
+    let owner = |i: u32| people.owner(i as usize);
+    order.par_sort_unstable_by_key(|&i| (owner(i), i));
     let mut verdict: Vec<Option<Reason>> = vec![None; people.len()];
     let mut seen: Vec<usize> = Vec::new();
-    for group in order.chunk_by(|&a, &b| people[a as usize].owner == people[b as usize].owner) {
+    for group in order.chunk_by(|&a, &b| owner(a) == owner(b)) {
         if group.len() < 2 {
             continue;
         }
         seen.clear();
         for &i in group {
-            let p = &people[i as usize];
-            if seen.iter().any(|&j| same(&people[j], p)) {
+            if seen.iter().any(|&j| same(j, i as usize)) {
                 verdict[i as usize] = Some(Reason::Duplicate);
             } else {
                 seen.push(i as usize);
@@ -66,18 +66,19 @@ pub(super) fn dedupe(
                 m.entry(bits(r)).or_default().push(i);
                 m
             });
-    let mut hashed: Vec<(u64, u32)> = people
-        .par_iter()
-        .enumerate()
-        .filter(|(i, _)| verdict[*i].is_none())
-        .map(|(i, p)| (bits(&p.values), i as u32))
+    let mut hashed: Vec<(u64, u32)> = (0..people.len())
+        .into_par_iter()
+        .filter(|&i| verdict[i].is_none())
+        .map(|i| (bits(people.values(i)), i as u32))
         .collect();
     hashed.par_sort_unstable();
     for run in hashed.chunk_by(|a, b| a.0 == b.0) {
         if let Some(refs) = references.get(&run[0].0) {
             for &(_, i) in run {
-                let p = &people[i as usize];
-                if refs.iter().any(|&r| equal(&reference[r], &p.values)) {
+                if refs
+                    .iter()
+                    .any(|&r| equal(&reference[r], people.values(i as usize)))
+                {
                     verdict[i as usize] = Some(Reason::CuratedCopy);
                 }
             }
@@ -88,16 +89,15 @@ pub(super) fn dedupe(
         // In record order: the first of each distinct body keeps it.
         seen.clear();
         for &(_, i) in run {
-            let p = &people[i as usize];
-            if verdict[i as usize].is_some() {
+            let p = i as usize;
+            if verdict[p].is_some() {
                 continue;
             }
             let first = seen.iter().copied().find(|&j| {
-                let q = &people[j];
-                q.categories == p.categories && equal(&q.values, &p.values)
+                people.codes(j) == people.codes(p) && equal(people.values(j), people.values(p))
             });
             match first {
-                Some(j) if people[j].owner != p.owner => {
+                Some(j) if people.owner(j) != people.owner(p) => {
                     verdict[i as usize] = Some(Reason::OtherOwnersCopy)
                 }
                 Some(_) => {}
@@ -105,13 +105,10 @@ pub(super) fn dedupe(
             }
         }
     }
-    let mut verdict = verdict.into_iter();
-    people.retain(|p| match verdict.next().flatten() {
-        Some(reason) => {
-            drop(p, None, reason);
-            false
+    for (i, v) in verdict.iter().enumerate() {
+        if let Some(reason) = v {
+            drop(people.at(i), *reason);
         }
-        None => true,
-    });
-    people
+    }
+    people.retain(|i| verdict[i].is_none());
 }

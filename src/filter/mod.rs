@@ -5,15 +5,16 @@ mod dedupe;
 
 use crate::date::days_since_epoch;
 use crate::pipeline::{ConsentRule, Pipeline, RetentionRule};
-use crate::read::{Export, Person};
+use crate::read::{Export, OwnerVerdict, People, Users, NO_VALUE};
 use crate::record::{Dropped, Problem, Reason, RecordRef, Tally};
 use dedupe::dedupe;
+use rustc_hash::FxHashMap;
 use serde_json::Value;
 
 /// People who passed every filter, with the counts of those who did not.
 #[derive(Debug)]
 pub struct Eligible {
-    pub people: Vec<Person>,
+    pub people: People,
     pub tally: Tally,
     pub dropped: Vec<Dropped>,
     /// Person records read (sets, people, rows), including malformed ones.
@@ -59,24 +60,43 @@ impl Eligible {
     }
 
     pub fn owners(&self) -> usize {
-        let mut o: Vec<u32> = self.people.iter().map(|p| p.owner).collect();
+        let mut o: Vec<u32> = self.people.owners().collect();
         o.sort_unstable();
         o.dedup();
         o.len()
     }
 }
 
-/// Users' filter values by owner.
-type UserFilters = rustc_hash::FxHashMap<u32, Vec<Option<Value>>>;
+/// What the owner rules say of a person's owner: from the reader's verdict on the user
+/// record where the person holds no filter field of its own, else from the values (the
+/// person's own value for a field first, then its owner's user record's).
+fn owner_side(
+    pl: &Pipeline,
+    c: &Checks,
+    users: &Users,
+    own: Option<&Vec<Option<Value>>>,
+    owner: u32,
+) -> OwnerVerdict {
+    if let (None, Some(Some(v))) = (own, users.verdicts.get(owner as usize)) {
+        return *v;
+    }
+    let user = users.values.get(&owner);
+    fn field(f: Option<&Vec<Option<Value>>>, i: usize) -> Option<&Value> {
+        f?.get(i)?.as_ref()
+    }
+    let value = |i: usize| field(own, i).or_else(|| field(user, i));
+    OwnerVerdict {
+        dropped: owner_verdict(pl, c, value),
+        counted: counted(pl, c, value),
+    }
+}
 
-/// Filter field `i` of a person: its own value, else its owner's user record's.
-fn filter_value<'a>(p: &'a Person, users: &'a UserFilters, i: usize) -> Option<&'a Value> {
-    p.filters.get(i).and_then(Option::as_ref).or_else(|| {
-        users
-            .get(&p.owner)
-            .and_then(|f| f.get(i))
-            .and_then(Option::as_ref)
-    })
+/// Whether the consent value is the one the pipeline counts on its own.
+fn counted<'v>(pl: &Pipeline, c: &Checks, value: impl Fn(usize) -> Option<&'v Value>) -> bool {
+    match (pl.filters.consent.count_value, c.consent) {
+        (Some(want), Some(i)) => value(i).and_then(Value::as_i64) == Some(want),
+        _ => false,
+    }
 }
 
 impl Checks {
@@ -122,14 +142,72 @@ struct Checks {
     as_of: i64,
 }
 
-/// Why a person is dropped by consent, retention or plausibility, if so. Clears the
-/// values that do not apply to the person.
-fn verdict(pl: &Pipeline, c: &Checks, users: &UserFilters, p: &mut Person) -> Option<Reason> {
-    if !p.has_user {
-        return Some(Reason::NoUserRecord);
+/// Everything the filter knows besides the people: the owners' user records, the
+/// people's own filter fields and read problems, the released category codes.
+struct Context<'a> {
+    pl: &'a Pipeline,
+    checks: Checks,
+    users: Users,
+    single_entity: bool,
+    own: FxHashMap<u32, Vec<Option<Value>>>,
+    problems: FxHashMap<u32, Problem>,
+    released: Released,
+}
+
+/// Per category, the released code of each code (None: a value the pipeline does not
+/// declare); every declared value has a code, and a released value's code is its own.
+struct Released {
+    codes: Vec<Vec<Option<u32>>>,
+    /// The code of "true" in the breasts category, if it has one.
+    breasts_true: Option<u32>,
+}
+
+impl Released {
+    fn new(pl: &Pipeline, people: &mut People) -> Released {
+        for (ci, c) in pl.categories.iter().enumerate() {
+            for v in &c.values {
+                people.intern(ci, v);
+            }
+        }
+        let people = &*people;
+        let codes = pl
+            .categories
+            .iter()
+            .enumerate()
+            .map(|(ci, c)| {
+                people
+                    .dict(ci)
+                    .iter()
+                    .map(|v| c.released(v).and_then(|r| people.code_of(ci, r)))
+                    .collect()
+            })
+            .collect();
+        let breasts_true = pl.breasts_category.and_then(|c| people.code_of(c, "true"));
+        Released {
+            codes,
+            breasts_true,
+        }
     }
-    owner_verdict(pl, c, |i| filter_value(p, users, i))
-        .or_else(|| implausible(pl, p).map(|(_, reason)| reason))
+}
+
+/// Why person `i` is dropped by consent, retention or plausibility, if so, and whether
+/// its owner's consent is the counted value. Clears the values that do not apply to the
+/// person and gives its categories their released codes.
+fn verdict(
+    x: &Context,
+    i: u32,
+    owner: u32,
+    codes: &mut [u32],
+    values: &mut [f32],
+) -> (Option<Reason>, bool) {
+    if !(x.single_entity || x.users.has(owner)) {
+        return (Some(Reason::NoUserRecord), false);
+    }
+    let o = owner_side(x.pl, &x.checks, &x.users, x.own.get(&i), owner);
+    let reason = o
+        .dropped
+        .or_else(|| implausible(x, i, codes, values).map(|(_, reason)| reason));
+    (reason, o.counted)
 }
 
 /// The rules about the owner (consent, account, retention), on the filter values that
@@ -179,12 +257,13 @@ impl OwnerRules {
     }
 
     /// Whether an owner whose user record holds `filters` (pipeline `filter_fields`
-    /// order) is dropped by these rules.
-    pub fn drop(&self, filters: &[Option<Value>]) -> bool {
-        owner_verdict(&self.pl, &self.checks, |i| {
-            filters.get(i).and_then(Option::as_ref)
-        })
-        .is_some()
+    /// order) is dropped by these rules, and whether its consent is the counted value.
+    pub fn verdict(&self, filters: &[Option<Value>]) -> OwnerVerdict {
+        let value = |i: usize| filters.get(i).and_then(Option::as_ref);
+        OwnerVerdict {
+            dropped: owner_verdict(&self.pl, &self.checks, value),
+            counted: counted(&self.pl, &self.checks, value),
+        }
     }
 }
 
@@ -226,7 +305,8 @@ fn account_verdict<'v>(
 
 /// The field a [`verdict`] names (worked out for dropped people only: a verdict per
 /// person is two bytes, a field name would be 24 more for ten million people).
-fn verdict_field(pl: &Pipeline, reason: Reason, p: &mut Person) -> Option<String> {
+fn verdict_field(x: &Context, reason: Reason, i: u32, people: &People) -> Option<String> {
+    let pl = x.pl;
     match reason {
         Reason::NoUserRecord => None,
         Reason::NoConsent => pl.filters.consent.field.clone(),
@@ -240,64 +320,85 @@ fn verdict_field(pl: &Pipeline, reason: Reason, p: &mut Person) -> Option<String
             })
         }
         // The plausibility check again: it gives the same answer the second time.
-        _ => implausible(pl, p).map(|(field, _)| field),
+        _ => {
+            let (mut codes, mut values) = (
+                people.codes(i as usize).to_vec(),
+                people.values(i as usize).to_vec(),
+            );
+            implausible(x, i, &mut codes, &mut values).map(|(field, _)| field)
+        }
     }
 }
 
 /// `as_of`: days since 1970-01-01 of the reference date for retention.
 pub fn apply(pl: &Pipeline, export: Export, as_of: i64) -> Eligible {
     use rayon::prelude::*;
-    let mut dropped = export.dropped;
-    let mut drop = |p: &Person, field: Option<String>, reason: Reason| {
+    let Export {
+        files,
+        mut people,
+        problems,
+        person_filters,
+        users,
+        single_entity,
+        owner_keys,
+        reference_sets,
+        mut dropped,
+        users_read,
+        records_read,
+    } = export;
+    let released = Released::new(pl, &mut people);
+    let x = Context {
+        pl,
+        checks: Checks::new(pl, as_of),
+        users,
+        single_entity,
+        own: person_filters.into_iter().collect(),
+        problems: problems.into_iter().collect(),
+        released,
+    };
+    // Each person on their own, in parallel; then kept or dropped in record order.
+    let verdicts: Vec<(Option<Reason>, bool)> = people
+        .par_rows_mut()
+        .map(|r| verdict(&x, r.index as u32, r.owner, r.codes, r.values))
+        .collect();
+    // Owners whose consent is the value counted on its own.
+    let noted: Option<rustc_hash::FxHashSet<u32>> = pl.filters.consent.count_value.map(|_| {
+        (0..people.len())
+            .filter(|&i| verdicts[i].1)
+            .map(|i| people.owner(i))
+            .collect()
+    });
+    for (i, v) in verdicts.iter().enumerate() {
+        if let Some(reason) = v.0 {
+            dropped.push(Dropped {
+                at: people.at(i),
+                field: verdict_field(&x, reason, i as u32, &people),
+                reason,
+            });
+        }
+    }
+    // The users' records have done their job: freed beside the work that follows.
+    let Context {
+        users,
+        own,
+        problems,
+        ..
+    } = x;
+    rayon::spawn(move || std::mem::drop((users, own, problems)));
+    // Kept in place, in record order.
+    people.retain(|i| verdicts[i].0.is_none());
+    drop(verdicts);
+
+    let mut drop = |at: RecordRef, reason: Reason| {
         dropped.push(Dropped {
-            at: p.at,
-            field,
+            at,
+            field: None,
             reason,
         })
     };
-    let checks = Checks::new(pl, as_of);
-    let users = export.user_filters;
-    let mut people = export.people;
-    // Each person on their own, in parallel; then kept or dropped in record order.
-    let verdicts: Vec<Option<Reason>> = people
-        .par_iter_mut()
-        .map(|p| verdict(pl, &checks, &users, p))
-        .collect();
-    // Owners whose consent is the value counted on its own (before the values go).
-    let noted: Option<rustc_hash::FxHashSet<u32>> =
-        match (pl.filters.consent.count_value, checks.consent) {
-            (Some(want), Some(i)) => Some(
-                people
-                    .iter()
-                    .filter(|p| filter_value(p, &users, i).and_then(Value::as_i64) == Some(want))
-                    .map(|p| p.owner)
-                    .collect(),
-            ),
-            _ => None,
-        };
-    // The users' values have done their job: freed beside the work that follows.
-    rayon::spawn(move || std::mem::drop(users));
-    // Kept in place (no second vector of people), in record order.
-    let mut verdicts = verdicts.into_iter();
-    people.retain_mut(|p| {
-        if let Some(reason) = verdicts.next().flatten() {
-            let field = verdict_field(pl, reason, p);
-            drop(p, field, reason);
-            return false;
-        }
-        // Filter fields have done their job: later stages never see them.
-        p.filters = Vec::new();
-        p.problem = None;
-        true
-    });
-
-    let kept = dedupe(pl, people, &export.reference_sets, &mut drop);
+    dedupe(pl, &mut people, &reference_sets, &mut drop);
     let consent_value_owners = noted.map(|set| {
-        let mut owners: Vec<u32> = kept
-            .iter()
-            .map(|p| p.owner)
-            .filter(|o| set.contains(o))
-            .collect();
+        let mut owners: Vec<u32> = people.owners().filter(|o| set.contains(o)).collect();
         owners.sort_unstable();
         owners.dedup();
         owners.len() as u64
@@ -307,13 +408,13 @@ pub fn apply(pl: &Pipeline, export: Export, as_of: i64) -> Eligible {
         tally.add(d.reason);
     }
     Eligible {
-        people: kept,
+        people,
         tally,
         dropped,
-        records_read: export.records_read,
-        users_read: export.users_read,
-        files: export.files,
-        owner_keys: export.owner_keys,
+        records_read,
+        users_read,
+        files,
+        owner_keys,
         consent_value_owners,
     }
 }
@@ -339,33 +440,43 @@ fn equals(want: &toml::Value, v: &Value) -> bool {
 
 /// Checks categories and every released measurement that applies to this person; values
 /// that do not apply (breasts-only on a person without) are cleared, never released.
-/// Category values become their declared released spelling; a value the pipeline does not
-/// declare is never published (the same answer on a second call: released values are
-/// declared, and no mapped spelling is one).
-fn implausible(pl: &Pipeline, p: &mut Person) -> Option<(String, Reason)> {
-    for (c, v) in pl.categories.iter().zip(&mut p.categories) {
-        let Some(value) = v else {
+/// Category codes become their declared released value's; a value the pipeline does not
+/// declare is never published (the same answer on a second call: a released value's code
+/// is its own).
+fn implausible(
+    x: &Context,
+    i: u32,
+    codes: &mut [u32],
+    values: &mut [f32],
+) -> Option<(String, Reason)> {
+    let pl = x.pl;
+    for ((c, code), released) in pl
+        .categories
+        .iter()
+        .zip(codes.iter_mut())
+        .zip(&x.released.codes)
+    {
+        if *code == NO_VALUE {
             return Some((c.name.clone(), Reason::MissingCategory));
-        };
-        match c
-            .released(value)
-            .map(|r| (r != value).then(|| r.to_string()))
-        {
+        }
+        match released[*code as usize] {
             None => return Some((c.name.clone(), Reason::UndeclaredCategory)),
-            Some(Some(mapped)) => *value = mapped,
-            Some(None) => {}
+            Some(r) => *code = r,
         }
     }
-    if let Some(Problem { field, reason }) = p.problem.as_deref() {
+    if let Some(Problem { field, reason }) = x.problems.get(&i) {
         return Some((field.clone(), *reason));
     }
+    let has_breasts = pl
+        .breasts_category
+        .is_none_or(|c| Some(codes[c]) == x.released.breasts_true);
     for (pos, &m) in pl.measurements.iter().enumerate() {
         let def = &pl.catalog.measurements[m];
-        if !pl.applies_to(m, &p.categories) {
-            p.values[pos] = f32::NAN;
+        if def.breasts_only && !has_breasts {
+            values[pos] = f32::NAN;
             continue;
         }
-        let v = p.values[pos] as f64;
+        let v = values[pos] as f64;
         let reason = if v.is_nan() {
             Reason::Missing
         } else if v < 0.0 {

@@ -475,14 +475,6 @@ impl Pipeline {
                 .breasts_category
                 .is_none_or(|c| categories.get(c).is_some_and(|v| v == "true"))
     }
-
-    /// As [`Pipeline::applies`], for category values that may be missing (as read).
-    pub fn applies_to(&self, measurement: usize, categories: &[Option<String>]) -> bool {
-        !self.catalog.measurements[measurement].breasts_only
-            || self
-                .breasts_category
-                .is_none_or(|c| categories.get(c).and_then(Option::as_deref) == Some("true"))
-    }
 }
 
 #[cfg(test)]

@@ -65,7 +65,7 @@ pub fn write_membership(dir: &Path, e: &Eligible, part: &Partition, t: &Table) -
     rows.sort_unstable();
     let mut text = String::from("record,class,row\n");
     for (m, rest) in rows {
-        let rec = e.record_key(e.people[m as usize].at).replace('"', "\"\"");
+        let rec = e.record_key(e.people.at(m as usize)).replace('"', "\"\"");
         text.push_str(&format!("\"{rec}\",{rest}\n"));
     }
     let path = dir.join("membership.csv");

@@ -1,38 +1,57 @@
-//! What the reader hands the filter: people without identifiers, their owners' filter
-//! values, and what was dropped on the way.
+//! What the reader hands the filter: people without identifiers, what their owners' user
+//! records say, and what was dropped on the way.
 
-use crate::record::{describe, Dropped, Problem, RecordRef, SourceFile};
+use super::People;
+use crate::record::{describe, Dropped, Problem, Reason, RecordRef, SourceFile};
+use rustc_hash::FxHashMap;
+use serde_json::Value;
 
-/// One person (a v3 set, a v2 person, a table row) after the reader: identifiers are gone.
-#[derive(Debug, Clone)]
-pub struct Person {
-    pub at: RecordRef,
-    /// Interned owner key (index into `Export::owner_keys`).
-    pub owner: u32,
-    /// One value per pipeline category, in pipeline order.
-    pub categories: Vec<Option<String>>,
-    /// One value per released measurement, in release order; NaN = absent. f32 holds a
-    /// measurement in mm to about 1/10,000 mm, far below any catalog resolution, at half
-    /// the memory of f64 (10M people x 38 measurements).
-    pub values: Box<[f32]>,
-    /// The first problem the reader found, if any (boxed: rare, and a person is kept
-    /// for each of up to 10M records).
-    pub problem: Option<Box<Problem>>,
-    /// Values of the person record's own filter fields (pipeline `filter_fields` order);
-    /// empty when it has none. User fields are in `Export::user_filters`.
-    pub filters: Vec<Option<serde_json::Value>>,
-    /// Whether the owner's user record was found (always true for single-entity formats).
-    pub has_user: bool,
+/// What the owner rules (consent, account, retention) say of one user record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OwnerVerdict {
+    /// Why the owner's people are dropped, if they are.
+    pub dropped: Option<Reason>,
+    /// Whether the owner's consent value is the pipeline's `count_value`.
+    pub counted: bool,
+}
+
+/// The owners' user records, as much of them as the filter needs.
+#[derive(Debug, Default)]
+pub struct Users {
+    /// By owner: the owner rules' verdict on its user record, where one was read and the
+    /// chain gave the reader the rules (`ReadOptions::owner_rules`). A few bytes per owner
+    /// where the record's filter values are hundreds.
+    pub verdicts: Vec<Option<OwnerVerdict>>,
+    /// Filter values of each owner's user record (pipeline `filter_fields` order), by
+    /// owner: kept only without rules, or where person records carry filter fields of
+    /// their own (a person's own value for a field comes first).
+    pub values: FxHashMap<u32, Vec<Option<Value>>>,
+}
+
+impl Users {
+    /// Whether the owner's user record was read.
+    pub fn has(&self, owner: u32) -> bool {
+        self.verdicts
+            .get(owner as usize)
+            .is_some_and(Option::is_some)
+            || self.values.contains_key(&owner)
+    }
 }
 
 /// What the reader produced.
 #[derive(Debug, Default)]
 pub struct Export {
     pub files: Vec<SourceFile>,
-    pub people: Vec<Person>,
-    /// Filter values of each owner's user record (pipeline `filter_fields` order), by
-    /// owner; a person's own value for a field, if any, comes first.
-    pub user_filters: rustc_hash::FxHashMap<u32, Vec<Option<serde_json::Value>>>,
+    /// People (sets, v2 people, table rows) after the reader: identifiers are gone.
+    pub people: People,
+    /// The first problem the reader found in a person, by person (in order; few).
+    pub problems: Vec<(u32, Problem)>,
+    /// Values of a person record's own filter fields (pipeline `filter_fields` order), by
+    /// person (in order), for the people that hold any.
+    pub person_filters: Vec<(u32, Vec<Option<Value>>)>,
+    pub users: Users,
+    /// Whether the format has one entity only (a table): then no user record is needed.
+    pub single_entity: bool,
     /// Owner keys. Needed to count owners and key the noise; never released.
     pub owner_keys: Vec<String>,
     /// Measurements of public reference sets (FreeSewing's curated sets), in release order:

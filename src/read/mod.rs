@@ -6,13 +6,15 @@ mod export;
 mod fast;
 mod freesewing;
 mod owners;
+mod people;
 mod sqlite;
 mod table;
 mod walk;
 
-pub use export::{Export, Person};
+pub use export::{Export, OwnerVerdict, Users};
 use owners::canonical_u64;
 pub(crate) use owners::KeptOwners;
+pub use people::{People, RowMut, NO_VALUE};
 pub(crate) use walk::{Fields, Walker};
 
 use crate::error::{Error, Result};
@@ -48,22 +50,23 @@ pub struct ReadOptions {
     /// The backend's key, derived once (FreeSewing `BACKEND_ENC_KEY`).
     pub store_key: Option<std::sync::Arc<decrypt::StoreKey>>,
     /// The filter's owner rules, given by the chain (the reader does not know them): with
-    /// them, a store reader decrypts the sets of owners the rules keep only (the others
-    /// are dropped by the filter anyway).
-    pub owner_dropped: Option<OwnerDropped>,
+    /// them, each user record is kept as the rules' verdict rather than its filter values,
+    /// and a store reader decrypts the sets of owners the rules keep only (the others are
+    /// dropped by the filter anyway).
+    pub owner_rules: Option<OwnerRules>,
 }
 
-/// Whether the owner rules drop an owner whose user record holds these filter values
+/// What the owner rules say of an owner whose user record holds these filter values
 /// (pipeline `filter_fields` order).
 #[derive(Clone)]
-pub struct OwnerDropped(pub std::sync::Arc<OwnerRule>);
+pub struct OwnerRules(pub std::sync::Arc<OwnerRule>);
 
-/// The rule itself: `true` when the owner is dropped.
-pub type OwnerRule = dyn Fn(&[Option<Value>]) -> bool + Send + Sync;
+/// The rules themselves.
+pub type OwnerRule = dyn Fn(&[Option<Value>]) -> OwnerVerdict + Send + Sync;
 
-impl std::fmt::Debug for OwnerDropped {
+impl std::fmt::Debug for OwnerRules {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("OwnerDropped(..)")
+        f.write_str("OwnerRules(..)")
     }
 }
 
@@ -110,7 +113,7 @@ pub fn read_metered(
     meter.start(total, crate::progress::Unit::Bytes);
     let mut r = Reader::new(pl, meter);
     r.w.key = o.store_key.clone();
-    r.owner_dropped = o.owner_dropped.clone();
+    r.set_rules(o.owner_rules.clone());
     for file in &files {
         r.read_file(file)?;
         let n = r.export.records_read + r.export.users_read;
@@ -155,8 +158,8 @@ pub(crate) struct Reader<'a> {
     /// Unknown fields: (entity, field) -> where first seen.
     unknown: BTreeMap<(String, String), String>,
     pub export: Export,
-    /// Users by owner: their filter values.
-    users: rustc_hash::FxHashMap<u32, Vec<Option<Value>>>,
+    /// Whether user records' filter values are kept (see [`Users::values`]).
+    keep_user_values: bool,
     owner_ids: rustc_hash::FxHashMap<String, u32>,
     /// Owner keys that are canonical decimal integers (v3 user ids), by value: a map of
     /// integers is a fraction of the cost of a map of strings at millions of owners.
@@ -166,8 +169,10 @@ pub(crate) struct Reader<'a> {
     /// Encrypted values met and decrypted, over the whole export.
     pub(crate) encrypted: u64,
     pub(crate) decrypted: u64,
-    /// See [`ReadOptions::owner_dropped`].
-    pub(crate) owner_dropped: Option<OwnerDropped>,
+    /// See [`ReadOptions::owner_rules`].
+    pub(crate) owner_rules: Option<OwnerRules>,
+    /// A person's category codes, filled per record (no allocation per person).
+    codes: Vec<u32>,
 }
 
 impl<'a> Reader<'a> {
@@ -176,21 +181,46 @@ impl<'a> Reader<'a> {
             pl,
             w: Walker::new(pl),
             unknown: BTreeMap::new(),
-            export: Export::default(),
-            users: Default::default(),
+            export: Export {
+                people: People::new(pl.categories.len(), pl.measurements.len()),
+                single_entity: pl.format.entities().len() == 1,
+                ..Export::default()
+            },
+            keep_user_values: true,
             owner_ids: Default::default(),
             owner_nums: Default::default(),
             meter,
             encrypted: 0,
             decrypted: 0,
-            owner_dropped: None,
+            owner_rules: None,
+            codes: vec![NO_VALUE; pl.categories.len()],
         }
+    }
+
+    /// With the owner rules, user records are kept as verdicts, and their filter values
+    /// only where person records hold filter fields too.
+    fn set_rules(&mut self, rules: Option<OwnerRules>) {
+        let person = self.pl.format.person_entity();
+        let person_filters = self
+            .pl
+            .filter_fields()
+            .iter()
+            .any(|f| f.split_once('.').is_some_and(|(e, _)| e == person));
+        self.keep_user_values = rules.is_none() || person_filters;
+        self.owner_rules = rules;
     }
 
     /// The owner keys whose user record the owner rules keep: the records of all other
     /// owners need not be decrypted (the filter drops them).
-    pub(crate) fn kept_owners(&self, dropped: &OwnerDropped) -> KeptOwners {
-        let kept = |id: &u32| self.users.get(id).is_some_and(|f| !(dropped.0)(f));
+    pub(crate) fn kept_owners(&self) -> KeptOwners {
+        let verdicts = &self.export.users.verdicts;
+        let kept = |id: &u32| {
+            verdicts
+                .get(*id as usize)
+                .copied()
+                .flatten()
+                .is_some_and(|v| v.dropped.is_none())
+        };
         KeptOwners {
             numbers: self
                 .owner_nums
@@ -254,10 +284,19 @@ impl<'a> Reader<'a> {
             return self.drop_record(at, None, Reason::MissingOwner);
         };
         let id = self.intern(owner);
-        if self.users.contains_key(&id) {
+        if self.export.users.has(id) {
             return self.drop_record(at, None, Reason::DuplicateUser);
         }
-        self.users.insert(id, f.filters);
+        if let Some(rules) = &self.owner_rules {
+            let verdicts = &mut self.export.users.verdicts;
+            if verdicts.len() <= id as usize {
+                verdicts.resize(id as usize + 1, None);
+            }
+            verdicts[id as usize] = Some((rules.0)(&f.filters));
+        }
+        if self.keep_user_values {
+            self.export.users.values.insert(id, f.filters);
+        }
     }
 
     /// Registers one person record.
@@ -272,26 +311,31 @@ impl<'a> Reader<'a> {
                 return self.drop_record(at, Some(field.clone()), *reason);
             }
         }
+        let people = &mut self.export.people;
         for (i, c) in self.pl.categories.iter().enumerate() {
-            if c.source == CategorySource::BreastsOnlyPresent {
-                f.categories[i] = Some(f.breasts_only_present.to_string());
-            }
+            self.codes[i] = match (&c.source, &f.categories[i]) {
+                (CategorySource::BreastsOnlyPresent, _) => people.intern(
+                    i,
+                    if f.breasts_only_present {
+                        "true"
+                    } else {
+                        "false"
+                    },
+                ),
+                (_, Some(v)) => people.intern(i, v),
+                (_, None) => NO_VALUE,
+            };
+        }
+        let index = people.len() as u32;
+        if let Some(p) = f.problem {
+            self.export.problems.push((index, p));
+        }
+        // Most person records hold no filter field.
+        if f.filters.iter().any(Option::is_some) {
+            self.export.person_filters.push((index, f.filters));
         }
         let owner = self.intern(owner);
-        self.export.people.push(Person {
-            at,
-            owner,
-            categories: f.categories,
-            values: f.values.into_boxed_slice(),
-            problem: f.problem.map(Box::new),
-            // Most person records hold no filter field: no allocation for them.
-            filters: if f.filters.iter().all(Option::is_none) {
-                Vec::new()
-            } else {
-                f.filters
-            },
-            has_user: false,
-        });
+        self.export.people.push(at, owner, &self.codes, &f.values);
     }
 
     pub(crate) fn drop_record(&mut self, at: RecordRef, field: Option<String>, reason: Reason) {
@@ -387,13 +431,6 @@ impl<'a> Reader<'a> {
                 pipeline: self.pl.path.clone(),
             });
         }
-        // Join each person with its owner's user record (single-entity formats have none).
-        // The user's filter values stay with the user (one copy per owner, not per person).
-        let single = self.pl.format.entities().get(1).is_none();
-        for p in &mut self.export.people {
-            p.has_user = single || self.users.contains_key(&p.owner);
-        }
-        self.export.user_filters = std::mem::take(&mut self.users);
         Ok(self.export)
     }
 

@@ -199,8 +199,8 @@ fn read_table(
     let owner_col = cols.iter().position(|(_, role)| *role == Role::Owner);
     // Sets of owners the owner rules drop are not decrypted: nothing of them is needed,
     // and the filter drops them for that rule (users are read first).
-    let kept = match (&r.owner_dropped, entity) {
-        (Some(d), "set") => Some(r.kept_owners(d)),
+    let kept = match (&r.owner_rules, entity) {
+        (Some(_), "set") => Some(r.kept_owners()),
         _ => None,
     };
     let skip = |row: &Row| -> bool {
