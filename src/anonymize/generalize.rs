@@ -50,6 +50,8 @@ struct StratumClasses {
     /// The members' own values, class after class, row-major `people x dims` (f32, the
     /// people's own precision: half the memory of the largest buffer of a release).
     people: Vec<f32>,
+    /// Members in all (rows of `people`).
+    people_len: usize,
 }
 
 /// Stratum `si`'s classes, or `None` when it has no class or no measurement applies.
@@ -81,6 +83,7 @@ fn stratum_classes(
         .map(|&ci| part.classes[ci].members.len() as f64)
         .collect();
     Some(StratumClasses {
+        people_len: people.len() / dims.len(),
         dims,
         classes,
         weights,
@@ -97,6 +100,7 @@ fn restore_linear(pl: &Pipeline, e: &Eligible, part: &Partition, centers: &mut [
             classes: in_stratum,
             weights: w,
             people: y,
+            ..
         }) = stratum_classes(pl, e, part, si)
         else {
             continue;
@@ -144,7 +148,20 @@ fn quantile_values(
     let restored: Vec<Option<(StratumClasses, Vec<i64>)>> = (0..part.strata.len())
         .into_par_iter()
         .map(|si| {
-            let sc = stratum_classes(pl, e, part, si)?;
+            let mut sc = stratum_classes(pl, e, part, si)?;
+            // The same values by column, gathered again once the row-major copy is freed.
+            let columns = || {
+                let mut cols: Vec<Vec<f32>> = vec![Vec::with_capacity(sc.people_len); sc.dims.len()];
+                for &ci in &sc.classes {
+                    for &r in &part.classes[ci].members {
+                        let v = e.people.values(r as usize);
+                        for (col, &p) in cols.iter_mut().zip(&sc.dims) {
+                            col.push(v[p]);
+                        }
+                    }
+                }
+                cols
+            };
             let pick = |rows: &[f64]| -> Vec<f64> { sc.dims.iter().map(|&p| rows[p]).collect() };
             let stratum = quantile::Stratum {
                 means: sc
@@ -153,7 +170,8 @@ fn quantile_values(
                     .flat_map(|&ci| pick(&centers[ci]))
                     .collect(),
                 weights: sc.weights.clone(),
-                people: &sc.people,
+                people: std::mem::take(&mut sc.people),
+                columns: &columns,
                 d: sc.dims.len(),
                 resolution: sc
                     .dims
@@ -168,7 +186,7 @@ fn quantile_values(
                     .flat_map(|&ci| sc.dims.iter().map(move |&p| noise[ci][p]))
                     .collect(),
             };
-            let v = quantile::restore(&stratum);
+            let v = quantile::restore(stratum);
             Some((sc, v))
         })
         .collect();

@@ -18,8 +18,13 @@ pub struct Stratum<'a> {
     pub means: Vec<f64>,
     /// Class sizes (members).
     pub weights: Vec<f64>,
-    /// The people's values, row-major `people x d` (the stratum's members, any order).
-    pub people: &'a [f32],
+    /// The people's values, row-major `people x d` (the stratum's members, any order):
+    /// freed once their moments are taken.
+    pub people: Vec<f32>,
+    /// The same values column by column (each column in any order), asked for once
+    /// `people` is freed: the quantile tables sort them in place, so the stratum's values
+    /// are held once, never twice.
+    pub columns: &'a (dyn Fn() -> Vec<Vec<f32>> + Sync),
     pub d: usize,
     /// Each measurement's grid step.
     pub resolution: Vec<f64>,
@@ -32,14 +37,15 @@ pub struct Stratum<'a> {
 }
 
 /// The classes' released values on the grid (`classes x d`, before any catalog clamp).
-pub fn restore(s: &Stratum) -> Vec<i64> {
+pub fn restore(mut s: Stratum) -> Vec<i64> {
     let d = s.d;
     let nc = s.weights.len();
     if d == 0 || nc == 0 {
         return Vec::new();
     }
     let n = s.people.len() / d;
-    let (mu, mut target) = moments::moments(s.people, &vec![1.0; n], d);
+    let (mu, mut target) = moments::moments(&s.people, &vec![1.0; n], d);
+    s.people = Vec::new();
     // Rounding adds a step^2 / 12 to every variance: aim below by that much.
     for j in 0..d {
         target[j * d + j] = (target[j * d + j] - s.resolution[j].powi(2) / 12.0).max(0.0);
@@ -47,16 +53,16 @@ pub fn restore(s: &Stratum) -> Vec<i64> {
     let mut p = s.means.clone();
     if nc >= 2 {
         exact_map(&mut p, &s.weights, &mu, &target, d);
-        let tables = Tables::new(s.people, d, s.k.min(n).max(1));
+        let tables = Tables::new((s.columns)(), s.k.min(n).max(1));
         for round in 0..s.rounds {
             tables.assign(&mut p, &s.weights, n as f64);
             if round + 1 == s.rounds {
-                add_noise(&mut p, s);
+                add_noise(&mut p, &s);
             }
             exact_map(&mut p, &s.weights, &mu, &target, d);
         }
     } else {
-        add_noise(&mut p, s);
+        add_noise(&mut p, &s);
     }
     let round_target = if nc >= 2 { p.clone() } else { s.means.clone() };
     mean_exact_round(&p, &round_target, &s.weights, &s.resolution, d)
@@ -144,16 +150,19 @@ struct Tables {
     k: usize,
 }
 
+/// Row-major `people x d` values as `d` columns.
+pub fn columns_of(people: &[f32], d: usize) -> Vec<Vec<f32>> {
+    (0..d)
+        .map(|j| people.iter().skip(j).step_by(d).copied().collect())
+        .collect()
+}
+
 impl Tables {
-    fn new(people: &[f32], d: usize, k: usize) -> Tables {
-        let sorted = (0..d)
-            .into_par_iter()
-            .map(|j| {
-                let mut col: Vec<f32> = people.iter().skip(j).step_by(d).copied().collect();
-                col.sort_unstable_by(f32::total_cmp);
-                col
-            })
-            .collect();
+    /// Sorts each measurement's values in place.
+    fn new(mut sorted: Vec<Vec<f32>>, k: usize) -> Tables {
+        sorted
+            .par_iter_mut()
+            .for_each(|col| col.sort_unstable_by(f32::total_cmp));
         Tables { sorted, k }
     }
 
@@ -318,11 +327,12 @@ mod tests {
         fn restored_classes_keep_mean_and_covariance(seed in 0u64..1000, d in 2usize..6) {
             let classes = 3 * d + 10;
             let (people, means, w) = stratum(seed, d, classes, 8);
+            let columns = || columns_of(&people, d);
             let s = Stratum {
-                means, weights: w.clone(), people: &people, d, resolution: vec![1.0; d],
-                k: 8, rounds: 5, noise: vec![0; classes * d],
+                means, weights: w.clone(), people: people.clone(), columns: &columns, d,
+                resolution: vec![1.0; d], k: 8, rounds: 5, noise: vec![0; classes * d],
             };
-            let v = restore(&s);
+            let v = restore(s);
             let n = people.len() / d;
             let (mu, cov) = moments::moments(&people, &vec![1.0; n], d);
             let vf: Vec<f64> = v.iter().map(|&x| x as f64).collect();
@@ -371,7 +381,7 @@ mod tests {
     #[test]
     fn every_handed_out_value_is_a_mean_of_k_people() {
         let (people, _, _) = stratum(3, 1, 20, 5);
-        let t = Tables::new(&people, 1, 5);
+        let t = Tables::new(columns_of(&people, 1), 5);
         let mut sorted: Vec<f32> = people.clone();
         sorted.sort_by(f32::total_cmp);
         // The lowest table value is the mean of the 5 smallest values, never the smallest.
