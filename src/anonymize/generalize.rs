@@ -50,8 +50,8 @@ struct StratumClasses {
     /// The members' own values, class after class, row-major `people x dims` (f32, the
     /// people's own precision: half the memory of the largest buffer of a release).
     people: Vec<f32>,
-    /// Members in all (rows of `people`).
-    people_len: usize,
+    /// The members, class after class (the rows of `people`).
+    members: Vec<u32>,
 }
 
 /// Stratum `si`'s classes, or `None` when it has no class or no measurement applies.
@@ -71,23 +71,31 @@ fn stratum_classes(
     if dims.is_empty() || classes.is_empty() {
         return None;
     }
-    let mut people: Vec<f32> = Vec::new();
-    for &ci in &classes {
-        for &r in &part.classes[ci].members {
-            let v = &e.people.values(r as usize);
-            people.extend(dims.iter().map(|&p| v[p]));
-        }
-    }
+    let members: Vec<u32> = classes
+        .iter()
+        .flat_map(|&ci| part.classes[ci].members.iter().copied())
+        .collect();
+    // Allocated once at its size (grown, it would hold up to twice that).
+    let mut people = vec![0f32; members.len() * dims.len()];
+    people
+        .par_chunks_mut(dims.len())
+        .zip(members.par_iter())
+        .for_each(|(row, &r)| {
+            let v = e.people.values(r as usize);
+            for (x, &p) in row.iter_mut().zip(&dims) {
+                *x = v[p];
+            }
+        });
     let weights = classes
         .iter()
         .map(|&ci| part.classes[ci].members.len() as f64)
         .collect();
     Some(StratumClasses {
-        people_len: people.len() / dims.len(),
         dims,
         classes,
         weights,
         people,
+        members,
     })
 }
 
@@ -144,20 +152,19 @@ fn quantile_values(
 ) -> Vec<Vec<i64>> {
     let dm = pl.measurements.len();
     let centers = class_means(e, part, dm);
-    // Strata are independent: restored side by side (each also runs in parallel inside).
+    // One stratum after the other (each runs in parallel inside): a stratum's values are
+    // copied for the moments, and only one stratum's copy is held at a time.
     let restored: Vec<Option<(StratumClasses, Vec<i64>)>> = (0..part.strata.len())
-        .into_par_iter()
         .map(|si| {
             let mut sc = stratum_classes(pl, e, part, si)?;
             // The same values by column, gathered again once the row-major copy is freed.
             let columns = || {
-                let mut cols: Vec<Vec<f32>> = vec![Vec::with_capacity(sc.people_len); sc.dims.len()];
-                for &ci in &sc.classes {
-                    for &r in &part.classes[ci].members {
-                        let v = e.people.values(r as usize);
-                        for (col, &p) in cols.iter_mut().zip(&sc.dims) {
-                            col.push(v[p]);
-                        }
+                let n = sc.members.len();
+                let mut cols: Vec<Vec<f32>> = vec![Vec::with_capacity(n); sc.dims.len()];
+                for &r in &sc.members {
+                    let v = e.people.values(r as usize);
+                    for (col, &p) in cols.iter_mut().zip(&sc.dims) {
+                        col.push(v[p]);
                     }
                 }
                 cols
@@ -254,7 +261,7 @@ pub fn generalize(
     e: &Eligible,
     part: &Partition,
     key: &NoiseKey,
-    owner_keys: &[String],
+    owner_keys: &crate::read::OwnerKeys,
 ) -> Table {
     let rep = pl.release.representation;
     let mut columns = Vec::new();
@@ -274,10 +281,15 @@ pub fn generalize(
     for o in e.people.owners() {
         needed[o as usize] = true;
     }
-    let pseudonyms: Vec<[u8; 32]> = owner_keys
-        .par_iter()
-        .zip(&needed)
-        .map(|(o, &n)| if n { key.pseudonym(o) } else { [0; 32] })
+    let pseudonyms: Vec<[u8; 32]> = (0..owner_keys.len())
+        .into_par_iter()
+        .map(|o| {
+            if needed[o] {
+                key.pseudonym(owner_keys.get(o))
+            } else {
+                [0; 32]
+            }
+        })
         .collect();
     // Each class's keyed noise per measurement, in grid steps (0 where a measurement does
     // not apply or there is no noise): one stream per (class, column).
@@ -309,6 +321,7 @@ pub fn generalize(
                 .collect()
         })
         .collect();
+    drop(pseudonyms);
     // Centroid values on the grid, before the catalog clamp.
     let grid_values: Vec<Vec<i64>> = match (rep, pl.release.moments) {
         (Representation::Range, _) => Vec::new(),
@@ -657,7 +670,7 @@ mod tests {
         let e = eligible(&pl, &rows);
         let part = partition(&pl, &e);
         assert!(part.classes.len() > 3);
-        let keys: Vec<String> = (0..40).map(|i| format!("o{i}")).collect();
+        let keys: crate::read::OwnerKeys = (0..40).map(|i| format!("o{i}")).collect();
         let key = NoiseKey::from_bytes(vec![9; 32]).unwrap();
         let t1 = generalize(&pl, &e, &part, &key, &keys);
         let t2 = generalize(&pl, &e, &part, &key, &keys);
@@ -704,7 +717,7 @@ mod tests {
             for (i, &(_, _, a, b)) in people.iter().enumerate() {
                 e.people.values_mut(i).copy_from_slice(&[300.0 + a as f32, 1300.0 + 0.5 * a as f32 + b as f32, 300.0 + b as f32]);
             }
-            let keys: Vec<String> = (0..80).map(|i| format!("owner-{i}")).collect();
+            let keys: crate::read::OwnerKeys = (0..80).map(|i| format!("owner-{i}")).collect();
             let key = NoiseKey::from_bytes(vec![6; 32]).unwrap();
             let run = |threads: usize| {
                 rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(|| {
@@ -727,7 +740,7 @@ mod tests {
         pl.release.partition_space = PartitionSpace::Whitened;
         pl.release.cut = Cut::Auto;
         let e = correlated(&mut pl, 400);
-        let keys: Vec<String> = (0..400).map(|i| format!("o{i}")).collect();
+        let keys: crate::read::OwnerKeys = (0..400).map(|i| format!("o{i}")).collect();
         let key = NoiseKey::from_bytes(vec![4; 32]).unwrap();
         let run = |threads: usize| {
             rayon::ThreadPoolBuilder::new()
@@ -778,7 +791,7 @@ mod tests {
             .collect();
         let e = eligible(&pl, &rows);
         let part = partition(&pl, &e);
-        let keys: Vec<String> = (0..200).map(|i| format!("o{i}")).collect();
+        let keys: crate::read::OwnerKeys = (0..200).map(|i| format!("o{i}")).collect();
         let t = generalize(
             &pl,
             &e,

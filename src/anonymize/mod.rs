@@ -49,14 +49,14 @@ pub(crate) mod testing {
             records_read: people.len() as u64,
             users_read: 0,
             files: vec![],
-            owner_keys: vec![],
+            owner_keys: Default::default(),
             consent_value_owners: None,
         }
     }
 
     /// 60 people in two strata with plausible, correlated values (catalog mid-range plus
     /// offsets).
-    pub fn classes_of(pl: &Pipeline) -> (Eligible, Partition, Vec<String>) {
+    pub fn classes_of(pl: &Pipeline) -> (Eligible, Partition, crate::read::OwnerKeys) {
         let rows: Vec<(u32, &str, Vec<f64>)> = (0..60)
             .map(|i| (i, if i % 3 == 0 { "Female" } else { "Male" }, vec![0.0]))
             .collect();

@@ -115,7 +115,7 @@ mod tests {
             records_read: 4,
             users_read: 0,
             files: vec![],
-            owner_keys: vec![],
+            owner_keys: Default::default(),
             consent_value_owners: None,
         };
         let u = uniqueness(&e);

@@ -16,6 +16,7 @@ use serde_json::Value;
 pub struct Eligible {
     pub people: People,
     pub tally: Tally,
+    /// Emptied by `release::anonymize` once written to the private folder and counted.
     pub dropped: Vec<Dropped>,
     /// Person records read (sets, people, rows), including malformed ones.
     pub records_read: u64,
@@ -23,7 +24,7 @@ pub struct Eligible {
     /// Source files, to say where a dropped record was.
     pub files: Vec<crate::record::SourceFile>,
     /// Owner keys by interned id: count owners and key the noise; never released.
-    pub owner_keys: Vec<String>,
+    pub owner_keys: crate::read::OwnerKeys,
     /// Eligible owners whose consent value is the pipeline's `count_value`, if it has one.
     pub consent_value_owners: Option<u64>,
 }

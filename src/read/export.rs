@@ -53,7 +53,7 @@ pub struct Export {
     /// Whether the format has one entity only (a table): then no user record is needed.
     pub single_entity: bool,
     /// Owner keys. Needed to count owners and key the noise; never released.
-    pub owner_keys: Vec<String>,
+    pub owner_keys: crate::read::OwnerKeys,
     /// Measurements of public reference sets (FreeSewing's curated sets), in release order:
     /// a person's set equal to one is a copy, not a body.
     pub reference_sets: Vec<Box<[f32]>>,

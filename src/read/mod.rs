@@ -14,6 +14,7 @@ mod walk;
 pub use export::{Export, OwnerVerdict, Users};
 use owners::canonical_u64;
 pub(crate) use owners::KeptOwners;
+pub use owners::OwnerKeys;
 pub use people::{People, RowMut, NO_VALUE};
 pub(crate) use walk::{Fields, Walker};
 
@@ -403,12 +404,26 @@ impl<'a> Reader<'a> {
                 ));
             }
         }
-        let mut keys = vec![String::new(); self.owner_ids.len() + self.owner_nums.len()];
-        for (k, id) in std::mem::take(&mut self.owner_ids) {
-            keys[id as usize] = k;
+        // By id: a number, or the index of a text key.
+        enum Key {
+            Number(u64),
+            Text(usize),
+        }
+        let mut by_id: Vec<Option<Key>> = Vec::new();
+        by_id.resize_with(self.owner_ids.len() + self.owner_nums.len(), || None);
+        let texts: Vec<(String, u32)> = std::mem::take(&mut self.owner_ids).into_iter().collect();
+        for (i, (_, id)) in texts.iter().enumerate() {
+            by_id[*id as usize] = Some(Key::Text(i));
         }
         for (n, id) in std::mem::take(&mut self.owner_nums) {
-            keys[id as usize] = n.to_string();
+            by_id[id as usize] = Some(Key::Number(n));
+        }
+        let mut keys = OwnerKeys::default();
+        for k in by_id {
+            match k.expect("every id has a key") {
+                Key::Number(n) => keys.push(&n.to_string()),
+                Key::Text(i) => keys.push(&texts[i].0),
+            }
         }
         self.export.owner_keys = keys;
         if let Some(((entity, field), at)) = self.unknown.iter().next() {
