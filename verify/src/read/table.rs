@@ -72,9 +72,15 @@ impl Grouped {
 }
 
 /// Builds a [`Grouped`] row by row.
+/// No group: the end of a chain of groups with one hash.
+const NO_GROUP: u32 = u32::MAX;
+
 pub struct Builder {
     g: Grouped,
-    index: FxHashMap<Box<[i64]>, u32>,
+    /// Distinct rows by hash: the last group with that hash, and per group the one before
+    /// it with the same hash ([`NO_GROUP`] for none). The rows are not held twice (as keys).
+    index: FxHashMap<u64, u32>,
+    chain: Vec<u32>,
     interned: Vec<FxHashMap<String, i64>>,
     row: Vec<i64>,
 }
@@ -90,6 +96,7 @@ impl Builder {
                 ..Default::default()
             },
             index: FxHashMap::default(),
+            chain: Vec::new(),
             interned: vec![FxHashMap::default(); n],
             row: Vec::with_capacity(n),
         }
@@ -120,17 +127,26 @@ impl Builder {
         // A row equal to the one before (rows of a class are contiguous) is its group.
         let previous = self.g.row_group.last().map(|&g| g as usize);
         let same = previous.filter(|&g| *self.g.rows[g] == *self.row.as_slice());
-        let g = match same
-            .map(|g| g as u32)
-            .or_else(|| self.index.get(self.row.as_slice()).copied())
-        {
+        let hash = || {
+            use std::hash::{Hash, Hasher};
+            let mut h = rustc_hash::FxHasher::default();
+            self.row.hash(&mut h);
+            h.finish()
+        };
+        let g = match same.map(|g| g as u32) {
             Some(g) => g,
             None => {
-                let g = self.g.rows.len() as u32;
-                let key: Box<[i64]> = self.row.as_slice().into();
-                self.g.rows.push(key.clone());
-                self.g.count.push(0);
-                self.index.insert(key, g);
+                let h = hash();
+                let mut g = self.index.get(&h).copied().unwrap_or(NO_GROUP);
+                while g != NO_GROUP && *self.g.rows[g as usize] != *self.row.as_slice() {
+                    g = self.chain[g as usize];
+                }
+                if g == NO_GROUP {
+                    g = self.g.rows.len() as u32;
+                    self.g.rows.push(self.row.as_slice().into());
+                    self.g.count.push(0);
+                    self.chain.push(self.index.insert(h, g).unwrap_or(NO_GROUP));
+                }
                 g
             }
         };
