@@ -219,8 +219,9 @@ pub struct Table {
     /// Each class's released values (partition order); `None` where the measurement does
     /// not apply.
     pub class_values: Vec<Vec<Option<i64>>>,
-    /// Each class's category values.
-    pub class_categories: Vec<Vec<String>>,
+    /// Each stratum's category values (partition order), and each class's stratum.
+    pub strata: Vec<Vec<String>>,
+    pub class_stratum: Vec<u32>,
     /// For each released row, in order, its class. Private: it links people to rows.
     pub row_class: Vec<u32>,
     pub clamped: u64,
@@ -245,7 +246,10 @@ impl Table {
     /// Row `i`'s category values and measurement values.
     pub fn row(&self, i: usize) -> (&[String], &[Option<i64>]) {
         let c = self.row_class[i] as usize;
-        (&self.class_categories[c], &self.class_values[c])
+        (
+            &self.strata[self.class_stratum[c] as usize],
+            &self.class_values[c],
+        )
     }
 
     /// Every row, in order.
@@ -401,20 +405,14 @@ pub fn generalize(
     } else {
         0
     };
-    let class_categories: Vec<Vec<String>> = part
-        .classes
-        .iter()
-        .map(|c| part.strata[c.stratum].clone())
-        .collect();
+    let strata = part.strata.clone();
+    let class_stratum: Vec<u32> = part.classes.iter().map(|c| c.stratum as u32).collect();
+    let class_categories = |c: usize| &strata[class_stratum[c] as usize];
     // Rows sorted by (categories, values): identical rows stay identical whatever their
     // class, the class id only breaks ties, so each class's rows are contiguous.
     let mut order: Vec<usize> = (0..part.classes.len()).collect();
     order.par_sort_unstable_by(|&a, &b| {
-        (&class_categories[a], &class_values[a], a).cmp(&(
-            &class_categories[b],
-            &class_values[b],
-            b,
-        ))
+        (class_categories(a), &class_values[a], a).cmp(&(class_categories(b), &class_values[b], b))
     });
     let mut class_rows = vec![usize::MAX; part.classes.len()];
     let mut row_class = Vec::with_capacity(part.classes.iter().map(|c| c.members.len()).sum());
@@ -429,7 +427,8 @@ pub fn generalize(
         category_names: pl.categories.iter().map(|c| c.name.clone()).collect(),
         columns,
         class_values,
-        class_categories,
+        strata,
+        class_stratum,
         row_class,
         clamped,
         moved,

@@ -64,17 +64,22 @@ struct Released {
     /// Category tuples, by id.
     cats: Vec<Vec<String>>,
     cat_ids: HashMap<Vec<String>, u32>,
-    /// Per distinct row: category id and points.
-    rows: Vec<(u32, Vec<Option<f64>>)>,
+    /// Per distinct row: category id and points (NaN: missing; half the memory of
+    /// `Option<f64>`, and no released cell is NaN).
+    rows: Vec<(u32, Box<[f64]>)>,
 }
 
 /// A record as compared for reproduction: category id, then values rounded to integers
 /// (missing: `i64::MIN`).
 type Key = Box<[i64]>;
 
-fn key(cat: u32, vals: &[Option<f64>]) -> Key {
+fn key(cat: u32, vals: &[f64]) -> Key {
     let mut k = Vec::with_capacity(vals.len() + 1);
-    key_into(&mut k, cat, vals.iter().copied());
+    key_into(
+        &mut k,
+        cat,
+        vals.iter().map(|&v| (!v.is_nan()).then_some(v)),
+    );
     k.into()
 }
 
@@ -116,6 +121,7 @@ fn released(g: &Grouped, s: &dyn SourceRecords) -> Result<Released, String> {
                 None => g.number(a, row[a]),
                 Some(b) => Some((g.number(a, row[a])? + g.number(b, row[b])?) / 2.0),
             })
+            .map(|v| v.unwrap_or(f64::NAN))
             .collect();
         r.rows.push((id, points));
     }
@@ -189,7 +195,7 @@ pub fn check_linkage_with(
         .collect();
 
     // 1. Distinct owners per class, recounted from the source.
-    let mut class_owners: Vec<(usize, u32)> = Vec::new();
+    let mut class_owners: Vec<(usize, u32)> = Vec::with_capacity(n);
     let mut missing = 0;
     let mut mismatched = 0;
     for (pi, &cat) in person_cat.iter().enumerate() {
@@ -319,7 +325,7 @@ pub fn check_linkage_with(
             pts.extend(
                 v.iter()
                     .enumerate()
-                    .map(|(j, x)| x.map_or(f64::NAN, |x| x / sd[*c as usize * d + j])),
+                    .map(|(j, x)| x / sd[*c as usize * d + j]),
             );
         }
     }
