@@ -77,34 +77,45 @@ fn parse_batch(
         .map(|&(n, start, end)| {
             let at = RecordRef { file, n, sub: None };
             let line = trim(&batch.buf[start..end], n == 1);
-            let guess = match hint.load(Ordering::Relaxed) {
-                0 => Entity::Person,
-                _ => Entity::User,
-            };
-            if let Some(f) = fast.read(w, guess, line) {
-                return vec![match guess {
-                    Entity::Person => Action::Person(at, f),
-                    Entity::User => Action::User(at, f),
-                }];
-            }
-            let actions = match serde_json::from_slice::<Value>(line) {
-                Ok(v) => prepare(w, at, v),
-                Err(_) => vec![Action::Drop {
-                    at,
-                    field: None,
-                    reason: Reason::MalformedJson,
-                    counted: true,
-                }],
-            };
-            // Only a hint: it changes which path reads a record, never what is read.
-            match actions.as_slice() {
-                [Action::Person(..)] => hint.store(0, Ordering::Relaxed),
-                [Action::User(..)] => hint.store(1, Ordering::Relaxed),
-                _ => {}
+            let mut actions = parse_line(w, fast, hint, at, line);
+            for a in &mut actions {
+                if let Action::User(_, f) = a {
+                    w.verdict(f);
+                }
             }
             actions
         })
         .collect()
+}
+
+/// One line's actions: the fast path for a record of the kind last seen, else the walk.
+fn parse_line(w: &Walker, fast: &Fast, hint: &AtomicU8, at: RecordRef, line: &[u8]) -> Vec<Action> {
+    let guess = match hint.load(Ordering::Relaxed) {
+        0 => Entity::Person,
+        _ => Entity::User,
+    };
+    if let Some(f) = fast.read(w, guess, line) {
+        return vec![match guess {
+            Entity::Person => Action::Person(at, f),
+            Entity::User => Action::User(at, f),
+        }];
+    }
+    let actions = match serde_json::from_slice::<Value>(line) {
+        Ok(v) => prepare(w, at, v),
+        Err(_) => vec![Action::Drop {
+            at,
+            field: None,
+            reason: Reason::MalformedJson,
+            counted: true,
+        }],
+    };
+    // Only a hint: it changes which path reads a record, never what is read.
+    match actions.as_slice() {
+        [Action::Person(..)] => hint.store(0, Ordering::Relaxed),
+        [Action::User(..)] => hint.store(1, Ordering::Relaxed),
+        _ => {}
+    }
+    actions
 }
 
 /// NDJSON, one record per line. Parsing and applying roles (the costly part) run in

@@ -208,6 +208,7 @@ impl<'a> Reader<'a> {
             .iter()
             .any(|f| f.split_once('.').is_some_and(|(e, _)| e == person));
         self.keep_user_values = rules.is_none() || person_filters;
+        self.w.rules = rules.clone();
         self.owner_rules = rules;
     }
 
@@ -293,7 +294,8 @@ impl<'a> Reader<'a> {
             if verdicts.len() <= id as usize {
                 verdicts.resize(id as usize + 1, None);
             }
-            verdicts[id as usize] = Some((rules.0)(&f.filters));
+            let v = f.verdict.take().unwrap_or_else(|| (rules.0)(&f.filters));
+            verdicts[id as usize] = Some(v);
         }
         if self.keep_user_values {
             self.export.users.values.insert(id, f.filters);

@@ -250,6 +250,9 @@ fn read_table(
                         apply(&w, &fast, entity, col, *role, v.as_ref(), &mut f);
                     }
                 }
+                if entity == "user" {
+                    w.verdict(&mut f);
+                }
                 f
             })
             .collect()

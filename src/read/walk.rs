@@ -21,6 +21,9 @@ pub(crate) struct Fields {
     /// Encrypted values met, and how many of them decrypted.
     pub encrypted: u32,
     pub decrypted: u32,
+    /// A user record's verdict under the owner rules, where worked out on a reading
+    /// thread (see [`Walker::verdict`]).
+    pub verdict: Option<super::OwnerVerdict>,
 }
 
 impl Fields {
@@ -44,6 +47,8 @@ pub(crate) struct Walker<'a> {
     pub(super) filter_fields: Vec<(String, String)>,
     /// The store's key, where values are encrypted at rest.
     pub(crate) key: Option<std::sync::Arc<decrypt::StoreKey>>,
+    /// The owner rules, if the chain gave them.
+    pub(crate) rules: Option<super::OwnerRules>,
 }
 
 impl<'a> Walker<'a> {
@@ -65,6 +70,7 @@ impl<'a> Walker<'a> {
             release_pos,
             filter_fields,
             key: None,
+            rules: None,
         }
     }
 
@@ -79,7 +85,14 @@ impl<'a> Walker<'a> {
             unknown: Vec::new(),
             encrypted: 0,
             decrypted: 0,
+            verdict: None,
         }
+    }
+
+    /// Works out a user record's verdict under the owner rules, on the thread that read
+    /// it (the reader's in-order merge is one thread).
+    pub(crate) fn verdict(&self, f: &mut Fields) {
+        f.verdict = self.rules.as_ref().map(|r| (r.0)(&f.filters));
     }
 
     /// Applies roles to one JSON object of `entity`, recursing into objects whose children
