@@ -185,7 +185,10 @@ impl Tables {
             .into_par_iter()
             .map(|j| {
                 let mut order: Vec<usize> = (0..nc).collect();
-                order.sort_by(|&a, &b| p[a * d + j].total_cmp(&p[b * d + j]).then(a.cmp(&b)));
+                // Ties broken by class: a total order, so an unstable sort gives the same order.
+                order.sort_unstable_by(|&a, &b| {
+                    p[a * d + j].total_cmp(&p[b * d + j]).then(a.cmp(&b))
+                });
                 let last = self.sorted[j].len() - 1;
                 let mut out = vec![0.0; nc];
                 let mut cum = 0.0;
@@ -232,7 +235,7 @@ pub fn mean_exact_round(
                 .sum();
             let mut order: Vec<usize> = (0..nc).collect();
             let frac = |c: usize| t[c] - t[c].floor();
-            order.sort_by(|&a, &b| frac(b).total_cmp(&frac(a)).then(a.cmp(&b)));
+            order.sort_unstable_by(|&a, &b| frac(b).total_cmp(&frac(a)).then(a.cmp(&b)));
             for c in order {
                 if w[c] / 2.0 <= need {
                     v[c] += 1;

@@ -80,28 +80,33 @@ impl People {
         self.measurements.max(1)
     }
 
+    #[inline]
     fn loc(&self, i: usize) -> (&Chunk, usize) {
         debug_assert!(i < self.len);
         (&self.chunks[i >> SHIFT], i & (CHUNK - 1))
     }
 
+    #[inline]
     pub fn at(&self, i: usize) -> RecordRef {
         let (c, j) = self.loc(i);
         c.at[j]
     }
 
+    #[inline]
     pub fn owner(&self, i: usize) -> u32 {
         let (c, j) = self.loc(i);
         c.owner[j]
     }
 
     /// Person `i`'s values, one per released measurement; NaN = absent.
+    #[inline]
     pub fn values(&self, i: usize) -> &[f32] {
         let (s, d) = (self.value_stride(), self.measurements);
         let (c, j) = self.loc(i);
         &c.values[j * s..j * s + d]
     }
 
+    #[inline]
     pub fn values_mut(&mut self, i: usize) -> &mut [f32] {
         let (s, d) = (self.value_stride(), self.measurements);
         let c = &mut self.chunks[i >> SHIFT];
@@ -111,6 +116,7 @@ impl People {
 
     /// Person `i`'s category codes ([`NO_VALUE`] where it has none): equal codes are
     /// equal values.
+    #[inline]
     pub fn codes(&self, i: usize) -> &[u32] {
         let (s, n) = (self.code_stride(), self.categories);
         let (c, j) = self.loc(i);
@@ -118,11 +124,13 @@ impl People {
     }
 
     /// Person `i`'s value of category `c`, if it has one.
+    #[inline]
     pub fn category(&self, i: usize, c: usize) -> Option<&str> {
         self.value_of(c, self.codes(i)[c])
     }
 
     /// The value that `code` stands for in category `c`.
+    #[inline]
     pub fn value_of(&self, c: usize, code: u32) -> Option<&str> {
         (code != NO_VALUE).then(|| self.dict[c][code as usize].as_str())
     }
