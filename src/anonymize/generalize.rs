@@ -142,6 +142,9 @@ fn restore_linear(pl: &Pipeline, e: &Eligible, part: &Partition, centers: &mut [
     }
 }
 
+/// Strata whose values copied together take no more than this are restored side by side.
+const SIDE_BY_SIDE_BYTES: usize = 256 << 20;
+
 /// `moments = "quantile"`: each stratum's class values on the grid (release measurement
 /// order; 0 where a measurement does not apply), from [`quantile::restore`].
 fn quantile_values(
@@ -152,10 +155,8 @@ fn quantile_values(
 ) -> Vec<Vec<i64>> {
     let dm = pl.measurements.len();
     let centers = class_means(e, part, dm);
-    // One stratum after the other (each runs in parallel inside): a stratum's values are
-    // copied for the moments, and only one stratum's copy is held at a time.
-    let restored: Vec<Option<(StratumClasses, Vec<i64>)>> = (0..part.strata.len())
-        .map(|si| {
+    let restore_one = |si: usize| -> Option<(StratumClasses, Vec<i64>)> {
+        {
             let mut sc = stratum_classes(pl, e, part, si)?;
             // The same values by column, gathered again once the row-major copy is freed.
             let columns = || {
@@ -195,8 +196,20 @@ fn quantile_values(
             };
             let v = quantile::restore(stratum);
             Some((sc, v))
-        })
-        .collect();
+        }
+    };
+    // A stratum's values are copied for the moments. Small strata are restored side by
+    // side; large ones one after the other (each still runs in parallel inside), so only
+    // one stratum's copy is held at a time (10M people: 0.9 GB for all at once).
+    let copied = part.classes.iter().map(|c| c.members.len()).sum::<usize>() * dm * 4;
+    let restored: Vec<Option<(StratumClasses, Vec<i64>)>> = if copied <= SIDE_BY_SIDE_BYTES {
+        (0..part.strata.len())
+            .into_par_iter()
+            .map(restore_one)
+            .collect()
+    } else {
+        (0..part.strata.len()).map(restore_one).collect()
+    };
     let mut out = vec![vec![0i64; dm]; part.classes.len()];
     for (sc, v) in restored.into_iter().flatten() {
         for (c, &ci) in sc.classes.iter().enumerate() {

@@ -318,7 +318,8 @@ fn apply(
         },
         (Role::Filter, Some(v)) => {
             if let Some(i) = w.filter_index(entity, col) {
-                f.filters[i] = Some(w.filter_value(v.clone(), f));
+                let v = w.filter_value(v.clone(), f);
+                f.set_filter(i, Some(v));
             }
         }
         (Role::Category, Some(v)) => {

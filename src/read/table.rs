@@ -94,7 +94,7 @@ pub(super) fn read(r: &mut Reader, path: &Path) -> Result<()> {
                 };
                 let s = as_text(s).map_err(polars_err)?;
                 for (f, v) in rows.iter_mut().zip(s.str().map_err(polars_err)?.iter()) {
-                    f.filters[fi] = v.map(|v| serde_json::Value::String(v.to_string()));
+                    f.set_filter(fi, v.map(|v| serde_json::Value::String(v.to_string())));
                 }
             }
             Some(Role::Measurement) => {

@@ -15,6 +15,8 @@ pub(crate) struct Fields {
     pub values: Vec<f32>,
     pub breasts_only_present: bool,
     pub problem: Option<Problem>,
+    /// Filter values by field index; shorter than the filter fields where the last are
+    /// unset (read with `get`).
     pub filters: Vec<Option<Value>>,
     /// Fields with no role met in this record: (entity, field).
     pub unknown: Vec<(String, String)>,
@@ -27,6 +29,15 @@ pub(crate) struct Fields {
 }
 
 impl Fields {
+    /// Sets filter field `i` (pipeline `filter_fields` order). The list grows as far as
+    /// the fields set: most person records hold none, and allocate nothing for them.
+    pub(crate) fn set_filter(&mut self, i: usize, v: Option<Value>) {
+        if self.filters.len() <= i {
+            self.filters.resize(i + 1, None);
+        }
+        self.filters[i] = v;
+    }
+
     pub(crate) fn problem(&mut self, field: impl Into<String>, reason: Reason) {
         if self.problem.is_none() {
             self.problem = Some(Problem {
@@ -81,7 +92,7 @@ impl<'a> Walker<'a> {
             values: vec![f32::NAN; self.pl.measurements.len()],
             breasts_only_present: false,
             problem: None,
-            filters: vec![None; self.filter_fields.len()],
+            filters: Vec::new(),
             unknown: Vec::new(),
             encrypted: 0,
             decrypted: 0,
@@ -127,7 +138,8 @@ impl<'a> Walker<'a> {
                 },
                 Some(Role::Filter) => {
                     if let Some(i) = self.filter_index(entity, path) {
-                        out.filters[i] = Some(self.filter_value(value.clone(), out));
+                        let v = self.filter_value(value.clone(), out);
+                        out.set_filter(i, Some(v));
                     }
                 }
                 Some(Role::Category) => {

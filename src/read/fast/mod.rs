@@ -236,7 +236,7 @@ impl<'de> Visitor<'de> for Record<'_, '_, '_> {
                     let v: Value = map.next_value()?;
                     if let Some(i) = slot.index {
                         let v = self.w.filter_value(v, &mut out);
-                        out.filters[i] = Some(v);
+                        out.set_filter(i, Some(v));
                     }
                 }
                 Role::Category => match slot.index {
