@@ -316,7 +316,7 @@ impl<'a> Reader<'a> {
         }
         let people = &mut self.export.people;
         for (i, c) in self.pl.categories.iter().enumerate() {
-            self.codes[i] = match (&c.source, &f.categories[i]) {
+            self.codes[i] = match (&c.source, f.categories.get(i).and_then(Option::as_deref)) {
                 (CategorySource::BreastsOnlyPresent, _) => people.intern(
                     i,
                     if f.breasts_only_present {

@@ -325,8 +325,8 @@ fn apply(
         (Role::Category, Some(v)) => {
             if let Some(i) = w.category_index(entity, col) {
                 match v {
-                    Value::String(s) => f.categories[i] = Some(s.clone()),
-                    Value::Number(n) => f.categories[i] = Some(n.to_string()),
+                    Value::String(s) => f.set_category(i, Some(s.clone())),
+                    Value::Number(n) => f.set_category(i, Some(n.to_string())),
                     _ => f.problem(col, Reason::WrongType),
                 }
             }

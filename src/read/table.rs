@@ -85,7 +85,10 @@ pub(super) fn read(r: &mut Reader, path: &Path) -> Result<()> {
                 };
                 let s = as_text(s).map_err(polars_err)?;
                 for (f, v) in rows.iter_mut().zip(s.str().map_err(polars_err)?.iter()) {
-                    f.categories[ci] = v.map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+                    f.set_category(
+                        ci,
+                        v.map(|v| v.trim().to_string()).filter(|v| !v.is_empty()),
+                    );
                 }
             }
             Some(Role::Filter) => {

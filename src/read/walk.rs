@@ -10,6 +10,7 @@ use serde_json::Value;
 #[derive(Debug, Default)]
 pub(crate) struct Fields {
     pub owner: Option<String>,
+    /// By category index; shorter where the last are unset (read with `get`).
     pub categories: Vec<Option<String>>,
     /// In f32 as `Person` keeps them (each value is cast once, as it is stored).
     pub values: Vec<f32>,
@@ -29,6 +30,18 @@ pub(crate) struct Fields {
 }
 
 impl Fields {
+    /// Sets category `i` (pipeline order). As [`Fields::set_filter`]: the list grows as far
+    /// as the categories set (a derived category is never set here).
+    pub(crate) fn set_category(&mut self, i: usize, v: Option<String>) {
+        if self.categories.len() <= i {
+            if v.is_none() {
+                return;
+            }
+            self.categories.resize(i + 1, None);
+        }
+        self.categories[i] = v;
+    }
+
     /// Sets filter field `i` (pipeline `filter_fields` order). The list grows as far as
     /// the fields set: most person records hold none, and allocate nothing for them.
     pub(crate) fn set_filter(&mut self, i: usize, v: Option<Value>) {
@@ -88,7 +101,7 @@ impl<'a> Walker<'a> {
     pub(crate) fn new_fields(&self) -> Fields {
         Fields {
             owner: None,
-            categories: vec![None; self.pl.categories.len()],
+            categories: Vec::new(),
             values: vec![f32::NAN; self.pl.measurements.len()],
             breasts_only_present: false,
             problem: None,
@@ -145,7 +158,7 @@ impl<'a> Walker<'a> {
                 Some(Role::Category) => {
                     if let Some(i) = self.category_index(entity, path) {
                         match scalar(value) {
-                            Some(s) => out.categories[i] = Some(s),
+                            Some(s) => out.set_category(i, Some(s)),
                             None if value.is_null() => {}
                             None => out.problem(path, Reason::WrongType),
                         }

@@ -240,7 +240,10 @@ impl<'de> Visitor<'de> for Record<'_, '_, '_> {
                     }
                 }
                 Role::Category => match slot.index {
-                    Some(i) => out.categories[i] = map.next_value_seed(Scalar)?,
+                    Some(i) => {
+                        let v = map.next_value_seed(Scalar)?;
+                        out.set_category(i, v)
+                    }
                     None => {
                         map.next_value::<Skip>()?;
                     }
