@@ -153,7 +153,10 @@ impl Fast {
         if self.catalog_len > 256 {
             return None;
         }
-        let mut de = serde_json::Deserializer::from_slice(line);
+        // The line checked as UTF-8 once (JSON text is UTF-8; a line that is not goes to
+        // the walk, which rejects it): the parser then checks no string again.
+        let text = std::str::from_utf8(line).ok()?;
+        let mut de = serde_json::Deserializer::from_str(text);
         let f = Record {
             fast: self,
             w,
