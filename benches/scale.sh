@@ -13,22 +13,10 @@
 # Uses the dev-profile build that tests and the README use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -x /usr/bin/time ] || { echo "needs GNU time (Debian package: time)" >&2; exit 2; }
-cargo build -q --bin opentape --example io_floor
-target="${CARGO_TARGET_DIR:-target}/debug"
-bin="$target/opentape"
-floor="$target/examples/io_floor"
-work=${BENCH_WORK:-$(mktemp -d)}
-mkdir -p "$work"
-trap 'rm -rf "$work"/in-* "$work"/floor-* "$work"/rel-*' EXIT
-export OPENTAPE_NOISE_KEY=bench-key-0123456789abcdef
+. benches/floor_lib.sh
+clean_on_exit 'in-*' 'floor-*' 'rel-*'
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(100000 1000000)
-measure() { # out-prefix, command...: wall seconds and peak MB into <prefix>.time
-  local prefix=$1; shift
-  /usr/bin/time -f "%e %M" -o "$prefix.time" "$@" >"$prefix.out" 2>"$prefix.err" \
-    || { cat "$prefix.err" >&2; exit 1; }
-}
 summary="| people | eligible | release s | release peak MB | I/O floor s | floor peak MB | release / floor | verify s | verify peak MB |
 |---|---|---|---|---|---|---|---|---|"
 for n in "${sizes[@]}"; do
@@ -49,11 +37,8 @@ for n in "${sizes[@]}"; do
   echo
   echo "Stages at $n people (release --timings):"
   echo
-  echo "| stage | seconds |"
-  echo "|---|---|"
-  sed -n 's/^timing *\([0-9.]*\) s  \(.*\)$/| \2 | \1 |/p' "$work/release-$n.err"
-  ratio=$(python3 -c "print(f'{$r_secs / $f_secs:.2f}')")
-  summary+=$'\n'"| $n | $eligible | $r_secs | $((r_kb / 1024)) | $f_secs | $((f_kb / 1024)) | $ratio | $v_secs | $((v_kb / 1024)) |"
+  stage_table "$work/release-$n.err"
+  summary+=$'\n'"| $n | $eligible | $r_secs | $((r_kb / 1024)) | $f_secs | $((f_kb / 1024)) | $(ratio "$r_secs" "$f_secs") | $v_secs | $((v_kb / 1024)) |"
   rm -rf "$work/in-$n" "$work/floor-$n" "$work/rel-$n"
 done
 echo

@@ -8,29 +8,23 @@
 # usage: benches/store_scale.sh [PEOPLE]     (default 1000000; BENCH_WORK=/big/disk: 4 GB at 1M)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -x /usr/bin/time ] || { echo "needs GNU time (Debian package: time)" >&2; exit 2; }
-cargo build -q --bin opentape --example io_floor
-target="${CARGO_TARGET_DIR:-target}/debug"
+. benches/floor_lib.sh
 n=${1:-1000000}
-work=${BENCH_WORK:-$(mktemp -d)}
-mkdir -p "$work"
-trap 'rm -rf "$work/rel" "$work/floor"' EXIT
-export OPENTAPE_NOISE_KEY=bench-key-0123456789abcdef
-[ -f "$work/sq/backend.sqlite" ] || "$target/opentape" sample --format freesewing-sqlite \
+# The store is kept in BENCH_WORK for the next run; a temporary folder goes whole.
+clean_on_exit rel floor
+[ -f "$work/sq/backend.sqlite" ] || "$bin" sample --format freesewing-sqlite \
   --people "$n" --seed 1 --out "$work/sq" --as-of 2026-11-29 --quiet
 rm -rf "$work/rel" "$work/floor"
-/usr/bin/time -f "%e %M" -o "$work/release.time" "$target/opentape" release \
+measure "$work/release" "$bin" release \
   --pipeline pipelines/freesewing-sqlite.toml --input "$work/sq/backend.sqlite" \
   --store-key-file "$work/sq/encryption.key" --version 1.0.0 --as-of 2026-11-29 \
-  --out "$work/rel" --timings --quiet >/dev/null 2>"$work/release.err" || { cat "$work/release.err" >&2; exit 1; }
-/usr/bin/time -f "%e %M" -o "$work/floor.time" "$target/examples/io_floor" "$work/sq/backend.sqlite" - \
-  "$work/rel/1.0.0/measurements.parquet" "$work/floor" 2>"$work/floor.err" || { cat "$work/floor.err" >&2; exit 1; }
+  --out "$work/rel" --timings --quiet
+measure "$work/floor" "$floor" "$work/sq/backend.sqlite" - \
+  "$work/rel/1.0.0/measurements.parquet" "$work/floor"
 read -r r_secs r_kb <"$work/release.time"
 read -r f_secs f_kb <"$work/floor.time"
-echo "| stage | seconds |"
-echo "|---|---|"
-sed -n 's/^timing *\([0-9.]*\) s  \(.*\)$/| \2 | \1 |/p' "$work/release.err"
+stage_table "$work/release.err"
 echo
 echo "| sets | release s | release peak MB | floor s | floor peak MB | release / floor |"
 echo "|---|---|---|---|---|---|"
-echo "| $n | $r_secs | $((r_kb / 1024)) | $f_secs | $((f_kb / 1024)) | $(python3 -c "print(f'{$r_secs / $f_secs:.2f}')") |"
+echo "| $n | $r_secs | $((r_kb / 1024)) | $f_secs | $((f_kb / 1024)) | $(ratio "$r_secs" "$f_secs") |"
