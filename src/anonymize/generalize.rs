@@ -156,52 +156,52 @@ fn quantile_values(
     let dm = pl.measurements.len();
     let centers = class_means(e, part, dm);
     let restore_one = |si: usize| -> Option<(StratumClasses, Vec<i64>)> {
-        {
-            let mut sc = stratum_classes(pl, e, part, si)?;
-            // The same values by column, gathered again once the row-major copy is freed.
-            let columns = || {
-                let n = sc.members.len();
-                let mut cols: Vec<Vec<f32>> = vec![Vec::with_capacity(n); sc.dims.len()];
-                for &r in &sc.members {
-                    let v = e.people.values(r as usize);
-                    for (col, &p) in cols.iter_mut().zip(&sc.dims) {
-                        col.push(v[p]);
-                    }
+        let mut sc = stratum_classes(pl, e, part, si)?;
+        // The same values by column, gathered again once the row-major copy is freed.
+        let columns = || {
+            let n = sc.members.len();
+            let mut cols: Vec<Vec<f32>> = vec![Vec::with_capacity(n); sc.dims.len()];
+            for &r in &sc.members {
+                let v = e.people.values(r as usize);
+                for (col, &p) in cols.iter_mut().zip(&sc.dims) {
+                    col.push(v[p]);
                 }
-                cols
-            };
-            let pick = |rows: &[f64]| -> Vec<f64> { sc.dims.iter().map(|&p| rows[p]).collect() };
-            let stratum = quantile::Stratum {
-                means: sc
-                    .classes
-                    .iter()
-                    .flat_map(|&ci| pick(&centers[ci]))
-                    .collect(),
-                weights: sc.weights.clone(),
-                people: std::mem::take(&mut sc.people),
-                columns: &columns,
-                d: sc.dims.len(),
-                resolution: sc
-                    .dims
-                    .iter()
-                    .map(|&p| pl.catalog.measurements[pl.measurements[p]].resolution)
-                    .collect(),
-                k: pl.release.k,
-                rounds: pl.release.quantile_rounds,
-                noise: sc
-                    .classes
-                    .iter()
-                    .flat_map(|&ci| sc.dims.iter().map(move |&p| noise[ci][p]))
-                    .collect(),
-            };
-            let v = quantile::restore(stratum);
-            Some((sc, v))
-        }
+            }
+            cols
+        };
+        let pick = |rows: &[f64]| -> Vec<f64> { sc.dims.iter().map(|&p| rows[p]).collect() };
+        let stratum = quantile::Stratum {
+            means: sc
+                .classes
+                .iter()
+                .flat_map(|&ci| pick(&centers[ci]))
+                .collect(),
+            weights: sc.weights.clone(),
+            people: std::mem::take(&mut sc.people),
+            columns: &columns,
+            d: sc.dims.len(),
+            resolution: sc
+                .dims
+                .iter()
+                .map(|&p| pl.catalog.measurements[pl.measurements[p]].resolution)
+                .collect(),
+            k: pl.release.k,
+            rounds: pl.release.quantile_rounds,
+            noise: sc
+                .classes
+                .iter()
+                .flat_map(|&ci| sc.dims.iter().map(move |&p| noise[ci][p]))
+                .collect(),
+        };
+        let v = quantile::restore(stratum);
+        Some((sc, v))
     };
     // A stratum's values are copied for the moments. Small strata are restored side by
     // side; large ones one after the other (each still runs in parallel inside), so only
     // one stratum's copy is held at a time (10M people: 0.9 GB for all at once).
-    let copied = part.classes.iter().map(|c| c.members.len()).sum::<usize>() * dm * 4;
+    let copied = part.classes.iter().map(|c| c.members.len()).sum::<usize>()
+        * dm
+        * std::mem::size_of::<f32>();
     let restored: Vec<Option<(StratumClasses, Vec<i64>)>> = if copied <= SIDE_BY_SIDE_BYTES {
         (0..part.strata.len())
             .into_par_iter()

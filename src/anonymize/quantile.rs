@@ -150,13 +150,6 @@ struct Tables {
     k: usize,
 }
 
-/// Row-major `people x d` values as `d` columns.
-pub fn columns_of(people: &[f32], d: usize) -> Vec<Vec<f32>> {
-    (0..d)
-        .map(|j| people.iter().skip(j).step_by(d).copied().collect())
-        .collect()
-}
-
 impl Tables {
     /// Sorts each measurement's values in place.
     fn new(mut sorted: Vec<Vec<f32>>, k: usize) -> Tables {
@@ -258,6 +251,13 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use rand::{Rng, SeedableRng};
+
+    /// Row-major `people x d` values as `d` columns.
+    fn columns_of(people: &[f32], d: usize) -> Vec<Vec<f32>> {
+        (0..d)
+            .map(|j| people.iter().skip(j).step_by(d).copied().collect())
+            .collect()
+    }
 
     /// Correlated people, grouped into classes of consecutive rows (their means).
     fn stratum(seed: u64, d: usize, classes: usize, size: usize) -> (Vec<f32>, Vec<f64>, Vec<f64>) {

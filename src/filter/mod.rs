@@ -85,18 +85,23 @@ fn owner_side(
     fn field(f: Option<&Vec<Option<Value>>>, i: usize) -> Option<&Value> {
         f?.get(i)?.as_ref()
     }
-    let value = |i: usize| field(own, i).or_else(|| field(user, i));
-    OwnerVerdict {
-        dropped: owner_verdict(pl, c, value),
-        counted: counted(pl, c, value),
-    }
+    owner_facts(pl, c, |i| field(own, i).or_else(|| field(user, i)))
 }
 
-/// Whether the consent value is the one the pipeline counts on its own.
-fn counted<'v>(pl: &Pipeline, c: &Checks, value: impl Fn(usize) -> Option<&'v Value>) -> bool {
-    match (pl.filters.consent.count_value, c.consent) {
+/// The owner rules' verdict on the filter values that `value(i)` gives by filter-field
+/// index, and whether the consent value is the one the pipeline counts on its own.
+fn owner_facts<'v>(
+    pl: &Pipeline,
+    c: &Checks,
+    value: impl Fn(usize) -> Option<&'v Value>,
+) -> OwnerVerdict {
+    let counted = match (pl.filters.consent.count_value, c.consent) {
         (Some(want), Some(i)) => value(i).and_then(Value::as_i64) == Some(want),
         _ => false,
+    };
+    OwnerVerdict {
+        dropped: owner_verdict(pl, c, value),
+        counted,
     }
 }
 
@@ -260,11 +265,9 @@ impl OwnerRules {
     /// Whether an owner whose user record holds `filters` (pipeline `filter_fields`
     /// order) is dropped by these rules, and whether its consent is the counted value.
     pub fn verdict(&self, filters: &[Option<Value>]) -> OwnerVerdict {
-        let value = |i: usize| filters.get(i).and_then(Option::as_ref);
-        OwnerVerdict {
-            dropped: owner_verdict(&self.pl, &self.checks, value),
-            counted: counted(&self.pl, &self.checks, value),
-        }
+        owner_facts(&self.pl, &self.checks, |i| {
+            filters.get(i).and_then(Option::as_ref)
+        })
     }
 }
 
@@ -340,7 +343,6 @@ pub fn apply(pl: &Pipeline, export: Export, as_of: i64) -> Eligible {
         problems,
         person_filters,
         users,
-        single_entity,
         owner_keys,
         reference_sets,
         mut dropped,
@@ -352,7 +354,8 @@ pub fn apply(pl: &Pipeline, export: Export, as_of: i64) -> Eligible {
         pl,
         checks: Checks::new(pl, as_of),
         users,
-        single_entity,
+        // A format of one entity (a table) has no user records to need.
+        single_entity: pl.format.entities().len() == 1,
         own: person_filters.into_iter().collect(),
         problems: problems.into_iter().collect(),
         released,

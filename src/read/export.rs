@@ -50,8 +50,6 @@ pub struct Export {
     /// person (in order), for the people that hold any.
     pub person_filters: Vec<(u32, Vec<Option<Value>>)>,
     pub users: Users,
-    /// Whether the format has one entity only (a table): then no user record is needed.
-    pub single_entity: bool,
     /// Owner keys. Needed to count owners and key the noise; never released.
     pub owner_keys: crate::read::OwnerKeys,
     /// Measurements of public reference sets (FreeSewing's curated sets), in release order:

@@ -170,8 +170,6 @@ pub(crate) struct Reader<'a> {
     /// Encrypted values met and decrypted, over the whole export.
     pub(crate) encrypted: u64,
     pub(crate) decrypted: u64,
-    /// See [`ReadOptions::owner_rules`].
-    pub(crate) owner_rules: Option<OwnerRules>,
     /// A person's category codes, filled per record (no allocation per person).
     codes: Vec<u32>,
 }
@@ -184,7 +182,6 @@ impl<'a> Reader<'a> {
             unknown: BTreeMap::new(),
             export: Export {
                 people: People::new(pl.categories.len(), pl.measurements.len()),
-                single_entity: pl.format.entities().len() == 1,
                 ..Export::default()
             },
             keep_user_values: true,
@@ -193,7 +190,6 @@ impl<'a> Reader<'a> {
             meter,
             encrypted: 0,
             decrypted: 0,
-            owner_rules: None,
             codes: vec![NO_VALUE; pl.categories.len()],
         }
     }
@@ -208,8 +204,8 @@ impl<'a> Reader<'a> {
             .iter()
             .any(|f| f.split_once('.').is_some_and(|(e, _)| e == person));
         self.keep_user_values = rules.is_none() || person_filters;
-        self.w.rules = rules.clone();
-        self.owner_rules = rules;
+        // The walker holds them: the reading threads and this one use the same rules.
+        self.w.rules = rules;
     }
 
     /// The owner keys whose user record the owner rules keep: the records of all other
@@ -289,7 +285,7 @@ impl<'a> Reader<'a> {
         if self.export.users.has(id) {
             return self.drop_record(at, None, Reason::DuplicateUser);
         }
-        if let Some(rules) = &self.owner_rules {
+        if let Some(rules) = &self.w.rules {
             let verdicts = &mut self.export.users.verdicts;
             if verdicts.len() <= id as usize {
                 verdicts.resize(id as usize + 1, None);

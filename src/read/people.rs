@@ -210,38 +210,38 @@ impl People {
     /// Keeps the people for whom `keep(i)` is true (called once per person, in order),
     /// moving them up in place; emptied chunks are freed.
     pub fn retain(&mut self, mut keep: impl FnMut(usize) -> bool) {
-        let (cs, vs) = (self.code_stride(), self.value_stride());
         let mut w = 0;
         for i in 0..self.len {
-            if !keep(i) {
-                continue;
+            if keep(i) {
+                if w != i {
+                    self.move_down(i, w);
+                }
+                w += 1;
             }
-            if w != i {
-                let (rc, rj) = (i >> SHIFT, i & (CHUNK - 1));
-                let (wc, wj) = (w >> SHIFT, w & (CHUNK - 1));
-                // w < i: the written chunk is never after the read one.
-                let (head, tail) = self.chunks.split_at_mut(rc);
-                let (dst, src) = if wc == rc {
-                    let c = &mut tail[0];
-                    c.at[wj] = c.at[rj];
-                    c.owner[wj] = c.owner[rj];
-                    c.codes.copy_within(rj * cs..(rj + 1) * cs, wj * cs);
-                    c.values.copy_within(rj * vs..(rj + 1) * vs, wj * vs);
-                    w += 1;
-                    continue;
-                } else {
-                    (&mut head[wc], &tail[0])
-                };
-                dst.at[wj] = src.at[rj];
-                dst.owner[wj] = src.owner[rj];
-                dst.codes[wj * cs..(wj + 1) * cs]
-                    .copy_from_slice(&src.codes[rj * cs..(rj + 1) * cs]);
-                dst.values[wj * vs..(wj + 1) * vs]
-                    .copy_from_slice(&src.values[rj * vs..(rj + 1) * vs]);
-            }
-            w += 1;
         }
         self.truncate(w);
+    }
+
+    /// Copies person `from` over person `to` (`to < from`).
+    fn move_down(&mut self, from: usize, to: usize) {
+        let (cs, vs) = (self.code_stride(), self.value_stride());
+        let (fc, fj) = (from >> SHIFT, from & (CHUNK - 1));
+        let (tc, tj) = (to >> SHIFT, to & (CHUNK - 1));
+        if tc == fc {
+            let c = &mut self.chunks[fc];
+            c.at[tj] = c.at[fj];
+            c.owner[tj] = c.owner[fj];
+            c.codes.copy_within(fj * cs..(fj + 1) * cs, tj * cs);
+            c.values.copy_within(fj * vs..(fj + 1) * vs, tj * vs);
+            return;
+        }
+        // The chunk written comes before the one read.
+        let (head, tail) = self.chunks.split_at_mut(fc);
+        let (dst, src) = (&mut head[tc], &tail[0]);
+        dst.at[tj] = src.at[fj];
+        dst.owner[tj] = src.owner[fj];
+        dst.codes[tj * cs..(tj + 1) * cs].copy_from_slice(&src.codes[fj * cs..(fj + 1) * cs]);
+        dst.values[tj * vs..(tj + 1) * vs].copy_from_slice(&src.values[fj * vs..(fj + 1) * vs]);
     }
 
     fn truncate(&mut self, n: usize) {

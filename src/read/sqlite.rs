@@ -199,7 +199,7 @@ fn read_table(
     let owner_col = cols.iter().position(|(_, role)| *role == Role::Owner);
     // Sets of owners the owner rules drop are not decrypted: nothing of them is needed,
     // and the filter drops them for that rule (users are read first).
-    let kept = match (&r.owner_rules, entity) {
+    let kept = match (&r.w.rules, entity) {
         (Some(_), "set") => Some(r.kept_owners()),
         _ => None,
     };

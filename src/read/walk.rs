@@ -12,7 +12,7 @@ pub(crate) struct Fields {
     pub owner: Option<String>,
     /// By category index; shorter where the last are unset (read with `get`).
     pub categories: Vec<Option<String>>,
-    /// In f32 as `Person` keeps them (each value is cast once, as it is stored).
+    /// In f32, as the people keep them (each value is cast once, as it is read).
     pub values: Vec<f32>,
     pub breasts_only_present: bool,
     pub problem: Option<Problem>,
@@ -30,25 +30,14 @@ pub(crate) struct Fields {
 }
 
 impl Fields {
-    /// Sets category `i` (pipeline order). As [`Fields::set_filter`]: the list grows as far
-    /// as the categories set (a derived category is never set here).
+    /// Sets category `i` (pipeline order); see [`set_slot`].
     pub(crate) fn set_category(&mut self, i: usize, v: Option<String>) {
-        if self.categories.len() <= i {
-            if v.is_none() {
-                return;
-            }
-            self.categories.resize(i + 1, None);
-        }
-        self.categories[i] = v;
+        set_slot(&mut self.categories, i, v)
     }
 
-    /// Sets filter field `i` (pipeline `filter_fields` order). The list grows as far as
-    /// the fields set: most person records hold none, and allocate nothing for them.
+    /// Sets filter field `i` (pipeline `filter_fields` order); see [`set_slot`].
     pub(crate) fn set_filter(&mut self, i: usize, v: Option<Value>) {
-        if self.filters.len() <= i {
-            self.filters.resize(i + 1, None);
-        }
-        self.filters[i] = v;
+        set_slot(&mut self.filters, i, v)
     }
 
     pub(crate) fn problem(&mut self, field: impl Into<String>, reason: Reason) {
@@ -59,6 +48,19 @@ impl Fields {
             });
         }
     }
+}
+
+/// Sets slot `i` of a list read with `get`: it grows only as far as a value set, so a
+/// record that sets none (most person records hold no filter field, a v3 set no category
+/// of its own) allocates nothing.
+fn set_slot<T: Clone>(list: &mut Vec<Option<T>>, i: usize, v: Option<T>) {
+    if list.len() <= i {
+        if v.is_none() {
+            return;
+        }
+        list.resize(i + 1, None);
+    }
+    list[i] = v;
 }
 
 /// What applying roles needs to know: shared by the threads that walk records.
