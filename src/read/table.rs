@@ -24,15 +24,7 @@ pub(super) fn read(r: &mut Reader, path: &Path) -> Result<()> {
             if bytes.iter().all(|b| b.is_ascii_whitespace()) {
                 return Err(Error::input(path, "empty file: no header and no rows"));
             }
-            let text = to_utf8(bytes);
-            // Every column as text: numbers are parsed here, so a bad cell is quarantined
-            // with its row and column instead of failing the whole file.
-            CsvReadOptions::default()
-                .with_has_header(true)
-                .with_infer_schema_length(Some(0))
-                .into_reader_with_file_handle(Cursor::new(text.into_bytes()))
-                .finish()
-                .map_err(polars_err)?
+            read_csv(r.pl, to_utf8(bytes).into_bytes()).map_err(polars_err)?
         }
         "parquet" => {
             let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
@@ -151,6 +143,37 @@ pub(super) fn read(r: &mut Reader, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A CSV table: measurement columns parsed as numbers by polars (every other column as
+/// text). If that read fails (a cell polars cannot read as a number), the file is read
+/// again with every column as text, so a bad cell is quarantined with its row and column
+/// below instead of failing the whole file. Either way a value is the same `f64`: polars
+/// skips leading spaces and parses the rest with a correctly rounded parser, as
+/// `str::parse` does after the trim below; trailing spaces fail the typed read.
+fn read_csv(pl: &crate::pipeline::Pipeline, bytes: Vec<u8>) -> PolarsResult<DataFrame> {
+    let numbers: Schema = pl
+        .roles
+        .get("row")
+        .into_iter()
+        .flatten()
+        .filter(|(_, role)| **role == Role::Measurement)
+        .map(|(name, _)| Field::new(name.as_str().into(), DataType::Float64))
+        .collect();
+    if numbers.is_empty() {
+        return csv_frame(&bytes, None);
+    }
+    csv_frame(&bytes, Some(numbers)).or_else(|_| csv_frame(&bytes, None))
+}
+
+/// Every column as text, but those of `numbers` (as its types).
+fn csv_frame(bytes: &[u8], numbers: Option<Schema>) -> PolarsResult<DataFrame> {
+    CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .with_schema_overwrite(numbers.map(Arc::new))
+        .into_reader_with_file_handle(Cursor::new(bytes))
+        .finish()
+}
+
 fn as_text(s: &Series) -> PolarsResult<Series> {
     s.cast(&DataType::String)
 }
@@ -183,6 +206,88 @@ fn cp1252(b: u8) -> char {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A cell the typed read accepts is the number `str::parse` reads from it after a
+    /// trim (what the text read does); every other cell fails the typed read, so the file
+    /// is read as text and the cell quarantined as before.
+    #[test]
+    fn typed_cells_read_as_the_text_reader_would() {
+        let cells = [
+            "12.5",
+            " 12.5",
+            "12.5 ",
+            "\"12.5\"",
+            "\" 7\"",
+            "1e3",
+            "1E3",
+            ".5",
+            "5.",
+            "+5",
+            "-0",
+            "00012",
+            "1e400",
+            "4.9e-325",
+            "0.1",
+            "1234.5678901234567",
+            "nan",
+            "NaN",
+            "NAN",
+            "inf",
+            "-Infinity",
+            "+inf",
+            "infinity",
+            "",
+            "  ",
+            "\"\"",
+            "abc",
+            "1.2.3",
+            "1_0",
+            "0x10",
+            "1e",
+            "e5",
+            "+",
+            "-",
+            ".",
+            "12\t",
+            "\t12",
+            "١٢",
+            "1 2",
+            "1d3",
+            "1f",
+        ];
+        let schema: Schema = [Field::new("m".into(), DataType::Float64)]
+            .into_iter()
+            .collect();
+        let mut typed_rejected = 0;
+        for cell in cells {
+            let csv = format!("m,x\n{cell},a\n");
+            let text = cell.trim().trim_matches('"').trim();
+            let want = if text.is_empty() {
+                None
+            } else {
+                text.parse::<f64>().ok()
+            };
+            match csv_frame(csv.as_bytes(), Some(schema.clone())) {
+                Ok(df) => {
+                    let got = df.column("m").unwrap().f64().unwrap().get(0);
+                    let same = match (got, want) {
+                        (Some(a), Some(b)) => {
+                            a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+                        }
+                        (None, None) => text.is_empty(),
+                        _ => false,
+                    };
+                    assert!(same, "cell {cell:?}: typed {got:?}, text {want:?}");
+                }
+                Err(_) => typed_rejected += 1,
+            }
+            // The text read holds every cell as it was (the parse above is its parse).
+            let df = csv_frame(csv.as_bytes(), None).unwrap();
+            assert_eq!(df.column("m").unwrap().dtype(), &DataType::String);
+        }
+        // Not vacuous: the typed read refuses the cells it cannot read.
+        assert!(typed_rejected >= 10, "{typed_rejected}");
+    }
 
     #[test]
     fn decodes_windows_1252_and_strips_bom() {
