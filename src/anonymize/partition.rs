@@ -203,17 +203,7 @@ fn whiten(z: &mut [f32], n: usize, d: usize) {
             proj[k * d + i] = v[i * d + k] / l[k].max(floor).sqrt();
         }
     }
-    z.par_chunks_mut(d).for_each_init(
-        || vec![0.0f64; d],
-        |x, row| {
-            for (x, &v) in x.iter_mut().zip(row.iter()) {
-                *x = v as f64;
-            }
-            for (out, p) in row.iter_mut().zip(proj.chunks(d)) {
-                *out = x.iter().zip(p).map(|(x, p)| x * p).sum::<f64>() as f32;
-            }
-        },
-    );
+    moments::map_rows(z, d, &proj, |_, v| v as f64, |_, s| s as f32);
 }
 
 /// Strict Mondrian on `idx` (positions in the stratum): cut at the median of the widest

@@ -87,12 +87,7 @@ fn exact_map(p: &mut [f64], w: &[f64], mu: &[f64], target: &[f64], d: usize) {
     }
     let (m, s_p) = moments::moments(p, w, d);
     let a = moments::restoring_map(&s_p, target, d, 1.0);
-    p.par_chunks_mut(d).for_each(|row| {
-        let x: Vec<f64> = row.iter().zip(&m).map(|(v, m)| v - m).collect();
-        for i in 0..d {
-            row[i] = mu[i] + (0..d).map(|j| a[i * d + j] * x[j]).sum::<f64>();
-        }
-    });
+    moments::map_rows(p, d, &a, |j, v| v - m[j], |i, s| mu[i] + s);
 }
 
 /// For `c <= d` rows: with `target = D R D` (D the standard deviations, R the
@@ -151,11 +146,10 @@ struct Tables {
 }
 
 impl Tables {
-    /// Sorts each measurement's values in place.
+    /// Sorts each measurement's values in place: by radix on the bits, in the order of
+    /// `f32::total_cmp` (the order is a total one, so any sort gives the same column).
     fn new(mut sorted: Vec<Vec<f32>>, k: usize) -> Tables {
-        sorted
-            .par_iter_mut()
-            .for_each(|col| col.sort_unstable_by(f32::total_cmp));
+        sorted.par_iter_mut().for_each(|col| radsort::sort(col));
         Tables { sorted, k }
     }
 
@@ -177,11 +171,12 @@ impl Tables {
         let cols: Vec<Vec<f64>> = (0..d)
             .into_par_iter()
             .map(|j| {
-                let mut order: Vec<usize> = (0..nc).collect();
-                // Ties broken by class: a total order, so an unstable sort gives the same order.
-                order.sort_unstable_by(|&a, &b| {
-                    p[a * d + j].total_cmp(&p[b * d + j]).then(a.cmp(&b))
-                });
+                // By value in the order of `f64::total_cmp`, ties by class: a stable radix
+                // sort of the values in class order (each read once, not at every compare).
+                let mut keyed: Vec<(f64, u32)> =
+                    (0..nc).map(|c| (p[c * d + j], c as u32)).collect();
+                radsort::sort_by_key(&mut keyed, |e| e.0);
+                let order = keyed.into_iter().map(|(_, c)| c as usize);
                 let last = self.sorted[j].len() - 1;
                 let mut out = vec![0.0; nc];
                 let mut cum = 0.0;
