@@ -8,6 +8,7 @@
 //! - nearest-neighbour record linkage (standardized measurements, within category) finds
 //!   a person's own class row, divided by that row's multiplicity, at most 1/k of the time.
 
+use super::nearest::Nearest;
 use crate::{check, rerr, Check, Grouped, ReadError};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
@@ -344,49 +345,23 @@ pub fn check_linkage_with(
     let scored: Vec<&(usize, usize)> = placed.iter().step_by(step).collect();
     // Collected in order, then summed in order: the figure is the same bytes whatever the
     // thread count (a parallel float sum is not).
+    let index: Vec<Nearest> = cands
+        .par_iter()
+        .map(|(_, pts)| Nearest::new(pts, d))
+        .collect();
     let hits: Vec<f64> = scored
         .par_iter()
         .map(|&&(pi, own)| {
             let c = person_cat[pi] as usize;
-            let (ids, pts) = &cands[c];
+            let ids = &cands[c].0;
             let q: Vec<f64> = (0..d)
                 .map(|j| source.value(pi, j).map_or(f64::NAN, |x| x / sd[c * d + j]))
                 .collect();
-            // The first candidate at the smallest distance; a partial sum already over
-            // the best so far cannot win, so its loop stops early. The person's own row,
-            // usually near, gives the first bound; a candidate at the same distance
-            // before it in order still wins, so the answer is the same as without.
-            let dist = |p: &[f64], bound: f64| {
-                let mut s = 0.0;
-                for j in 0..d {
-                    let t = q[j] - p[j];
-                    if !t.is_nan() {
-                        s += t * t;
-                        if s > bound {
-                            break;
-                        }
-                    }
-                }
-                s
-            };
-            let mut best = f64::INFINITY;
-            let mut best_i = None;
+            // The first candidate at the smallest distance (the person's own row, usually
+            // near, tried first for an early bound).
             let own_place = cand_of[g.row_group[own] as usize];
-            if own_place.0 == c && d > 0 {
-                let i = own_place.1;
-                best = dist(&pts[i * d..(i + 1) * d], f64::INFINITY);
-                best_i = Some(i);
-            }
-            for (i, p) in pts.chunks_exact(d.max(1)).enumerate() {
-                if best_i == Some(i) {
-                    continue;
-                }
-                let s = dist(p, best);
-                if s < best || best_i.is_none_or(|b| s == best && i < b) {
-                    best = s;
-                    best_i = Some(i);
-                }
-            }
+            let own_i = (own_place.0 == c).then_some(own_place.1);
+            let best_i = index[c].nearest(&q, own_i);
             let Some(b) = best_i else {
                 return 0.0;
             };

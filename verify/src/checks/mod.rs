@@ -3,6 +3,7 @@
 pub(crate) mod integrity;
 pub(crate) mod k;
 pub mod linkage;
+mod nearest;
 pub(crate) mod pii;
 pub(crate) mod plausible;
 pub(crate) mod schema;
