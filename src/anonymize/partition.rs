@@ -156,14 +156,30 @@ fn stratum(pl: &Pipeline, people: &People, categories: Vec<String>, rows: Vec<u3
         .collect();
     let n = rows.len();
     let d = dims.len();
-    // Per dimension: mean and deviation (each summed in order), then every row's
-    // standardized values, rows in parallel.
-    let stats: Vec<(f64, f64)> = dims
-        .par_iter()
-        .map(|&pos| {
-            let col = || rows.iter().map(|&r| people.values(r as usize)[pos] as f64);
-            let mean = col().sum::<f64>() / n as f64;
-            let var = col().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
+    // Per dimension: mean and deviation, each summed over the rows in order (the rows
+    // read whole, once per sum, not once per dimension), then every row's standardized
+    // values, rows in parallel.
+    let zero: f64 = std::iter::empty::<f64>().sum();
+    let mut sums = vec![zero; d];
+    for &r in &rows {
+        let v = people.values(r as usize);
+        for (s, &pos) in sums.iter_mut().zip(&dims) {
+            *s += v[pos] as f64;
+        }
+    }
+    let means: Vec<f64> = sums.iter().map(|s| s / n as f64).collect();
+    let mut squares = vec![zero; d];
+    for &r in &rows {
+        let v = people.values(r as usize);
+        for ((s, &pos), mean) in squares.iter_mut().zip(&dims).zip(&means) {
+            *s += (v[pos] as f64 - mean).powi(2);
+        }
+    }
+    let stats: Vec<(f64, f64)> = means
+        .iter()
+        .zip(&squares)
+        .map(|(&mean, s)| {
+            let var = s / n as f64;
             (mean, if var > 0.0 { var.sqrt() } else { 1.0 })
         })
         .collect();
