@@ -105,7 +105,9 @@ pub fn moments<T: Copy + Into<f64> + Sync>(
         }
     }
     // Upper triangle, a block of rows per task (blocks of about equal work); each entry is
-    // summed over the rows in order, so the result does not depend on the thread count.
+    // summed over the rows in order, so the result does not depend on the thread count,
+    // and divided by the total weight once at the end (a division per product cost more
+    // than the rest of the sum).
     let mut cov = vec![0.0; d * d];
     let tasks = 4 * rayon::current_num_threads();
     let total = d * (d + 1) / 2;
@@ -130,12 +132,15 @@ pub fn moments<T: Copy + Into<f64> + Sync>(
                 let i = first + bi;
                 let di = x[i];
                 for (o, &xj) in out[i..].iter_mut().zip(&x[i..]) {
-                    *o += wi * di * xj / w;
+                    *o += wi * di * xj;
                 }
             }
         }
     });
     for i in 0..d {
+        for j in i..d {
+            cov[i * d + j] /= w;
+        }
         for j in 0..i {
             cov[i * d + j] = cov[j * d + i];
         }
