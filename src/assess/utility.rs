@@ -419,42 +419,11 @@ fn columns(
 }
 
 /// Values sorted as `f64::total_cmp` sorts them (people's values are `f32`): a radix sort
-/// on the bits, three passes of 11 bits, instead of a comparison sort.
+/// on the bits (radsort: the order of `total_cmp`), instead of a comparison sort.
 fn sorted_f32(values: impl Iterator<Item = f32>) -> Vec<f64> {
-    // Order-preserving map to u32: negative values flipped, positive ones above them.
-    let mut keys: Vec<u32> = values
-        .map(|v| {
-            let b = v.to_bits();
-            if b >> 31 == 1 {
-                !b
-            } else {
-                b | 0x8000_0000
-            }
-        })
-        .collect();
-    let mut tmp = vec![0u32; keys.len()];
-    for shift in [0, 11, 22] {
-        let mut start = [0usize; 2048];
-        for &k in &keys {
-            start[((k >> shift) & 0x7ff) as usize] += 1;
-        }
-        let mut sum = 0;
-        for c in start.iter_mut() {
-            (*c, sum) = (sum, sum + *c);
-        }
-        for &k in &keys {
-            let d = ((k >> shift) & 0x7ff) as usize;
-            tmp[start[d]] = k;
-            start[d] += 1;
-        }
-        std::mem::swap(&mut keys, &mut tmp);
-    }
-    keys.into_iter()
-        .map(|k| {
-            let b = if k >> 31 == 1 { k & 0x7fff_ffff } else { !k };
-            f32::from_bits(b) as f64
-        })
-        .collect()
+    let mut v: Vec<f32> = values.collect();
+    radsort::sort(&mut v);
+    v.into_iter().map(f64::from).collect()
 }
 
 /// Figures per stratum and measurement, computed a block of columns at a time (memory: a
