@@ -47,49 +47,34 @@ pub(super) fn read(r: &mut Reader, path: &Path) -> Result<()> {
     let id = r.add_file(path, Unit::Row);
     let pl = r.pl;
     let n = df.height();
-    let mut rows: Vec<_> = (0..n).map(|_| r.new_fields()).collect();
     let loc = r.location(RecordRef {
         file: id,
         n: 0,
         sub: None,
     });
 
+    // The columns with a role that keeps something, in the file's order, each as the
+    // type it is read as; then every row built whole from them, in order.
+    let mut cols: Vec<(Col, Series)> = Vec::new();
     for col in df.columns() {
         let name = col.name().to_string();
         let role = pl.roles.get("row").and_then(|m| m.get(&name)).copied();
         let s = col.as_materialized_series();
+        let text = || as_text(s).map_err(polars_err);
         match role {
             None => r.unknown_field_at("row", &name, loc.replace("row 0", "header")),
             Some(Role::Identifier) => {}
-            Some(Role::Owner) => {
-                let s = as_text(s).map_err(polars_err)?;
-                for (f, v) in rows.iter_mut().zip(s.str().map_err(polars_err)?.iter()) {
-                    if let Some(v) = v.filter(|v| !v.trim().is_empty()) {
-                        f.owner = Some(v.trim().to_string());
-                    }
-                }
-            }
+            Some(Role::Owner) => cols.push((Col::Owner, text()?)),
             Some(Role::Category) => {
-                let Some(ci) = pl.categories.iter().position(
+                if let Some(ci) = pl.categories.iter().position(
                     |c| matches!(&c.source, CategorySource::Field { path, .. } if *path == name),
-                ) else {
-                    continue;
-                };
-                let s = as_text(s).map_err(polars_err)?;
-                for (f, v) in rows.iter_mut().zip(s.str().map_err(polars_err)?.iter()) {
-                    f.set_category(
-                        ci,
-                        v.map(|v| v.trim().to_string()).filter(|v| !v.is_empty()),
-                    );
+                ) {
+                    cols.push((Col::Category(ci), text()?));
                 }
             }
             Some(Role::Filter) => {
-                let Some(fi) = r.filter_index("row", &name) else {
-                    continue;
-                };
-                let s = as_text(s).map_err(polars_err)?;
-                for (f, v) in rows.iter_mut().zip(s.str().map_err(polars_err)?.iter()) {
-                    f.set_filter(fi, v.map(|v| serde_json::Value::String(v.to_string())));
+                if let Some(fi) = r.filter_index("row", &name) {
+                    cols.push((Col::Filter(fi), text()?));
                 }
             }
             Some(Role::Measurement) => {
@@ -109,29 +94,59 @@ pub(super) fn read(r: &mut Reader, path: &Path) -> Result<()> {
                 let Some(pos) = pos else { continue };
                 if s.dtype().is_primitive_numeric() {
                     let s = s.cast(&DataType::Float64).map_err(polars_err)?;
-                    for (f, v) in rows.iter_mut().zip(s.f64().map_err(polars_err)?.iter()) {
-                        match v {
-                            Some(x) if x.is_finite() => f.values[pos] = x as f32,
-                            Some(_) => f.problem(&name, Reason::NonNumeric),
-                            None => {}
-                        }
-                    }
+                    cols.push((Col::Number(pos, name), s));
                 } else {
-                    let s = as_text(s).map_err(polars_err)?;
-                    for (f, v) in rows.iter_mut().zip(s.str().map_err(polars_err)?.iter()) {
-                        match v.map(str::trim).filter(|v| !v.is_empty()) {
-                            None => {}
-                            Some(t) => match t.parse::<f64>() {
-                                Ok(x) if x.is_finite() => f.values[pos] = x as f32,
-                                _ => f.problem(&name, Reason::NonNumeric),
-                            },
-                        }
-                    }
+                    cols.push((Col::Text(pos, name), text()?));
                 }
             }
         }
     }
-    for (i, f) in rows.into_iter().enumerate() {
+    let mut cells: Vec<Cells> = Vec::with_capacity(cols.len());
+    for (c, s) in &cols {
+        cells.push(match c {
+            Col::Number(..) => Cells::Number(Box::new(s.f64().map_err(polars_err)?.iter())),
+            _ => Cells::Text(Box::new(s.str().map_err(polars_err)?.iter())),
+        });
+    }
+    for i in 0..n {
+        let mut f = r.new_fields();
+        for ((c, _), cell) in cols.iter().zip(cells.iter_mut()) {
+            match (c, cell) {
+                (Col::Owner, Cells::Text(it)) => {
+                    if let Some(v) = it.next().flatten().filter(|v| !v.trim().is_empty()) {
+                        f.owner = Some(v.trim().to_string());
+                    }
+                }
+                (Col::Category(ci), Cells::Text(it)) => f.set_category(
+                    *ci,
+                    it.next()
+                        .flatten()
+                        .map(|v| v.trim().to_string())
+                        .filter(|v| !v.is_empty()),
+                ),
+                (Col::Filter(fi), Cells::Text(it)) => f.set_filter(
+                    *fi,
+                    it.next()
+                        .flatten()
+                        .map(|v| serde_json::Value::String(v.to_string())),
+                ),
+                (Col::Number(pos, name), Cells::Number(it)) => match it.next().flatten() {
+                    Some(x) if x.is_finite() => f.values[*pos] = x as f32,
+                    Some(_) => f.problem(name, Reason::NonNumeric),
+                    None => {}
+                },
+                (Col::Text(pos, name), Cells::Text(it)) => {
+                    match it.next().flatten().map(str::trim).filter(|v| !v.is_empty()) {
+                        None => {}
+                        Some(t) => match t.parse::<f64>() {
+                            Ok(x) if x.is_finite() => f.values[*pos] = x as f32,
+                            _ => f.problem(name, Reason::NonNumeric),
+                        },
+                    }
+                }
+                _ => unreachable!("a column's cells are read as its kind says"),
+            }
+        }
         let at = RecordRef {
             file: id,
             n: i as u64 + 1,
@@ -172,6 +187,22 @@ fn csv_frame(bytes: &[u8], numbers: Option<Schema>) -> PolarsResult<DataFrame> {
         .with_schema_overwrite(numbers.map(Arc::new))
         .into_reader_with_file_handle(Cursor::new(bytes))
         .finish()
+}
+
+/// What a kept column holds for each row.
+enum Col {
+    Owner,
+    Category(usize),
+    Filter(usize),
+    /// A measurement (release position, column name) read as numbers, or as text.
+    Number(usize, String),
+    Text(usize, String),
+}
+
+/// A column's cells, one per row, in order.
+enum Cells<'a> {
+    Number(Box<dyn Iterator<Item = Option<f64>> + 'a>),
+    Text(Box<dyn Iterator<Item = Option<&'a str>> + 'a>),
 }
 
 fn as_text(s: &Series) -> PolarsResult<Series> {
