@@ -9,16 +9,24 @@ use std::path::Path;
 
 /// Rows `range` of the table as a DataFrame (categories as text, measurements as Int64).
 pub fn dataframe(t: &Table, range: std::ops::Range<usize>) -> PolarsResult<DataFrame> {
+    use rayon::prelude::*;
     let n = range.len();
-    let mut cols = Vec::new();
-    for (ci, name) in t.category_names.iter().enumerate() {
-        let v: Vec<&str> = range.clone().map(|i| t.row(i).0[ci].as_str()).collect();
-        cols.push(Column::new(name.as_str().into(), v));
-    }
-    for (j, name) in t.columns.iter().enumerate() {
-        let v: Vec<Option<i64>> = range.clone().map(|i| t.row(i).1[j]).collect();
-        cols.push(Column::new(name.as_str().into(), v));
-    }
+    // Each row's category values and class values, looked up once (not once per cell);
+    // then the columns side by side.
+    let rows: Vec<(&[String], &[Option<i64>])> = range.map(|i| t.row(i)).collect();
+    let mut cols: Vec<Column> = t
+        .category_names
+        .par_iter()
+        .enumerate()
+        .map(|(ci, name)| {
+            let v: Vec<&str> = rows.iter().map(|r| r.0[ci].as_str()).collect();
+            Column::new(name.as_str().into(), v)
+        })
+        .collect();
+    cols.par_extend(t.columns.par_iter().enumerate().map(|(j, name)| {
+        let v: Vec<Option<i64>> = rows.iter().map(|r| r.1[j]).collect();
+        Column::new(name.as_str().into(), v)
+    }));
     DataFrame::new(n, cols)
 }
 
