@@ -27,7 +27,8 @@ pub fn uniqueness(e: &Eligible) -> Vec<Uniqueness> {
         .collect();
     // Per rounding: each record's key (category code, rounded values) is hashed, record
     // indices are sorted by hash and, where hashes tie, by the key itself (recomputed, so
-    // the count is exact), and runs of one are counted. Memory: 12 bytes per record.
+    // the count is exact), and runs of one are counted. Memory: 32 bytes per record
+    // while the (hash, record) pairs are sorted.
     let d = e.people.measurements();
     ROUNDINGS
         .iter()
@@ -61,14 +62,23 @@ pub fn uniqueness(e: &Eligible) -> Vec<Uniqueness> {
                     h.finish()
                 })
                 .collect();
-            let mut order: Vec<u32> = (0..n as u32).collect();
-            order.par_sort_unstable_by(|&a, &b| {
-                hashes[a as usize]
-                    .cmp(&hashes[b as usize])
-                    .then_with(|| key_cmp(a, b))
-            });
-            let same =
-                |a: u32, b: u32| hashes[a as usize] == hashes[b as usize] && key_cmp(a, b).is_eq();
+            // By hash (a radix sort of (hash, record) pairs), then each run of equal
+            // hashes, nearly always one key, by the key itself.
+            let mut order: Vec<(u64, u32)> = hashes.iter().copied().zip(0..n as u32).collect();
+            drop(hashes);
+            radsort::sort_by_key(&mut order, |e| e.0);
+            let mut a = 0;
+            while a < n {
+                let mut b = a + 1;
+                while b < n && order[b].0 == order[a].0 {
+                    b += 1;
+                }
+                if b - a > 1 {
+                    order[a..b].sort_unstable_by(|x, y| key_cmp(x.1, y.1));
+                }
+                a = b;
+            }
+            let same = |a: (u64, u32), b: (u64, u32)| a.0 == b.0 && key_cmp(a.1, b.1).is_eq();
             let mut unique_people = 0;
             let mut i = 0;
             while i < n {
