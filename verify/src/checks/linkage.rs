@@ -343,12 +343,12 @@ pub fn check_linkage_with(
         .collect();
     let step = placed.len().div_ceil(max_scored.max(1)).max(1);
     let scored: Vec<&(usize, usize)> = placed.iter().step_by(step).collect();
-    // Collected in order, then summed in order: the figure is the same bytes whatever the
-    // thread count (a parallel float sum is not).
     let index: Vec<Nearest> = cands
         .par_iter()
         .map(|(_, pts)| Nearest::new(pts, d))
         .collect();
+    // Collected in order, then summed in order: the figure is the same bytes whatever the
+    // thread count (a parallel float sum is not).
     let hits: Vec<f64> = scored
         .par_iter()
         .map(|&&(pi, own)| {
