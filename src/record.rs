@@ -52,7 +52,10 @@ pub enum Reason {
     NonNumeric,
     Negative,
     OutOfRange,
+    /// A measurement the pipeline requires is absent (`[filters.plausibility] required`).
     Missing,
+    /// Fewer measurements than the pipeline's `min_measurements`.
+    TooFew,
     Duplicate,
     CuratedCopy,
     OtherOwnersCopy,
@@ -81,6 +84,7 @@ impl Reason {
             Reason::Negative => "negative",
             Reason::OutOfRange => "out-of-range",
             Reason::Missing => "missing-required",
+            Reason::TooFew => "too-few-measurements",
             Reason::Duplicate => "duplicate",
             Reason::CuratedCopy => "curated-set-copy",
             Reason::OtherOwnersCopy => "other-owners-copy",
@@ -105,15 +109,21 @@ impl Reason {
             | Reason::NonNumeric
             | Reason::Negative
             | Reason::OutOfRange
-            | Reason::Missing => Stage::Plausibility,
+            | Reason::Missing
+            | Reason::TooFew => Stage::Plausibility,
             Reason::Duplicate | Reason::CuratedCopy | Reason::OtherOwnersCopy => Stage::Dedupe,
         }
     }
 
     /// Quarantined records are malformed or implausible (they count toward
-    /// `max_rejected`); the others are dropped by policy.
+    /// `max_rejected`); the others are dropped by policy. An absent measurement is normal
+    /// data, not a fault: a set below the pipeline's minimum is dropped by policy.
     pub fn is_rejection(self) -> bool {
-        matches!(self.stage(), Stage::Read | Stage::Plausibility) && self != Reason::DuplicateUser
+        matches!(self.stage(), Stage::Read | Stage::Plausibility)
+            && !matches!(
+                self,
+                Reason::DuplicateUser | Reason::Missing | Reason::TooFew
+            )
     }
 }
 

@@ -129,7 +129,7 @@ pub fn anonymize(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<(Run,
     // counts): millions of entries at 10M people, freed before the anonymization.
     eligible.dropped = Vec::new();
     stage("partitioning into k-anonymous classes");
-    let partition = crate::anonymize::partition_metered(pl, &eligible, meter);
+    let mut partition = crate::anonymize::partition_metered(pl, &eligible, meter);
     meter.stop();
     let suppressed = partition.suppressed.len() as f64 / eligible.people.len() as f64;
     if suppressed > pl.release.max_suppressed {
@@ -144,7 +144,21 @@ pub fn anonymize(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<(Run,
     }
     stage("generalizing, restoring moments and adding noise");
     let table =
-        crate::anonymize::generalize(pl, &eligible, &partition, &o.key, &eligible.owner_keys);
+        crate::anonymize::generalize(pl, &eligible, &mut partition, &o.key, &eligible.owner_keys);
+    // Classes whose row stayed on a record were suppressed: the limit holds with them.
+    if partition.withdrawn > 0 {
+        let suppressed = partition.suppressed.len() as f64 / eligible.people.len() as f64;
+        if suppressed > pl.release.max_suppressed {
+            return Err(Error::Refused(format!(
+                "{} of {} eligible people ({:.2}%) cannot be released ({} of them in classes whose row would reproduce the records of fewer than k owners), more than max_suppressed = {:.2}%",
+                partition.suppressed.len(),
+                eligible.people.len(),
+                suppressed * 100.0,
+                partition.withdrawn,
+                pl.release.max_suppressed * 100.0
+            )));
+        }
+    }
     // Independent of each other (both only read the table and the people): side by side,
     // so the one that uses the cores less leaves them to the other.
     stage("checking linkage against the source and measuring utility");

@@ -55,16 +55,8 @@ struct StratumClasses {
 }
 
 /// Stratum `si`'s classes, or `None` when it has no class or no measurement applies.
-fn stratum_classes(
-    pl: &Pipeline,
-    e: &Eligible,
-    part: &Partition,
-    si: usize,
-) -> Option<StratumClasses> {
-    let cats = &part.strata[si];
-    let dims: Vec<usize> = (0..pl.measurements.len())
-        .filter(|&pos| pl.applies(pl.measurements[pos], cats))
-        .collect();
+fn stratum_classes(e: &Eligible, part: &Partition, si: usize) -> Option<StratumClasses> {
+    let dims = part.dims[si].clone();
     let classes: Vec<usize> = (0..part.classes.len())
         .filter(|&ci| part.classes[ci].stratum == si)
         .collect();
@@ -109,7 +101,7 @@ fn restore_linear(pl: &Pipeline, e: &Eligible, part: &Partition, centers: &mut [
             weights: w,
             people: y,
             ..
-        }) = stratum_classes(pl, e, part, si)
+        }) = stratum_classes(e, part, si)
         else {
             continue;
         };
@@ -155,8 +147,8 @@ fn quantile_values(
 ) -> Vec<Vec<i64>> {
     let dm = pl.measurements.len();
     let centers = class_means(e, part, dm);
-    let restore_one = |si: usize| -> Option<(StratumClasses, Vec<i64>)> {
-        let mut sc = stratum_classes(pl, e, part, si)?;
+    let restore_one = |si: usize| -> Option<(StratumClasses, quantile::Points)> {
+        let mut sc = stratum_classes(e, part, si)?;
         // The same values by column, gathered again once the row-major copy is freed.
         // Blocks of members in parallel, each person's row read once and its values put
         // in every column's block (1M x 93: 0.9 s on one core, half that on two).
@@ -210,7 +202,7 @@ fn quantile_values(
                 .flat_map(|&ci| sc.dims.iter().map(move |&p| noise[ci][p]))
                 .collect(),
         };
-        let v = quantile::restore(stratum);
+        let v = quantile::restore_points(stratum);
         Some((sc, v))
     };
     // A stratum's values are copied for the moments. Small strata are restored side by
@@ -219,7 +211,8 @@ fn quantile_values(
     let copied = part.classes.iter().map(|c| c.members.len()).sum::<usize>()
         * dm
         * std::mem::size_of::<f32>();
-    let restored: Vec<Option<(StratumClasses, Vec<i64>)>> = if copied <= SIDE_BY_SIDE_BYTES {
+    let restored: Vec<Option<(StratumClasses, quantile::Points)>> = if copied <= SIDE_BY_SIDE_BYTES
+    {
         (0..part.strata.len())
             .into_par_iter()
             .map(restore_one)
@@ -228,14 +221,115 @@ fn quantile_values(
         (0..part.strata.len()).map(restore_one).collect()
     };
     let mut out = vec![vec![0i64; dm]; part.classes.len()];
-    for (sc, v) in restored.into_iter().flatten() {
-        for (c, &ci) in sc.classes.iter().enumerate() {
-            for (j, &p) in sc.dims.iter().enumerate() {
-                out[ci][p] = v[c * sc.dims.len() + j];
+    // A category combination released in one pattern keeps its stratum's exact moments;
+    // one with several is calibrated across them (the mean, spread and correlations a
+    // reader computes per measurement and pair, over every row that holds them).
+    let mut by_cat: std::collections::BTreeMap<&[String], Vec<usize>> = Default::default();
+    for (si, r) in restored.iter().enumerate() {
+        if r.is_some() {
+            by_cat.entry(&part.strata[si]).or_default().push(si);
+        }
+    }
+    let mut people_of: Option<rustc_hash::FxHashMap<&[u32], Vec<u32>>> = None;
+    for strata in by_cat.values() {
+        if strata.len() == 1 {
+            let (sc, points) = restored[strata[0]].as_ref().expect("restored");
+            let v = points.round();
+            for (c, &ci) in sc.classes.iter().enumerate() {
+                for (j, &p) in sc.dims.iter().enumerate() {
+                    out[ci][p] = v[c * sc.dims.len() + j];
+                }
+            }
+            continue;
+        }
+        let people_of = people_of.get_or_insert_with(|| {
+            let mut m: rustc_hash::FxHashMap<&[u32], Vec<u32>> = Default::default();
+            for i in 0..e.people.len() {
+                m.entry(e.people.codes(i)).or_default().push(i as u32);
+            }
+            m
+        });
+        let parts: Vec<&(StratumClasses, quantile::Points)> = strata
+            .iter()
+            .map(|&si| restored[si].as_ref().expect("restored"))
+            .collect();
+        let first = part.classes[parts[0].0.classes[0]].members[0] as usize;
+        let people = &people_of[e.people.codes(first)];
+        for (ci, row) in calibrated(pl, e, people, &parts) {
+            for (p, v) in row {
+                out[ci][p] = v;
             }
         }
     }
     out
+}
+
+/// L-BFGS steps of the calibration across a category combination's patterns.
+const CALIBRATION_ITERATIONS: u64 = 300;
+
+/// The classes of one category combination's strata, calibrated together
+/// ([`calibrate`](super::calibrate)) against its eligible people (`people`), then rounded
+/// to the grid measurement by measurement (mean-exact over the classes holding it): per
+/// class (partition index), its (release position, grid value) pairs.
+fn calibrated(
+    pl: &Pipeline,
+    e: &Eligible,
+    people: &[u32],
+    strata: &[&(StratumClasses, quantile::Points)],
+) -> Vec<(usize, Vec<(usize, i64)>)> {
+    use super::calibrate::{calibrate, Cloud, Targets};
+    let dm = pl.measurements.len();
+    let mut cloud = Cloud {
+        d: dm,
+        offsets: vec![0],
+        dims: Vec::new(),
+        weights: Vec::new(),
+    };
+    let mut x = Vec::new();
+    let mut ids = Vec::new();
+    for (sc, points) in strata {
+        let d = sc.dims.len();
+        for (c, &ci) in sc.classes.iter().enumerate() {
+            cloud.dims.extend(sc.dims.iter().map(|&p| p as u16));
+            x.extend_from_slice(&points.p[c * d..(c + 1) * d]);
+            cloud.weights.push(sc.weights[c]);
+            cloud.offsets.push(cloud.dims.len());
+            ids.push(ci);
+        }
+    }
+    let mut t = Targets::of(people.len(), dm, &|i| e.people.values(people[i] as usize));
+    let res: Vec<f64> = pl
+        .measurements
+        .iter()
+        .map(|&m| pl.catalog.measurements[m].resolution)
+        .collect();
+    // Rounding adds a step^2 / 12 to every variance: aim below by that much.
+    for (sd, r) in t.sd.iter_mut().zip(&res) {
+        *sd = (*sd * *sd - r * r / 12.0).max(0.0).sqrt();
+    }
+    calibrate(&cloud, &mut x, &t, CALIBRATION_ITERATIONS);
+    // Per measurement, the classes holding it, rounded so their weighted sum stays on the
+    // calibrated values'.
+    let mut rows: Vec<Vec<(usize, i64)>> = vec![Vec::new(); ids.len()];
+    for (j, &step) in res.iter().enumerate() {
+        let mut at = Vec::new();
+        for c in 0..ids.len() {
+            let r = cloud.offsets[c]..cloud.offsets[c + 1];
+            if let Some(k) = cloud.dims[r.clone()].iter().position(|&q| q as usize == j) {
+                at.push((c, x[r.start + k]));
+            }
+        }
+        if at.is_empty() {
+            continue;
+        }
+        let v: Vec<f64> = at.iter().map(|a| a.1).collect();
+        let w: Vec<f64> = at.iter().map(|a| cloud.weights[a.0]).collect();
+        let g = quantile::mean_exact_round(&v, &v, &w, &[step], 1);
+        for ((c, _), g) in at.iter().zip(g) {
+            rows[*c].push((j, g));
+        }
+    }
+    ids.into_iter().zip(rows).collect()
 }
 
 /// The released table, before it is written: one row per non-suppressed person. Rows of
@@ -293,7 +387,7 @@ impl Table {
 pub fn generalize(
     pl: &Pipeline,
     e: &Eligible,
-    part: &Partition,
+    part: &mut Partition,
     key: &NoiseKey,
     owner_keys: &crate::read::OwnerKeys,
 ) -> Table {
@@ -331,7 +425,6 @@ pub fn generalize(
         .classes
         .par_iter()
         .map(|c| {
-            let cats = &part.strata[c.stratum];
             let Some((s, t)) = ratio.filter(|_| rep == Representation::Centroid) else {
                 return vec![0; pl.measurements.len()];
             };
@@ -344,8 +437,9 @@ pub fn generalize(
             let seed = key.class_seed(&pl.dataset.name, &members);
             pl.measurements
                 .iter()
-                .map(|&m| {
-                    if !pl.applies(m, cats) {
+                .enumerate()
+                .map(|(pos, &m)| {
+                    if !part.holds(c.stratum, pos) {
                         return 0;
                     }
                     let name = &pl.catalog.measurements[m].name;
@@ -385,12 +479,11 @@ pub fn generalize(
         .par_iter()
         .enumerate()
         .map(|(ci, c)| {
-            let cats = &part.strata[c.stratum];
             let mut row = Vec::with_capacity(columns.len());
             let mut clamped = 0;
             for (pos, &m) in pl.measurements.iter().enumerate() {
                 let def = &pl.catalog.measurements[m];
-                if !pl.applies(m, cats) {
+                if !part.holds(c.stratum, pos) {
                     row.push(None);
                     if rep == Representation::Range {
                         row.push(None);
@@ -431,7 +524,25 @@ pub fn generalize(
         class_values.push(row);
     }
     let moved = if pl.release.moments == Moments::Quantile {
-        move_off_source_records(pl, e, part, &mut class_values)
+        let (moved, stuck) =
+            super::reproduction::move_off_source_records(pl, e, part, &mut class_values);
+        // A class whose row cannot be moved off the records of fewer than k owners (a
+        // lone measurement whose every nearby value is a few people's) is not released:
+        // its people are suppressed.
+        if !stuck.is_empty() {
+            let mut keep = vec![true; part.classes.len()];
+            for &c in &stuck {
+                keep[c] = false;
+                part.withdrawn += part.classes[c].members.len();
+                part.suppressed.extend_from_slice(&part.classes[c].members);
+            }
+            let mut it = keep.iter();
+            part.classes
+                .retain(|_| *it.next().expect("one flag per class"));
+            let mut it = keep.iter();
+            class_values.retain(|_| *it.next().expect("one flag per class"));
+        }
+        moved
     } else {
         0
     };
@@ -464,99 +575,6 @@ pub fn generalize(
         moved,
         class_rows,
     }
-}
-
-/// `moments = "quantile"` spreads class rows like people, so over few measurements a row
-/// can land exactly on a real person's record (at 5 measurements and 100,000 people, about
-/// one row in 10,000). A row that equals a record fewer than k owners share (the checker's
-/// `linkage` rule, values compared rounded to the unit) moves in its first measurement: one
-/// step up, one down, two up, ..., until it equals none (at most 32 tries; a row still on a
-/// record then makes the checker refuse the release). Returns the rows moved.
-fn move_off_source_records(
-    pl: &Pipeline,
-    e: &Eligible,
-    part: &Partition,
-    class_values: &mut [Vec<Option<i64>>],
-) -> u64 {
-    use std::collections::{HashMap, HashSet};
-    let res: Vec<f64> = pl
-        .measurements
-        .iter()
-        .map(|&m| pl.catalog.measurements[m].resolution)
-        .collect();
-    let row_key = |c: usize, row: &[Option<i64>]| -> Vec<i64> {
-        let mut k = vec![part.classes[c].stratum as i64];
-        k.extend(
-            row.iter()
-                .zip(&res)
-                .map(|(v, r)| v.map_or(i64::MIN, |v| (v as f64 * r).round() as i64)),
-        );
-        k
-    };
-    // Per class: its first applicable measurement's value as placed, and the tries so far
-    // (the value goes to base + 1, base - 1, base + 2, base - 2, ...).
-    let mut tries: Vec<Option<(i64, i64)>> = vec![None; class_values.len()];
-    for _attempt in 0..32 {
-        let keys: HashSet<Vec<i64>> = (0..class_values.len())
-            .map(|c| row_key(c, &class_values[c]))
-            .collect();
-        // Owners of the source records equal to some class row.
-        let hits: Vec<(Vec<i64>, u32)> = part
-            .classes
-            .par_iter()
-            .flat_map_iter(|c| c.members.iter().map(move |&r| (c.stratum, r)))
-            // One key buffer per thread; a key is only kept (copied) for a hit.
-            .map_init(Vec::new, |k: &mut Vec<i64>, (stratum, r)| {
-                let r = r as usize;
-                k.clear();
-                k.push(stratum as i64);
-                k.extend(e.people.values(r).iter().map(|&v| {
-                    if v.is_nan() {
-                        i64::MIN
-                    } else {
-                        (v as f64).round() as i64
-                    }
-                }));
-                keys.contains(k.as_slice())
-                    .then(|| (k.clone(), e.people.owner(r)))
-            })
-            .flatten()
-            .collect();
-        let mut owners: HashMap<Vec<i64>, HashSet<u32>> = HashMap::new();
-        for (k, o) in hits {
-            owners.entry(k).or_default().insert(o);
-        }
-        let mut any = false;
-        for (c, row) in class_values.iter_mut().enumerate() {
-            let k = row_key(c, row);
-            if owners.get(&k).is_none_or(|o| o.len() >= pl.release.k) {
-                continue;
-            }
-            let Some(pos) = row.iter().position(Option::is_some) else {
-                continue;
-            };
-            let (base, t) = tries[c].get_or_insert((row[pos].unwrap_or(0), 0));
-            *t += 1;
-            let step = (*t + 1) / 2;
-            let def = &pl.catalog.measurements[pl.measurements[pos]];
-            let (lo, hi) = (
-                (def.min / def.resolution).round() as i64,
-                (def.max / def.resolution).round() as i64,
-            );
-            let v = if *t % 2 == 1 {
-                *base + step
-            } else {
-                *base - step
-            };
-            row[pos] = Some(v.clamp(lo, hi));
-            any = true;
-        }
-        if !any {
-            break;
-        }
-    }
-    // A row still on a record after the tries makes the checker refuse the release.
-    tries.iter().filter(|t| t.is_some()).count() as u64
 }
 
 #[cfg(test)]
@@ -598,11 +616,11 @@ mod tests {
                 pl.release.moments_strength = strength;
                 pl.release.partition_space = space;
                 pl.release.cut = cut;
-                let (e, part, keys) = classes_of(&pl);
+                let (e, mut part, keys) = classes_of(&pl);
                 let t = generalize(
                     &pl,
                     &e,
-                    &part,
+                    &mut part,
                     &NoiseKey::from_bytes(vec![3; 32]).unwrap(),
                     &keys,
                 );
@@ -633,11 +651,11 @@ mod tests {
         pl.release.k = 4;
         pl.release.noise_scale = 0.0;
         pl.release.moments = Moments::None;
-        let (e, part, keys) = classes_of(&pl);
+        let (e, mut part, keys) = classes_of(&pl);
         let t = generalize(
             &pl,
             &e,
-            &part,
+            &mut part,
             &NoiseKey::from_bytes(vec![3; 32]).unwrap(),
             &keys,
         );
@@ -661,7 +679,7 @@ mod tests {
         let mut pl = pipeline();
         pl.release.k = 4;
         pl.release.noise_scale = 0.0;
-        let (e, part, keys) = classes_of(&pl);
+        let (e, mut part, keys) = classes_of(&pl);
         // Narrow the first measurement's plausible range below some class means.
         let m0 = pl.measurements[0];
         let means: Vec<f64> = part
@@ -680,7 +698,7 @@ mod tests {
         let t = generalize(
             &pl,
             &e,
-            &part,
+            &mut part,
             &NoiseKey::from_bytes(vec![3; 32]).unwrap(),
             &keys,
         );
@@ -697,17 +715,17 @@ mod tests {
             .map(|i| (i, "Male", vec![300.0 + (i * 7 % 40) as f64]))
             .collect();
         let e = eligible(&pl, &rows);
-        let part = partition(&pl, &e);
+        let mut part = partition(&pl, &e);
         assert!(part.classes.len() > 3);
         let keys: crate::read::OwnerKeys = (0..40).map(|i| format!("o{i}")).collect();
         let key = NoiseKey::from_bytes(vec![9; 32]).unwrap();
-        let t1 = generalize(&pl, &e, &part, &key, &keys);
-        let t2 = generalize(&pl, &e, &part, &key, &keys);
+        let t1 = generalize(&pl, &e, &mut part, &key, &keys);
+        let t2 = generalize(&pl, &e, &mut part, &key, &keys);
         assert!(t1.iter_rows().eq(t2.iter_rows()));
         let other = generalize(
             &pl,
             &e,
-            &part,
+            &mut part,
             &NoiseKey::from_bytes(vec![8; 32]).unwrap(),
             &keys,
         );
@@ -750,8 +768,8 @@ mod tests {
             let key = NoiseKey::from_bytes(vec![6; 32]).unwrap();
             let run = |threads: usize| {
                 rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(|| {
-                    let part = partition(&pl, &e);
-                    let t = generalize(&pl, &e, &part, &key, &keys);
+                    let mut part = partition(&pl, &e);
+                    let t = generalize(&pl, &e, &mut part, &key, &keys);
                     t.iter_rows().map(|(c, r)| (c.to_vec(), r.to_vec())).collect::<Vec<_>>()
                 })
             };
@@ -777,8 +795,8 @@ mod tests {
                 .build()
                 .unwrap()
                 .install(|| {
-                    let part = partition(&pl, &e);
-                    let t = generalize(&pl, &e, &part, &key, &keys);
+                    let mut part = partition(&pl, &e);
+                    let t = generalize(&pl, &e, &mut part, &key, &keys);
                     (
                         part.classes.len(),
                         t.iter_rows().map(|(_, r)| r.to_vec()).collect::<Vec<_>>(),
@@ -804,8 +822,9 @@ mod tests {
         }
     }
 
-    /// One measurement, every person's value their own: quantile rows spread like people
-    /// and land on real records; each such row is moved off them.
+    /// Two measurements, the second the same for everyone, the first every person's own:
+    /// quantile rows spread like people and land on real records; each such row is moved
+    /// off them.
     #[test]
     fn quantile_rows_never_equal_a_record_of_fewer_than_k_owners() {
         let mut pl = pipeline();
@@ -814,17 +833,22 @@ mod tests {
         pl.release.moments = Moments::Quantile;
         pl.release.partition_space = PartitionSpace::Whitened;
         pl.release.cut = Cut::Auto;
-        pl.measurements.truncate(1);
+        pl.measurements.truncate(2);
         let rows: Vec<(u32, &str, Vec<f64>)> = (0..200)
             .map(|i| (i, "Male", vec![200.0 + 3.0 * (i * 37 % 200) as f64]))
             .collect();
-        let e = eligible(&pl, &rows);
-        let part = partition(&pl, &e);
+        let mut e = eligible(&pl, &rows);
+        let def = &pl.catalog.measurements[pl.measurements[1]];
+        let same = ((def.min + def.max) / 2.0).round();
+        for i in 0..200 {
+            e.people.values_mut(i)[1] = same as f32;
+        }
+        let mut part = partition(&pl, &e);
         let keys: crate::read::OwnerKeys = (0..200).map(|i| format!("o{i}")).collect();
         let t = generalize(
             &pl,
             &e,
-            &part,
+            &mut part,
             &NoiseKey::from_bytes(vec![2; 32]).unwrap(),
             &keys,
         );
@@ -837,6 +861,7 @@ mod tests {
             .collect();
         for c in 0..part.classes.len() {
             let v = t.class_values(c)[0].unwrap();
+            assert_eq!(t.class_values(c)[1], Some(same as i64));
             assert!(!values.contains(&v), "class row {v} is one person's record");
         }
     }

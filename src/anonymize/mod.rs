@@ -2,11 +2,14 @@
 //! distinct owners, inside each combination of category values (`partition`); then
 //! generalization (class values or ranges) and keyed noise (`generalize`).
 
+pub mod calibrate;
 pub mod generalize;
 pub mod moments;
 pub mod noise;
 pub mod partition;
+pub mod patterns;
 pub mod quantile;
+pub mod reproduction;
 
 pub use generalize::{generalize, Table};
 pub use partition::{partition, partition_metered, Class, Partition};

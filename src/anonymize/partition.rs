@@ -32,14 +32,36 @@ struct Stratum {
 #[derive(Debug)]
 pub struct Partition {
     pub classes: Vec<Class>,
+    /// Each stratum's category values.
     pub strata: Vec<Vec<String>>,
-    /// Rows of strata too small to hold one class of k owners.
+    /// Each stratum's measurement pattern: the release positions its rows hold.
+    pub dims: Vec<Vec<usize>>,
+    /// Rows of strata too small to hold one class of k owners, and of people whose
+    /// record holds no chosen pattern.
     pub suppressed: Vec<u32>,
+    /// Of the suppressed, the people whose record holds no chosen pattern.
+    pub unplaced: usize,
+    /// Of the suppressed, the people of classes whose row could not be moved off the
+    /// records of fewer than k owners (set by `generalize`).
+    pub withdrawn: usize,
 }
 
 impl Partition {
     pub fn class_sizes(&self) -> Vec<usize> {
         self.classes.iter().map(|c| c.members.len()).collect()
+    }
+
+    /// Whether stratum `s`'s rows hold release position `pos`.
+    pub fn holds(&self, s: usize, pos: usize) -> bool {
+        self.dims[s].binary_search(&pos).is_ok()
+    }
+
+    /// The distinct patterns of the release, each once, most measurements first.
+    pub fn patterns(&self) -> Vec<&[usize]> {
+        let mut v: Vec<&[usize]> = self.dims.iter().map(Vec::as_slice).collect();
+        v.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+        v.dedup();
+        v
     }
 }
 
@@ -81,25 +103,35 @@ pub fn partition(pl: &Pipeline, e: &Eligible) -> Partition {
 pub fn partition_metered(pl: &Pipeline, e: &Eligible, meter: &Meter) -> Partition {
     let k = pl.release.k;
     meter.start(e.people.len() as u64, crate::progress::Unit::Count);
-    let mut by_cat: BTreeMap<Vec<&str>, Vec<u32>> = BTreeMap::new();
-    // Strata by category codes, then ordered by their values as text.
-    let mut by_code: rustc_hash::FxHashMap<&[u32], Vec<u32>> = Default::default();
-    for i in 0..e.people.len() {
-        by_code.entry(e.people.codes(i)).or_default().push(i as u32);
+    let patterns = super::patterns::choose(pl, e);
+    // One stratum per pattern: ordered by category values as text, then by pattern (most
+    // measurements first); each stratum's people in order.
+    let mut rows: Vec<Vec<u32>> = vec![Vec::new(); patterns.patterns.len()];
+    let mut unplaced = Vec::new();
+    for (i, &p) in patterns.of.iter().enumerate() {
+        if p == super::patterns::NONE {
+            unplaced.push(i as u32);
+        } else {
+            rows[p as usize].push(i as u32);
+        }
     }
-    for (codes, rows) in by_code {
-        let cats = (0..codes.len())
-            .map(|c| e.people.value_of(c, codes[c]).unwrap_or_default())
+    meter.add(unplaced.len() as u64);
+    let mut by_cat: BTreeMap<(Vec<&str>, usize), usize> = BTreeMap::new();
+    for (pi, pat) in patterns.patterns.iter().enumerate() {
+        let cats = (0..pat.codes.len())
+            .map(|c| e.people.value_of(c, pat.codes[c]).unwrap_or_default())
             .collect();
-        by_cat.insert(cats, rows);
+        by_cat.insert((cats, pi), pi);
     }
     let strata: Vec<Stratum> = by_cat
         .into_iter()
+        .map(|((cats, _), pi)| (cats, pi, std::mem::take(&mut rows[pi])))
         .collect::<Vec<_>>()
         .into_par_iter()
-        .map(|(categories, rows)| {
+        .map(|(categories, pi, rows)| {
             let categories = categories.into_iter().map(str::to_string).collect();
-            stratum(pl, &e.people, categories, rows)
+            let dims = patterns.patterns[pi].mask.dims();
+            stratum(pl, &e.people, categories, rows, dims)
         })
         .collect();
     let mut classes = Vec::new();
@@ -143,17 +175,28 @@ pub fn partition_metered(pl: &Pipeline, e: &Eligible, meter: &Meter) -> Partitio
             }
         }
     }
+    let unplaced_count = unplaced.len();
+    suppressed.extend(unplaced);
+    let (categories, dims) = strata.into_iter().map(|s| (s.categories, s.dims)).unzip();
     Partition {
         classes,
-        strata: strata.into_iter().map(|s| s.categories).collect(),
+        strata: categories,
+        dims,
         suppressed,
+        unplaced: unplaced_count,
+        withdrawn: 0,
     }
 }
 
-fn stratum(pl: &Pipeline, people: &People, categories: Vec<String>, rows: Vec<u32>) -> Stratum {
-    let dims: Vec<usize> = (0..pl.measurements.len())
-        .filter(|&pos| pl.applies(pl.measurements[pos], &categories))
-        .collect();
+/// A stratum's people over the release positions `dims` (its pattern), standardized and,
+/// where the pipeline asks, whitened.
+fn stratum(
+    pl: &Pipeline,
+    people: &People,
+    categories: Vec<String>,
+    rows: Vec<u32>,
+    dims: Vec<usize>,
+) -> Stratum {
     let n = rows.len();
     let d = dims.len();
     // Per dimension: mean and deviation, each summed over the rows in order (the rows
@@ -371,7 +414,7 @@ mod tests {
         pl.release.partition_space = PartitionSpace::Whitened;
         let e = correlated(&mut pl, 400);
         let rows: Vec<u32> = (0..400).collect();
-        let s = stratum(&pl, &e.people, vec!["Male".into()], rows);
+        let s = stratum(&pl, &e.people, vec!["Male".into()], rows, vec![0, 1, 2]);
         let (mu, cov) = moments::moments(&s.z, &vec![1.0; 400], 3);
         for i in 0..3 {
             assert!(mu[i].abs() < 1e-4, "mean {}", mu[i]);

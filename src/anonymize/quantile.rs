@@ -37,11 +37,49 @@ pub struct Stratum<'a> {
 }
 
 /// The classes' released values on the grid (`classes x d`, before any catalog clamp).
-pub fn restore(mut s: Stratum) -> Vec<i64> {
+pub fn restore(s: Stratum) -> Vec<i64> {
+    restore_points(s).round()
+}
+
+/// A stratum's class points before rounding to the grid.
+pub struct Points {
+    /// Class points, row-major `classes x d`, in the measurements' unit.
+    pub p: Vec<f64>,
+    /// What the rounding keeps each measurement's weighted sum on.
+    pub target: Vec<f64>,
+    pub weights: Vec<f64>,
+    pub resolution: Vec<f64>,
+    pub d: usize,
+}
+
+impl Points {
+    /// Mean-exact rounding to the grid ([`mean_exact_round`]).
+    pub fn round(&self) -> Vec<i64> {
+        if self.d == 0 || self.weights.is_empty() {
+            return Vec::new();
+        }
+        mean_exact_round(
+            &self.p,
+            &self.target,
+            &self.weights,
+            &self.resolution,
+            self.d,
+        )
+    }
+}
+
+/// The class points of [`restore`], before rounding.
+pub fn restore_points(mut s: Stratum) -> Points {
     let d = s.d;
     let nc = s.weights.len();
     if d == 0 || nc == 0 {
-        return Vec::new();
+        return Points {
+            p: Vec::new(),
+            target: Vec::new(),
+            weights: s.weights,
+            resolution: s.resolution,
+            d,
+        };
     }
     let n = s.people.len() / d;
     let (mu, mut target) = moments::moments(&s.people, &vec![1.0; n], d);
@@ -64,8 +102,14 @@ pub fn restore(mut s: Stratum) -> Vec<i64> {
     } else {
         add_noise(&mut p, &s);
     }
-    let round_target = if nc >= 2 { p.clone() } else { s.means.clone() };
-    mean_exact_round(&p, &round_target, &s.weights, &s.resolution, d)
+    let target = if nc >= 2 { p.clone() } else { s.means.clone() };
+    Points {
+        p,
+        target,
+        weights: s.weights,
+        resolution: s.resolution,
+        d,
+    }
 }
 
 fn add_noise(p: &mut [f64], s: &Stratum) {

@@ -2,5 +2,6 @@
 //! (the checker's own code), utility against them, and raw uniqueness before anonymization.
 
 pub mod linkage;
+pub mod pooled;
 pub mod risk;
 pub mod utility;

@@ -163,7 +163,11 @@ pub struct StratumAnalysis {
 
 /// Every stratum that has classes, analysed.
 pub struct Analysis {
+    /// Per stratum (a complete table), or per category combination pooled over its
+    /// measurement patterns (a table whose people hold different measurements).
     pub strata: Vec<StratumAnalysis>,
+    /// The whole table per measurement and pair, where people hold different measurements.
+    pub pooled: Option<super::pooled::Pooled>,
 }
 
 /// What class `class` got for release position `p`, in catalog units: (released value or
@@ -186,6 +190,20 @@ fn mean_std<I: Iterator<Item = f64>>(values: impl Fn() -> I, n: usize) -> (f64, 
     let m = values().sum::<f64>() / len;
     let v = values().map(|x| (x - m).powi(2)).sum::<f64>() / len;
     (m, v.sqrt())
+}
+
+/// Mean and (population) standard deviation of values given twice by `values` (each sum
+/// in order).
+pub(crate) fn mean_std_of<I: Iterator<Item = f64> + Clone>(values: I, n: usize) -> (f64, f64) {
+    let len = n.max(1) as f64;
+    let m = values.clone().sum::<f64>() / len;
+    let v = values.map(|x| (x - m).powi(2)).sum::<f64>() / len;
+    (m, v.sqrt())
+}
+
+/// [`side`] for the pooled figures.
+pub(crate) fn side_of(moments: (f64, f64), sorted: &[f64], k: usize, lo: f64, hi: f64) -> Side {
+    side(moments, sorted, k, lo, hi)
 }
 
 /// A side's figures: its mean and standard deviation, and the histogram and percentiles
@@ -420,7 +438,7 @@ fn columns(
 
 /// Values sorted as `f64::total_cmp` sorts them (people's values are `f32`): a radix sort
 /// on the bits (radsort: the order of `total_cmp`), instead of a comparison sort.
-fn sorted_f32(values: impl Iterator<Item = f32>) -> Vec<f64> {
+pub(crate) fn sorted_f32(values: impl Iterator<Item = f32>) -> Vec<f64> {
     let mut v: Vec<f32> = values.collect();
     radsort::sort(&mut v);
     v.into_iter().map(f64::from).collect()
@@ -429,8 +447,14 @@ fn sorted_f32(values: impl Iterator<Item = f32>) -> Vec<f64> {
 /// Figures per stratum and measurement, computed a block of columns at a time (memory: a
 /// few columns of one stratum, not the table).
 pub fn analyse(pl: &Pipeline, e: &Eligible, part: &Partition, t: &Table) -> Analysis {
+    // People who lack measurements that apply to them: the figures are pairwise complete,
+    // per category combination and over the whole table.
+    let missing = super::pooled::missing_values(pl, e);
+    if missing > 0 {
+        return super::pooled::analyse(pl, e, part, t, missing);
+    }
     let mut strata = Vec::new();
-    for (si, cats) in part.strata.iter().enumerate() {
+    for si in 0..part.strata.len() {
         let classes: Vec<(usize, &[u32])> = (0..part.classes.len())
             .filter(|&c| part.classes[c].stratum == si)
             .map(|c| (c, part.classes[c].members.as_slice()))
@@ -443,9 +467,7 @@ pub fn analyse(pl: &Pipeline, e: &Eligible, part: &Partition, t: &Table) -> Anal
             continue;
         }
         let s = StratumClasses { classes, members };
-        let dims: Vec<usize> = (0..pl.measurements.len())
-            .filter(|&p| pl.applies(pl.measurements[p], cats))
-            .collect();
+        let dims = part.dims[si].clone();
         let columns = columns(pl, e, t, &s, &dims);
         let (corr_orig, corr_rel) = correlations(pl, e, t, &s, &dims, &columns);
         strata.push(StratumAnalysis {
@@ -458,7 +480,10 @@ pub fn analyse(pl: &Pipeline, e: &Eligible, part: &Partition, t: &Table) -> Anal
             corr_rel,
         });
     }
-    Analysis { strata }
+    Analysis {
+        strata,
+        pooled: None,
+    }
 }
 
 /// A stratum's category values by category name, as the manifest and report show them.
@@ -482,11 +507,11 @@ mod tests {
     #[test]
     fn streamed_utility_figures_match_the_columns() {
         let pl = pipeline();
-        let (e, part, keys) = classes_of(&pl);
+        let (e, mut part, keys) = classes_of(&pl);
         let t = generalize(
             &pl,
             &e,
-            &part,
+            &mut part,
             &NoiseKey::from_bytes(vec![5; 32]).unwrap(),
             &keys,
         );

@@ -446,7 +446,8 @@ fn equals(want: &toml::Value, v: &Value) -> bool {
 /// that do not apply (breasts-only on a person without) are cleared, never released.
 /// Category codes become their declared released value's; a value the pipeline does not
 /// declare is never published (the same answer on a second call: a released value's code
-/// is its own).
+/// is its own). An absent measurement is not a fault: it is dropped only where the
+/// pipeline requires it, or when the record holds fewer than `min_measurements`.
 fn implausible(
     x: &Context,
     i: u32,
@@ -474,6 +475,8 @@ fn implausible(
     let has_breasts = pl
         .breasts_category
         .is_none_or(|c| Some(codes[c]) == x.released.breasts_true);
+    let plausibility = &pl.filters.plausibility;
+    let mut held = 0;
     for (pos, &m) in pl.measurements.iter().enumerate() {
         let def = &pl.catalog.measurements[m];
         if def.breasts_only && !has_breasts {
@@ -482,15 +485,19 @@ fn implausible(
         }
         let v = values[pos] as f64;
         let reason = if v.is_nan() {
+            if !plausibility.required_rule.requires(pos) {
+                continue;
+            }
             Reason::Missing
         } else if v < 0.0 {
             Reason::Negative
         } else if v < def.min || v > def.max {
             Reason::OutOfRange
         } else {
+            held += 1;
             continue;
         };
         return Some((def.name.clone(), reason));
     }
-    None
+    (held < plausibility.min_measurements).then(|| (String::new(), Reason::TooFew))
 }

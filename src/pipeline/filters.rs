@@ -96,8 +96,56 @@ pub struct Dedupe {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Plausibility {
-    /// Largest share of read records that may be quarantined before a release stops.
+    /// Largest share of read records that may be quarantined before a release stops. An
+    /// absent measurement is never counted: only broken values are.
     pub max_rejected: f64,
+    /// A record holding fewer of the released measurements (those that apply to it) is
+    /// dropped as `too-few-measurements`. Default 1: a set with no value is dropped.
+    #[serde(default = "default_min_measurements")]
+    pub min_measurements: usize,
+    /// Measurements every record must hold, or `"all"` (every released measurement that
+    /// applies to it): a record lacking one is dropped as `missing-required`. Default: none,
+    /// an absent value is released as null where the release's patterns allow.
+    #[serde(default)]
+    pub(super) required: Option<RequiredSetting>,
+    /// The rule in force, resolved when the pipeline loads.
+    #[serde(skip)]
+    pub required_rule: Required,
+}
+
+fn default_min_measurements() -> usize {
+    1
+}
+
+/// `required` as a pipeline spells it: `"all"` or a list of measurement names.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub(super) enum RequiredSetting {
+    Word(String),
+    List(Vec<String>),
+}
+
+/// Which measurements a record must hold, as validated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Required {
+    /// None: a record may hold any of them.
+    #[default]
+    None,
+    /// Every released measurement that applies to the record.
+    All,
+    /// These release positions (where they apply).
+    Some(Vec<usize>),
+}
+
+impl Required {
+    /// Whether the measurement at release position `pos` is required (where it applies).
+    pub fn requires(&self, pos: usize) -> bool {
+        match self {
+            Required::None => false,
+            Required::All => true,
+            Required::Some(v) => v.contains(&pos),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

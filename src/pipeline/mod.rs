@@ -381,8 +381,18 @@ impl Pipeline {
         if file.release.k < 2 {
             return Err(err("[release] k must be at least 2".into()));
         }
+        file.release.min_pattern_owners = match file.release.min_pattern_owners_setting {
+            Some(m) if m < file.release.k => {
+                return Err(err(format!(
+                    "[release] min_pattern_owners = {m} is below k = {}: a pattern must hold at least one class",
+                    file.release.k
+                )))
+            }
+            Some(m) => m,
+            None => file.release.k,
+        };
 
-        let measurements = if file.release.measurements.is_empty() {
+        let measurements: Vec<usize> = if file.release.measurements.is_empty() {
             (0..catalog.measurements.len()).collect()
         } else {
             let mut v = Vec::new();
@@ -403,6 +413,37 @@ impl Pipeline {
             v
         };
         let breasts_category = categories.iter().position(|c| c.name == "has_breasts");
+        if measurements.len() > crate::anonymize::patterns::MAX_MEASUREMENTS {
+            return Err(err(format!(
+                "{} released measurements: at most {} are supported",
+                measurements.len(),
+                crate::anonymize::patterns::MAX_MEASUREMENTS
+            )));
+        }
+        file.filters.plausibility.required_rule = match &file.filters.plausibility.required {
+            None => Required::None,
+            Some(RequiredSetting::Word(w)) if w == "all" => Required::All,
+            Some(RequiredSetting::Word(w)) => {
+                return Err(err(format!(
+                    "[filters.plausibility] required = \"{w}\": give \"all\" or a list of measurement names"
+                )))
+            }
+            Some(RequiredSetting::List(names)) => {
+                let mut v = Vec::new();
+                for name in names {
+                    let pos = catalog
+                        .index(name)
+                        .and_then(|i| measurements.iter().position(|&m| m == i))
+                        .ok_or_else(|| {
+                            err(format!(
+                                "[filters.plausibility] required measurement `{name}` is not a released measurement"
+                            ))
+                        })?;
+                    v.push(pos);
+                }
+                Required::Some(v)
+            }
+        };
 
         Ok(Pipeline {
             path: path.to_path_buf(),

@@ -17,6 +17,14 @@ pub struct Release {
     pub measurements: Vec<String>,
     pub k: usize,
     pub max_suppressed: f64,
+    /// Distinct owners a measurement pattern needs in a category combination for rows to
+    /// be released in it (at least k, the default: one class). Larger makes fewer, larger
+    /// patterns, each with more classes, and keeps fewer values.
+    #[serde(default, rename = "min_pattern_owners")]
+    pub(super) min_pattern_owners_setting: Option<usize>,
+    /// The size in force, resolved from the setting and k.
+    #[serde(skip)]
+    pub min_pattern_owners: usize,
     #[serde(default = "default_representation")]
     pub representation: Representation,
     /// How class means are moved before rounding and noise (centroid only): `none` (plain

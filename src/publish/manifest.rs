@@ -112,7 +112,87 @@ pub(crate) fn manifest(f: &Facts, files: &[(String, u64, String)]) -> Value {
         m["parameters"]["filters"]["consent"]["counted_value"] = json!(v);
         m["counts"]["eligible_owners_with_counted_consent"] = json!(n);
     }
+    if let Some(p) = &f.analysis.pooled {
+        sparse(&mut m, f, p);
+    }
     m
+}
+
+/// What a release of people holding different measurements adds: its patterns, the values
+/// it suppressed per measurement, and its figures per measurement and pair over the whole
+/// table (absent from a complete table's manifest, whose bytes stay as they were).
+fn sparse(m: &mut Value, f: &Facts, p: &crate::assess::pooled::Pooled) {
+    let pl = f.pl;
+    let k = pl.release.k;
+    let part = f.partition;
+    let name = |pos: usize| pl.catalog.measurements[pl.measurements[pos]].name.clone();
+    let pl_plaus = &pl.filters.plausibility;
+    m["parameters"]["patterns"] = json!({
+        "chosen": "from the data, per category combination: measurement patterns (the columns a row holds) each held whole by at least min_pattern_owners distinct owners; a person is released in the largest chosen pattern their record holds, their other values null",
+        "min_pattern_owners": pl.release.min_pattern_owners,
+        "min_measurements": pl_plaus.min_measurements,
+        "calibration": "class rows of a category combination's patterns moved together so that each measurement's mean and standard deviation over the rows holding it, and each pair's correlation (and means and spreads) over the rows holding both, are those of the eligible people holding it (both), suppressed values included",
+    });
+    let suppressed_values: usize = p.measurements.iter().map(|x| x.holders - x.released).sum();
+    m["counts"]["patterns"] = json!(part.patterns().len());
+    m["counts"]["missing_values"] = json!(p.missing_values);
+    m["counts"]["suppressed_values"] = json!(suppressed_values);
+    m["counts"]["people_without_pattern"] = json!(part.unplaced);
+    m["counts"]["people_of_classes_suppressed_on_records"] = json!(part.withdrawn);
+    let mut per = Map::new();
+    let (mut worst_mean, mut worst_std) = (0.0f64, 0.0f64);
+    let (mut sel_mean, mut sel_std) = (0.0f64, 0.0f64);
+    let pct = |a: f64, b: f64| 100.0 * (a - b) / b.abs().max(1e-9);
+    for x in &p.measurements {
+        let mut v = json!({
+            "holders": x.holders,
+            "released": x.released,
+            "suppressed": x.holders - x.released,
+        });
+        // Figures of fewer than k people are not published.
+        if x.holders >= k && x.released >= k {
+            let (hm, hs) = x.holders_moments;
+            let (rm, rs) = x.released_moments;
+            let (om, os) = x.own_moments;
+            let (me, se) = (pct(rm, hm), pct(rs, hs));
+            let (sme, sse) = (pct(om, hm), pct(os, hs));
+            if x.released >= crate::assess::pooled::PAIR_PEOPLE {
+                worst_mean = worst_mean.max(me.abs());
+                worst_std = worst_std.max(se.abs());
+                sel_mean = sel_mean.max(sme.abs());
+                sel_std = sel_std.max(sse.abs());
+            }
+            v["mean"] = json!([round(hm, 2), round(rm, 2)]);
+            v["mean_error_pct"] = json!(round(me, 3));
+            v["std"] = json!([round(hs, 2), round(rs, 2)]);
+            v["std_error_pct"] = json!(round(se, 2));
+            v["selection"] =
+                json!({"mean_error_pct": round(sme, 3), "std_error_pct": round(sse, 2)});
+        }
+        per.insert(name(x.pos), v);
+    }
+    m["measurements"] = Value::Object(per);
+    let pairs = &p.pairs;
+    m["utility"]["pooled"] = json!({
+        "compared_with": format!("the whole table, pairwise complete: per measurement released for at least {} people, the rows holding it against the eligible people holding it (suppressed values included); per pair released together for at least {} people, the rows holding both against the eligible people holding both", crate::assess::pooled::PAIR_PEOPLE, crate::assess::pooled::PAIR_PEOPLE),
+        "worst": {
+            "mean_error_pct": round(worst_mean, 3),
+            "std_error_pct": round(worst_std, 2),
+            "correlation_change": round(pairs.max_change, 4),
+        },
+        "correlation_change": {
+            "pairs": pairs.pairs,
+            "max": round(pairs.max_change, 4),
+            "median": round(pairs.median_change, 4),
+            "worst_pair": pairs.worst.map(|(a, b, n)| json!([name(a), name(b), n])),
+        },
+        "selection": {
+            "what": "the released people's own values against the holders': what choosing who is released with which measurement does, before anonymization",
+            "mean_error_pct": round(sel_mean, 3),
+            "std_error_pct": round(sel_std, 2),
+        },
+    });
+    m["utility"]["compared_with"] = json!(format!("per category combination, pooled over its measurement patterns: the rows holding each measurement against the eligible people holding it, suppressed values included; correlations pairwise complete, for pairs released together for at least {} people", crate::assess::pooled::PAIR_PEOPLE));
 }
 
 /// Per released column: unit and plausible range (in released units), from the catalog.
@@ -218,9 +298,11 @@ fn utility(pl: &Pipeline, part: &Partition, analysis: &Analysis) -> Value {
         }
         let (co, cr) = (&a.corr_orig, &a.corr_rel);
         let d = a.dims.len();
+        // Pairs without figures (too few people released with both) are NaN: left out.
         let mut diffs: Vec<f64> = (0..d)
             .flat_map(|i| (i + 1..d).map(move |j| (i, j)))
             .map(|(i, j)| (co[i * d + j] - cr[i * d + j]).abs())
+            .filter(|x| !x.is_nan())
             .collect();
         diffs.sort_by(f64::total_cmp);
         let max_corr = diffs.last().copied().unwrap_or(0.0);

@@ -210,7 +210,7 @@ pub(super) fn person_record(
     let legacy = v2 && rng.random::<f64>() < 0.25;
     let mut m = Map::new();
     for (j, &(name, ..)) in BODY.iter().enumerate() {
-        if BREASTS_ONLY.contains(&name) && !body.breasts {
+        if BREASTS_ONLY.contains(&name) && !body.breasts || body.held >> j & 1 == 0 {
             continue;
         }
         let key = LEGACY

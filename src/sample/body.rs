@@ -59,6 +59,9 @@ pub(crate) const BREASTS_ONLY: [&str; 7] = [
 pub(crate) struct Body {
     pub(crate) breasts: bool,
     pub(crate) values: [f64; 38],
+    /// The measurements the owner entered (one bit each, BODY order): all of them unless
+    /// the sample's entry is by designs.
+    pub(crate) held: super::entry::Held,
 }
 
 impl Body {
@@ -80,7 +83,11 @@ impl Body {
             let z = a * h + b * g + e * normal(rng);
             values[i] = (mean * (1.0 + cv * z)).round();
         }
-        Body { breasts, values }
+        Body {
+            breasts,
+            values,
+            held: super::entry::ALL,
+        }
     }
 
     /// The same body measured again: a few millimetres off here and there.

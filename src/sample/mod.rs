@@ -6,11 +6,14 @@
 
 mod accounts;
 mod body;
+mod entry;
 mod mongo;
 mod store;
 
 use accounts::{person_record, Owner};
 use body::Body;
+use entry::Designs;
+pub use entry::Entry;
 use mongo::{mongo_doc, mongo_user};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -49,6 +52,44 @@ pub struct Options {
     pub out: PathBuf,
     /// Reference date (days since epoch): "last seen" dates are spread before it.
     pub as_of: i64,
+    /// Which measurements a set holds.
+    pub entry: Entry,
+}
+
+/// Bodies and what their owners entered of them.
+pub(crate) struct Bodies {
+    /// The designs, when sets hold their owners' designs' measurements.
+    designs: Option<Designs>,
+    /// Every person is from v2 (a v2 export).
+    v2: bool,
+}
+
+impl Bodies {
+    pub(crate) fn new(o: &Options) -> Bodies {
+        Bodies {
+            designs: (o.entry == Entry::Designs).then(Designs::load),
+            v2: o.format.v2(),
+        }
+    }
+
+    /// A new body, holding what its owner entered.
+    pub(crate) fn body(&self, rng: &mut ChaCha8Rng) -> Body {
+        let mut b = Body::new(rng);
+        if let Some(d) = &self.designs {
+            b.held = d.held(rng, self.v2, b.breasts);
+        }
+        b
+    }
+
+    /// The same body measured again, for the same designs or one more.
+    pub(crate) fn again(&self, rng: &mut ChaCha8Rng, last: &Body) -> Body {
+        let mut b = last.remeasured(rng);
+        if let Some(d) = &self.designs {
+            let v2 = self.v2 || last.held & entry::V3_ONLY_BITS == 0;
+            b.held = d.again(rng, last.held, v2, b.breasts);
+        }
+        b
+    }
 }
 
 /// Figures about what was written.
@@ -78,6 +119,7 @@ pub fn generate(o: &Options) -> std::io::Result<Written> {
     let mut users = Out::new(&users_path, o.format)?;
     let mut w = Written::default();
     let mut set_id: u64 = 1000;
+    let bodies = Bodies::new(o);
 
     while w.people < o.people {
         w.owners += 1;
@@ -100,8 +142,8 @@ pub fn generate(o: &Options) -> std::io::Result<Written> {
                 break;
             }
             let body = match &last {
-                Some(b) if rng.random::<f64>() < 0.15 => b.remeasured(&mut rng),
-                _ => Body::new(&mut rng),
+                Some(b) if rng.random::<f64>() < 0.15 => bodies.again(&mut rng, b),
+                _ => bodies.body(&mut rng),
             };
             set_id += 1;
             w.people += 1;
@@ -120,7 +162,7 @@ pub fn generate(o: &Options) -> std::io::Result<Written> {
     }
     if o.format == SampleFormat::FreesewingV2Mongoexport {
         // A person whose account document was removed (v2 `remove` left people behind).
-        let body = Body::new(&mut rng);
+        let body = bodies.body(&mut rng);
         let ghost = Owner::new(&mut rng, w.owners + 1, o);
         let rec = person_record(&mut rng, o, &ghost, set_id + 1, 0, &body, w.people + 1);
         people.record(&mongo_doc(&mut rng, rec))?;

@@ -119,7 +119,7 @@ impl Enc<'_> {
 fn measies(body: &Body, legacy: bool) -> Value {
     let mut m = Map::new();
     for (j, &(name, ..)) in BODY.iter().enumerate() {
-        if BREASTS_ONLY.contains(&name) && !body.breasts {
+        if BREASTS_ONLY.contains(&name) && !body.breasts || body.held >> j & 1 == 0 {
             continue;
         }
         let key = match name {
@@ -194,6 +194,7 @@ pub fn generate(o: &Options) -> std::io::Result<Written> {
             curated_bodies.push(b);
         }
         let mut set_id: i64 = 1000;
+        let bodies = super::Bodies::new(o);
         let mut public_sets: Vec<Value> = Vec::new();
         while w.people < o.people {
             w.owners += 1;
@@ -303,8 +304,8 @@ pub fn generate(o: &Options) -> std::io::Result<Written> {
                     )
                 } else {
                     let body = match &last {
-                        Some(b) if rng.random::<f64>() < 0.15 => b.remeasured(&mut rng),
-                        _ => Body::new(&mut rng),
+                        Some(b) if rng.random::<f64>() < 0.15 => bodies.again(&mut rng, b),
+                        _ => bodies.body(&mut rng),
                     };
                     let m = measies(&body, rng.random::<f64>() < 0.05);
                     last = Some(body);
@@ -353,7 +354,7 @@ pub fn generate(o: &Options) -> std::io::Result<Written> {
             }
         }
         // A set whose account was removed (written with foreign keys off, as old rows are).
-        let body = Body::new(&mut rng);
+        let body = bodies.body(&mut rng);
         set.execute(params![
             set_id + 1,
             datetime(&mut rng, o.as_of - 100),

@@ -39,6 +39,9 @@ pub trait SourceRecords: Sync {
 /// whose first row is `row`, `Some(None)` suppressed, `None` not in the membership.
 pub type Membership = Vec<Option<Option<usize>>>;
 
+/// Measurements a released row holds for it to be compared with source records.
+pub const MIN_COMPARED: usize = 2;
+
 /// At most this many source people are scored for nearest-neighbour linkage (a fixed,
 /// evenly spaced subset beyond that), to bound the cost on million-person releases.
 pub const MAX_SCORED: usize = 20_000;
@@ -141,6 +144,57 @@ impl Released {
     }
 }
 
+/// The measurement patterns of the released rows: which columns a row holds.
+struct Patterns {
+    /// In order of their first row: category id, positions held, whether each position
+    /// is held, and the rounded values the pattern's rows hold at its first position.
+    list: Vec<Pattern>,
+    /// Per category id, its patterns.
+    by_cat: Vec<Vec<usize>>,
+    /// Per distinct released row, its pattern.
+    row: Vec<u32>,
+}
+
+struct Pattern {
+    dims: Vec<usize>,
+    holds: Vec<bool>,
+    first: rustc_hash::FxHashSet<i64>,
+}
+
+impl Patterns {
+    fn of(rel: &Released, d: usize) -> Patterns {
+        let mut ids: FxHashMap<(u32, Vec<bool>), u32> = FxHashMap::default();
+        let mut p = Patterns {
+            list: Vec::new(),
+            by_cat: vec![Vec::new(); rel.cats.len()],
+            row: Vec::with_capacity(rel.rows.len()),
+        };
+        for (c, v) in &rel.rows {
+            let holds: Vec<bool> = v.iter().map(|x| !x.is_nan()).collect();
+            let next = ids.len() as u32;
+            let id = *ids.entry((*c, holds.clone())).or_insert(next);
+            if id == next {
+                p.list.push(Pattern {
+                    dims: (0..d).filter(|&j| holds[j]).collect(),
+                    holds,
+                    first: Default::default(),
+                });
+                p.by_cat[*c as usize].push(id as usize);
+            }
+            let pat = &mut p.list[id as usize];
+            if let Some(&j) = pat.dims.first() {
+                pat.first.insert(v[j].round() as i64);
+            }
+            p.row.push(id);
+        }
+        p
+    }
+
+    fn of_cat(&self, cat: u32) -> &[usize] {
+        self.by_cat.get(cat as usize).map_or(&[], Vec::as_slice)
+    }
+}
+
 /// Distinct owners of each group, from (group, owner) pairs (in group order).
 fn owners_per_group<G: Ord + Send>(mut pairs: Vec<(G, u32)>) -> Vec<usize> {
     pairs.par_sort_unstable();
@@ -199,6 +253,7 @@ pub fn check_linkage_with(
     let mut class_owners: Vec<(usize, u32)> = Vec::with_capacity(n);
     let mut missing = 0;
     let mut mismatched = 0;
+    let mut invented = 0;
     for (pi, &cat) in person_cat.iter().enumerate() {
         match member.get(pi).copied().flatten() {
             Some(Some(row)) => {
@@ -206,6 +261,14 @@ pub fn check_linkage_with(
                     .row_group
                     .get(row)
                     .is_some_and(|&d| rel.rows[d as usize].0 == cat);
+                // A row holds only measurements its people hold: nothing is made up.
+                let holds = g.row_group.get(row).is_some_and(|&dr| {
+                    let v = &rel.rows[dr as usize].1;
+                    (0..d).all(|j| v[j].is_nan() || source.value(pi, j).is_some())
+                });
+                if !holds {
+                    invented += 1;
+                }
                 if !same {
                     mismatched += 1;
                     if mismatched <= 5 {
@@ -227,6 +290,11 @@ pub fn check_linkage_with(
             mismatched - 5
         ));
     }
+    if invented > 0 {
+        problems.push(format!(
+            "{invented} records are placed in a class row that holds a measurement they do not"
+        ));
+    }
     if missing > 0 {
         problems.push(format!(
             "{missing} eligible source records are not in the membership file (other source, or other --as-of?)"
@@ -242,7 +310,12 @@ pub fn check_linkage_with(
         ));
     }
 
-    // 2. No released row reproduces a source record shared by fewer than k owners.
+    // 2. No released row reproduces the records of fewer than k owners. A row holds one
+    // measurement pattern (its non-null columns); a record is compared on that pattern,
+    // its other values set aside: a row of 20 measurements equal to one person's 20
+    // values is that person. A row of a single measurement is not compared: one value
+    // alone is no one's record (at the millimetre, every value in a measurement's range is
+    // a few people's), and the row is shared by k owners like any other.
     let row_keys: Vec<Key> = rel.rows.iter().map(|(c, v)| key(*c, v)).collect();
     // Distinct released records: (released rows, the record's number).
     let mut multiplicity: FxHashMap<&[i64], (u64, u32)> = FxHashMap::default();
@@ -250,21 +323,41 @@ pub fn check_linkage_with(
         let next = multiplicity.len() as u32;
         multiplicity.entry(rk).or_insert((0, next)).0 += g.count[d];
     }
+    // The patterns of each category's rows, in order of their first row, each with the
+    // rounded values its rows hold first (a record whose first value is none of these
+    // equals none of its rows).
+    let pats = Patterns::of(&rel, d);
     // Only source records equal to a released row can be reproduced: owners are
     // collected for those alone (memory follows the released rows, not the source).
-    let matched: Vec<Option<u32>> = (0..n)
+    let matched: Vec<(u32, u32)> = (0..n)
         .into_par_iter()
-        .map_init(Vec::new, |k, pi| {
-            key_into(k, person_cat[pi], (0..d).map(|j| source.value(pi, j)));
-            multiplicity.get(k.as_slice()).map(|&(_, r)| r)
+        .flat_map_iter(|pi| {
+            let cat = person_cat[pi];
+            let vals: Vec<Option<f64>> = (0..d).map(|j| source.value(pi, j)).collect();
+            let mut k = Vec::with_capacity(d + 1);
+            let mut found = Vec::new();
+            for &p in pats.of_cat(cat) {
+                let pat = &pats.list[p];
+                if pat.dims.len() < MIN_COMPARED || !pat.dims.iter().all(|&j| vals[j].is_some()) {
+                    continue;
+                }
+                let first = vals[pat.dims[0]].map(|v| v.round() as i64);
+                if !first.is_some_and(|f| pat.first.contains(&f)) {
+                    continue;
+                }
+                key_into(
+                    &mut k,
+                    cat,
+                    (0..d).map(|j| if pat.holds[j] { vals[j] } else { None }),
+                );
+                if let Some(&(_, r)) = multiplicity.get(k.as_slice()) {
+                    found.push((r, source.owner(pi)));
+                }
+            }
+            found
         })
         .collect();
-    let record_owners: Vec<(u32, u32)> = matched
-        .iter()
-        .enumerate()
-        .filter_map(|(pi, r)| r.map(|r| (r, source.owner(pi))))
-        .collect();
-    drop(matched);
+    let record_owners = matched;
     let reproduced = owners_per_group(record_owners)
         .into_iter()
         .filter(|&owners| owners < k)
@@ -310,18 +403,19 @@ pub fn check_linkage_with(
             }
         })
         .collect();
-    // Per category: candidate keys and their standardized points (NaN: missing), flat;
-    // and each distinct row's candidate (category, place), for a first bound.
-    let mut cands: Vec<(Vec<usize>, Vec<f64>)> = vec![(Vec::new(), Vec::new()); ncat];
+    // Per pattern of a category: candidate keys and their standardized points (NaN:
+    // missing), flat; and each distinct row's candidate (pattern, place), for a first
+    // bound. A person is looked for among the rows of their own row's pattern, on the
+    // values that pattern holds: what an attacker holding their record would compare.
+    let mut cands: Vec<(Vec<usize>, Vec<f64>)> = vec![(Vec::new(), Vec::new()); pats.list.len()];
     let mut seen: FxHashMap<&[i64], (usize, usize)> = FxHashMap::default();
     let mut cand_of = Vec::with_capacity(rel.rows.len());
     for (di, (c, v)) in rel.rows.iter().enumerate() {
-        let (ids, pts) = &mut cands[*c as usize];
-        let place = *seen
-            .entry(&row_keys[di])
-            .or_insert((*c as usize, ids.len()));
+        let p = pats.row[di] as usize;
+        let (ids, pts) = &mut cands[p];
+        let place = *seen.entry(&row_keys[di]).or_insert((p, ids.len()));
         cand_of.push(place);
-        if place == (*c as usize, ids.len()) {
+        if place == (p, ids.len()) {
             ids.push(di);
             pts.extend(
                 v.iter()
@@ -353,15 +447,20 @@ pub fn check_linkage_with(
         .par_iter()
         .map(|&&(pi, own)| {
             let c = person_cat[pi] as usize;
-            let ids = &cands[c].0;
+            let own_place = cand_of[g.row_group[own] as usize];
+            let p = own_place.0;
+            let ids = &cands[p].0;
+            let holds = &pats.list[p].holds;
             let q: Vec<f64> = (0..d)
-                .map(|j| source.value(pi, j).map_or(f64::NAN, |x| x / sd[c * d + j]))
+                .map(|j| match source.value(pi, j) {
+                    Some(x) if holds[j] => x / sd[c * d + j],
+                    _ => f64::NAN,
+                })
                 .collect();
             // The first candidate at the smallest distance (the person's own row, usually
             // near, tried first for an early bound).
-            let own_place = cand_of[g.row_group[own] as usize];
-            let own_i = (own_place.0 == c).then_some(own_place.1);
-            let best_i = index[c].nearest(&q, own_i);
+            let own_i = Some(own_place.1);
+            let best_i = index[p].nearest(&q, own_i);
             let Some(b) = best_i else {
                 return 0.0;
             };
@@ -384,9 +483,10 @@ pub fn check_linkage_with(
         ));
     }
     let detail = format!(
-        "{} source people; min owners per class {}; 0 reproduced records; nearest-neighbour linkage {:.4} <= 1/k = {:.4} ({} scored)",
+        "{} source people; min owners per class {}; {} reproduced records; nearest-neighbour linkage {:.4} <= 1/k = {:.4} ({} scored)",
         n,
         if min_owners == usize::MAX { 0 } else { min_owners },
+        reproduced,
         share,
         1.0 / k as f64,
         scored.len()

@@ -1,0 +1,698 @@
+//! Calibration of a category combination's class rows across its measurement patterns.
+//!
+//! Each pattern stratum is restored on its own (`quantile`), which is exact only where the
+//! stratum has more classes than measurements. Sparse data has many small patterns, and a
+//! researcher reads the table per measurement and per pair, pooled over patterns: the mean
+//! of `waist` over every row that holds it, the correlation of `waist` and `hips` over the
+//! rows that hold both. Those are what this step keeps: it moves the class rows of all
+//! patterns of one category combination together (rows of a class stay identical, so
+//! k-anonymity is untouched) so that, per measurement, the rows holding it have the mean and
+//! standard deviation of the eligible people who hold it, and, per pair, the rows holding
+//! both have the correlation of the people holding both. Found by L-BFGS (argmin) on the
+//! squared errors, each row kept near where its stratum's restoration put it; each
+//! measurement's mean and deviation are then set exactly.
+//!
+//! Every target is an aggregate over the people of the combination who hold the
+//! measurement (or the pair), suppressed values included, so a measurement's released
+//! spread does not depend on which people's patterns happened to keep it.
+
+use argmin::core::{CostFunction, Executor, Gradient, State};
+use argmin::solver::linesearch::MoreThuenteLineSearch;
+use argmin::solver::quasinewton::LBFGS;
+use rayon::prelude::*;
+use std::sync::Mutex;
+
+/// People per chunk of the target sums, classes per chunk of the calibration's sums: a
+/// fixed size, so that sums are added in the same order whatever the thread count.
+const CHUNK: usize = 4096;
+
+/// Weight of a pair's correlation error: full from this many people holding both (the
+/// size from which a correlation is worth reading), less below.
+const PAIR_PEOPLE: f64 = 200.0;
+/// Weight of keeping rows near where their stratum's restoration put them.
+const PROXIMITY: f64 = 1e-3;
+/// Classes a pair needs in common before its correlation is a target (two points always
+/// correlate +-1).
+const PAIR_CLASSES: usize = 3;
+
+/// What the released rows of one category combination should show.
+#[derive(Debug, Clone)]
+pub struct Targets {
+    pub d: usize,
+    /// Per measurement, over the people holding it: count, mean, standard deviation.
+    pub count: Vec<f64>,
+    pub mean: Vec<f64>,
+    pub sd: Vec<f64>,
+    /// Row-major d x d, over the people holding both: count and correlation (NaN where
+    /// fewer than 3 people hold both or a side has no spread).
+    pub both: Vec<f64>,
+    pub corr: Vec<f64>,
+    /// Row-major d x d: at (i, j), the mean and the variance of measurement i over the
+    /// people holding both.
+    pub pair_mean: Vec<f64>,
+    pub pair_var: Vec<f64>,
+}
+
+/// Running sums over pairs of measurements (upper triangle of d x d).
+#[derive(Clone)]
+struct PairSums {
+    n: Vec<f64>,
+    si: Vec<f64>,
+    sj: Vec<f64>,
+    qi: Vec<f64>,
+    qj: Vec<f64>,
+    x: Vec<f64>,
+}
+
+impl PairSums {
+    fn new(d: usize) -> PairSums {
+        let z = vec![0.0; d * d];
+        PairSums {
+            n: z.clone(),
+            si: z.clone(),
+            sj: z.clone(),
+            qi: z.clone(),
+            qj: z.clone(),
+            x: z,
+        }
+    }
+
+    #[inline]
+    fn add(&mut self, k: usize, w: f64, a: f64, b: f64) {
+        self.n[k] += w;
+        self.si[k] += w * a;
+        self.sj[k] += w * b;
+        self.qi[k] += w * a * a;
+        self.qj[k] += w * b * b;
+        self.x[k] += w * a * b;
+    }
+
+    fn merge(&mut self, o: &PairSums) {
+        for (a, b) in [
+            (&mut self.n, &o.n),
+            (&mut self.si, &o.si),
+            (&mut self.sj, &o.sj),
+            (&mut self.qi, &o.qi),
+            (&mut self.qj, &o.qj),
+            (&mut self.x, &o.x),
+        ] {
+            for (x, y) in a.iter_mut().zip(b) {
+                *x += y;
+            }
+        }
+    }
+}
+
+/// Running sums per measurement.
+#[derive(Clone)]
+struct Sums {
+    n: Vec<f64>,
+    s: Vec<f64>,
+    q: Vec<f64>,
+}
+
+impl Sums {
+    fn new(d: usize) -> Sums {
+        Sums {
+            n: vec![0.0; d],
+            s: vec![0.0; d],
+            q: vec![0.0; d],
+        }
+    }
+
+    fn merge(&mut self, o: &Sums) {
+        for (a, b) in [
+            (&mut self.n, &o.n),
+            (&mut self.s, &o.s),
+            (&mut self.q, &o.q),
+        ] {
+            for (x, y) in a.iter_mut().zip(b) {
+                *x += y;
+            }
+        }
+    }
+}
+
+impl Targets {
+    /// The targets of `n` people whose values (`d` each, NaN where not held) `values(i)`
+    /// gives.
+    pub fn of<'a>(n: usize, d: usize, values: &(dyn Fn(usize) -> &'a [f32] + Sync)) -> Targets {
+        Targets::weighted(n, d, values, &|_| 1.0)
+    }
+
+    /// As [`Targets::of`], record `i` counting `weight(i)` times (a class row, once per
+    /// member).
+    pub fn weighted<'a>(
+        n: usize,
+        d: usize,
+        values: &(dyn Fn(usize) -> &'a [f32] + Sync),
+        weight: &(dyn Fn(usize) -> f64 + Sync),
+    ) -> Targets {
+        let starts: Vec<usize> = (0..n).step_by(CHUNK).collect();
+        let parts: Vec<(Sums, PairSums)> = starts
+            .par_iter()
+            .map(|&a| {
+                let mut m = Sums::new(d);
+                let mut p = PairSums::new(d);
+                let mut held: Vec<(usize, f64)> = Vec::with_capacity(d);
+                for i in a..(a + CHUNK).min(n) {
+                    let w = weight(i);
+                    held.clear();
+                    held.extend(
+                        values(i)
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, v)| !v.is_nan())
+                            .map(|(j, &v)| (j, v as f64)),
+                    );
+                    for (x, &(j, v)) in held.iter().enumerate() {
+                        m.n[j] += w;
+                        m.s[j] += w * v;
+                        m.q[j] += w * v * v;
+                        for &(l, u) in &held[x + 1..] {
+                            p.add(j * d + l, w, v, u);
+                        }
+                    }
+                }
+                (m, p)
+            })
+            .collect();
+        let (mut m, mut p) = (Sums::new(d), PairSums::new(d));
+        for (a, b) in &parts {
+            m.merge(a);
+            p.merge(b);
+        }
+        let mean: Vec<f64> = (0..d).map(|j| m.s[j] / m.n[j].max(1.0)).collect();
+        let sd: Vec<f64> = (0..d)
+            .map(|j| {
+                (m.q[j] / m.n[j].max(1.0) - mean[j] * mean[j])
+                    .max(0.0)
+                    .sqrt()
+            })
+            .collect();
+        let mut both = vec![0.0; d * d];
+        let mut corr = vec![f64::NAN; d * d];
+        let mut pair_mean = vec![f64::NAN; d * d];
+        let mut pair_var = vec![f64::NAN; d * d];
+        for i in 0..d {
+            for j in i + 1..d {
+                let k = i * d + j;
+                let nn = p.n[k];
+                both[k] = nn;
+                both[j * d + i] = nn;
+                if nn < 3.0 {
+                    continue;
+                }
+                let (mi, mj) = (p.si[k] / nn, p.sj[k] / nn);
+                pair_mean[k] = mi;
+                pair_mean[j * d + i] = mj;
+                let vi = p.qi[k] / nn - mi * mi;
+                let vj = p.qj[k] / nn - mj * mj;
+                pair_var[k] = vi.max(0.0);
+                pair_var[j * d + i] = vj.max(0.0);
+                if vi <= 1e-12 * (1.0 + mi * mi) || vj <= 1e-12 * (1.0 + mj * mj) {
+                    continue;
+                }
+                let r = ((p.x[k] / nn - mi * mj) / (vi * vj).sqrt()).clamp(-1.0, 1.0);
+                corr[k] = r;
+                corr[j * d + i] = r;
+            }
+        }
+        Targets {
+            d,
+            count: m.n,
+            mean,
+            sd,
+            both,
+            corr,
+            pair_mean,
+            pair_var,
+        }
+    }
+}
+
+/// The classes of one category combination: each class's measurements (release positions,
+/// ascending) and weight (members).
+pub struct Cloud {
+    pub d: usize,
+    /// Class c's measurements are `dims[offsets[c]..offsets[c + 1]]`.
+    pub offsets: Vec<usize>,
+    pub dims: Vec<u16>,
+    pub weights: Vec<f64>,
+}
+
+impl Cloud {
+    fn classes(&self) -> usize {
+        self.weights.len()
+    }
+
+    fn range(&self, c: usize) -> std::ops::Range<usize> {
+        self.offsets[c]..self.offsets[c + 1]
+    }
+}
+
+/// One pair's targets over the people holding both, in standardized units: correlation,
+/// and each side's mean and variance (a reader pooling combinations needs all of them).
+struct PairTarget {
+    i: usize,
+    j: usize,
+    corr: f64,
+    weight: f64,
+    mean: (f64, f64),
+    var: (f64, f64),
+}
+
+/// A point, its cost and its gradient.
+type Evaluation = (Vec<f64>, f64, Vec<f64>);
+
+/// The problem L-BFGS solves, over the rows in standardized units.
+struct Problem<'a> {
+    cloud: &'a Cloud,
+    /// Where each value started (standardized).
+    start: Vec<f64>,
+    /// Pairs taken as targets.
+    pairs: Vec<PairTarget>,
+    /// Per measurement, whether it is calibrated (held by two classes or more, with spread).
+    active: Vec<bool>,
+    total: f64,
+    /// The last evaluation: L-BFGS asks for the cost and the gradient of one point apart.
+    last: Mutex<Option<Evaluation>>,
+}
+
+impl Problem<'_> {
+    /// Cost and gradient at `z`.
+    fn eval(&self, z: &[f64]) -> (f64, Vec<f64>) {
+        if let Some((p, c, g)) = self.last.lock().expect("not poisoned").as_ref() {
+            if p.as_slice() == z {
+                return (*c, g.clone());
+            }
+        }
+        let cl = self.cloud;
+        let d = cl.d;
+        let n = cl.classes();
+        // Pass 1: sums per measurement and per pair, a fixed chunk of classes at a time.
+        let starts: Vec<usize> = (0..n).step_by(CHUNK).collect();
+        let parts: Vec<(Sums, PairSums)> = starts
+            .par_iter()
+            .map(|&a| {
+                let mut m = Sums::new(d);
+                let mut p = PairSums::new(d);
+                for c in a..(a + CHUNK).min(n) {
+                    let w = cl.weights[c];
+                    let r = cl.range(c);
+                    let (dims, vals) = (&cl.dims[r.clone()], &z[r]);
+                    for x in 0..dims.len() {
+                        let (j, v) = (dims[x] as usize, vals[x]);
+                        m.n[j] += w;
+                        m.s[j] += w * v;
+                        m.q[j] += w * v * v;
+                        for y in x + 1..dims.len() {
+                            p.add(j * d + dims[y] as usize, w, v, vals[y]);
+                        }
+                    }
+                }
+                (m, p)
+            })
+            .collect();
+        let (mut m, mut p) = (Sums::new(d), PairSums::new(d));
+        for (a, b) in &parts {
+            m.merge(a);
+            p.merge(b);
+        }
+        // Coefficients of the gradient: per measurement (mean and variance terms), and
+        // per ordered pair (i, j): g_ci += w_c (a_ij (z_cj - m_j) - b_ij (z_ci - m_i)).
+        let mut cost = 0.0;
+        let mut mean = vec![0.0; d];
+        let mut var_coef = vec![0.0; d];
+        let mut mean_coef = vec![0.0; d];
+        for j in 0..d {
+            if !self.active[j] {
+                continue;
+            }
+            let mj = m.s[j] / m.n[j];
+            let vj = m.q[j] / m.n[j] - mj * mj;
+            cost += mj * mj + (vj - 1.0) * (vj - 1.0);
+            mean[j] = mj;
+            mean_coef[j] = 2.0 * mj / m.n[j];
+            var_coef[j] = 4.0 * (vj - 1.0) / m.n[j];
+        }
+        let mut a_coef = vec![0.0; d * d];
+        let mut b_coef = vec![0.0; d * d];
+        let mut pair_mean = vec![0.0; d * d];
+        let mut mean_pull = vec![0.0; d * d];
+        let mut var_pull = vec![0.0; d * d];
+        for t in &self.pairs {
+            let (i, j, target, q) = (t.i, t.j, t.corr, t.weight);
+            let k = i * d + j;
+            let w = p.n[k];
+            let (mi, mj) = (p.si[k] / w, p.sj[k] / w);
+            let vi = p.qi[k] / w - mi * mi;
+            let vj = p.qj[k] / w - mj * mj;
+            // The means and spreads over the rows holding both, as over the people
+            // holding both.
+            cost += q * ((mi - t.mean.0).powi(2) + (mj - t.mean.1).powi(2));
+            cost += q * ((vi - t.var.0).powi(2) + (vj - t.var.1).powi(2));
+            mean_pull[i * d + j] = 2.0 * q * (mi - t.mean.0) / w;
+            mean_pull[j * d + i] = 2.0 * q * (mj - t.mean.1) / w;
+            var_pull[i * d + j] = 4.0 * q * (vi - t.var.0) / w;
+            var_pull[j * d + i] = 4.0 * q * (vj - t.var.1) / w;
+            pair_mean[i * d + j] = mi;
+            pair_mean[j * d + i] = mj;
+            if vi <= 1e-9 || vj <= 1e-9 {
+                continue;
+            }
+            let s = (vi * vj).sqrt();
+            let r = (p.x[k] / w - mi * mj) / s;
+            let e = r - target;
+            cost += q * e * e;
+            let a = 2.0 * q * e / (w * s);
+            a_coef[i * d + j] = a;
+            a_coef[j * d + i] = a;
+            b_coef[i * d + j] = 2.0 * q * e * r / (w * vi);
+            b_coef[j * d + i] = 2.0 * q * e * r / (w * vj);
+        }
+        let prox = PROXIMITY / self.total;
+        // Pass 2: each class its own gradient entries.
+        let mut grad = vec![0.0; z.len()];
+        let mut far = 0.0;
+        let parts: Vec<(usize, Vec<f64>, f64)> = starts
+            .par_iter()
+            .map(|&a| {
+                let b = (a + CHUNK).min(n);
+                let lo = cl.offsets[a];
+                let mut g = vec![0.0; cl.offsets[b] - lo];
+                let mut dist = 0.0;
+                for c in a..b {
+                    let w = cl.weights[c];
+                    let r = cl.range(c);
+                    let dims = &cl.dims[r.clone()];
+                    let vals = &z[r.clone()];
+                    let start = &self.start[r.clone()];
+                    for x in 0..dims.len() {
+                        let i = dims[x] as usize;
+                        let slot = r.start + x - lo;
+                        let zi = vals[x];
+                        let mut gi = 0.0;
+                        if self.active[i] {
+                            gi += w * (mean_coef[i] + var_coef[i] * (zi - mean[i]));
+                            for y in 0..dims.len() {
+                                if y == x {
+                                    continue;
+                                }
+                                let j = dims[y] as usize;
+                                gi += w
+                                    * (mean_pull[i * d + j]
+                                        + var_pull[i * d + j] * (zi - pair_mean[i * d + j]));
+                                let a = a_coef[i * d + j];
+                                if a == 0.0 {
+                                    continue;
+                                }
+                                gi += w
+                                    * (a * (vals[y] - pair_mean[j * d + i])
+                                        - b_coef[i * d + j] * (zi - pair_mean[i * d + j]));
+                            }
+                        }
+                        let off = zi - start[x];
+                        dist += w * off * off;
+                        gi += 2.0 * prox * w * off;
+                        g[slot] = gi;
+                    }
+                }
+                (lo, g, dist)
+            })
+            .collect();
+        for (lo, g, dist) in parts {
+            grad[lo..lo + g.len()].copy_from_slice(&g);
+            far += dist;
+        }
+        cost += prox * far;
+        *self.last.lock().expect("not poisoned") = Some((z.to_vec(), cost, grad.clone()));
+        (cost, grad)
+    }
+}
+
+impl CostFunction for Problem<'_> {
+    type Param = Vec<f64>;
+    type Output = f64;
+
+    fn cost(&self, z: &Vec<f64>) -> Result<f64, argmin::core::Error> {
+        Ok(self.eval(z).0)
+    }
+}
+
+impl Gradient for Problem<'_> {
+    type Param = Vec<f64>;
+    type Gradient = Vec<f64>;
+
+    fn gradient(&self, z: &Vec<f64>) -> Result<Vec<f64>, argmin::core::Error> {
+        Ok(self.eval(z).1)
+    }
+}
+
+/// What a calibration did.
+#[derive(Debug, Clone, Copy)]
+pub struct Report {
+    pub cost_before: f64,
+    pub cost_after: f64,
+    pub iterations: u64,
+}
+
+/// Moves the class values `x` (flat, as `cloud` lays them out, in the measurements' units)
+/// toward the targets, at most `iterations` L-BFGS steps; then sets each measurement's
+/// weighted mean and standard deviation over the classes holding it to the targets'.
+pub fn calibrate(cloud: &Cloud, x: &mut [f64], t: &Targets, iterations: u64) -> Report {
+    let d = cloud.d;
+    let n = cloud.classes();
+    let mut classes_of = vec![0usize; d];
+    for &j in &cloud.dims {
+        classes_of[j as usize] += 1;
+    }
+    let active: Vec<bool> = (0..d)
+        .map(|j| classes_of[j] >= 2 && t.sd[j] > 0.0 && t.count[j] >= 2.0)
+        .collect();
+    // Standardized by the targets: a measurement not calibrated keeps its values.
+    let z: Vec<f64> = (0..n)
+        .flat_map(|c| cloud.range(c))
+        .map(|k| {
+            let j = cloud.dims[k] as usize;
+            if active[j] {
+                (x[k] - t.mean[j]) / t.sd[j]
+            } else {
+                x[k]
+            }
+        })
+        .collect();
+    // Pairs whose correlation is a target: both measurements calibrated, enough classes
+    // in common.
+    let mut common = vec![0usize; d * d];
+    for c in 0..n {
+        let dims = &cloud.dims[cloud.range(c)];
+        for (x, &i) in dims.iter().enumerate() {
+            for &j in &dims[x + 1..] {
+                common[i as usize * d + j as usize] += 1;
+            }
+        }
+    }
+    let mut pairs = Vec::new();
+    for i in 0..d {
+        for j in i + 1..d {
+            let r = t.corr[i * d + j];
+            if active[i] && active[j] && !r.is_nan() && common[i * d + j] >= PAIR_CLASSES {
+                let q = (t.both[i * d + j] / PAIR_PEOPLE).min(1.0);
+                pairs.push(PairTarget {
+                    i,
+                    j,
+                    corr: r,
+                    weight: q,
+                    mean: (
+                        (t.pair_mean[i * d + j] - t.mean[i]) / t.sd[i],
+                        (t.pair_mean[j * d + i] - t.mean[j]) / t.sd[j],
+                    ),
+                    var: (
+                        t.pair_var[i * d + j] / (t.sd[i] * t.sd[i]),
+                        t.pair_var[j * d + i] / (t.sd[j] * t.sd[j]),
+                    ),
+                });
+            }
+        }
+    }
+    let problem = Problem {
+        cloud,
+        start: z.clone(),
+        pairs,
+        active: active.clone(),
+        total: cloud.weights.iter().sum::<f64>().max(1.0),
+        last: Mutex::new(None),
+    };
+    let before = problem.eval(&z).0;
+    let (mut z, after, iters) = if iterations == 0 {
+        (z, before, 0)
+    } else {
+        let line = MoreThuenteLineSearch::new();
+        let solver = LBFGS::new(line, 7)
+            .with_tolerance_cost(1e-12)
+            .expect("a valid tolerance");
+        let run = Executor::new(problem, solver)
+            .configure(|s| s.param(z.clone()).max_iters(iterations))
+            .run();
+        match run {
+            Ok(res) => {
+                let st = res.state();
+                let best = st.get_best_param().cloned().unwrap_or(z);
+                let cost = st.get_best_cost();
+                (best, cost, st.get_iter())
+            }
+            // A failed line search leaves the rows where they started.
+            Err(_) => (z, before, 0),
+        }
+    };
+    // Each calibrated measurement's mean and deviation exactly the targets'.
+    let mut m = Sums::new(d);
+    for c in 0..n {
+        let w = cloud.weights[c];
+        for k in cloud.range(c) {
+            let j = cloud.dims[k] as usize;
+            m.n[j] += w;
+            m.s[j] += w * z[k];
+            m.q[j] += w * z[k] * z[k];
+        }
+    }
+    for c in 0..n {
+        for k in cloud.range(c) {
+            let j = cloud.dims[k] as usize;
+            if !active[j] {
+                x[k] = z[k];
+                continue;
+            }
+            let mj = m.s[j] / m.n[j];
+            let sj = (m.q[j] / m.n[j] - mj * mj).max(0.0).sqrt();
+            let zz = if sj > 1e-12 { (z[k] - mj) / sj } else { 0.0 };
+            z[k] = zz;
+            x[k] = t.mean[j] + t.sd[j] * zz;
+        }
+    }
+    Report {
+        cost_before: before,
+        cost_after: after,
+        iterations: iters,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    /// Weighted correlation of two columns over the classes holding both.
+    fn corr_of(cloud: &Cloud, x: &[f64], i: usize, j: usize) -> f64 {
+        let mut v = Vec::new();
+        for c in 0..cloud.classes() {
+            let r = cloud.range(c);
+            let dims = &cloud.dims[r.clone()];
+            let (Some(a), Some(b)) = (
+                dims.iter().position(|&q| q as usize == i),
+                dims.iter().position(|&q| q as usize == j),
+            ) else {
+                continue;
+            };
+            v.push((cloud.weights[c], x[r.start + a], x[r.start + b]));
+        }
+        let w: f64 = v.iter().map(|t| t.0).sum();
+        let ma = v.iter().map(|t| t.0 * t.1).sum::<f64>() / w;
+        let mb = v.iter().map(|t| t.0 * t.2).sum::<f64>() / w;
+        let va = v.iter().map(|t| t.0 * (t.1 - ma).powi(2)).sum::<f64>() / w;
+        let vb = v.iter().map(|t| t.0 * (t.2 - mb).powi(2)).sum::<f64>() / w;
+        v.iter().map(|t| t.0 * (t.1 - ma) * (t.2 - mb)).sum::<f64>() / w / (va * vb).sqrt()
+    }
+
+    /// People on three correlated measurements, each holding a random two or three of
+    /// them; classes of 10 people of one pattern at their means (spreads shrunk,
+    /// correlations off): calibration brings every mean, deviation and correlation to the
+    /// people's, and gives the same bytes on 1 and 2 threads.
+    #[test]
+    fn calibration_reaches_the_targets_and_does_not_depend_on_threads() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+        let d = 3;
+        let mut people: Vec<[f32; 3]> = Vec::new();
+        for _ in 0..3000 {
+            let h: f64 = rng.random_range(-1.0..1.0);
+            let g: f64 = rng.random_range(-1.0..1.0);
+            let mut v = [
+                (800.0 + 60.0 * h + 20.0 * rng.random_range(-1.0..1.0)) as f32,
+                (400.0 + 30.0 * h + 30.0 * g) as f32,
+                (1000.0 + 40.0 * g + 10.0 * rng.random_range(-1.0..1.0)) as f32,
+            ];
+            if rng.random::<f64>() < 0.5 {
+                v[rng.random_range(0..3)] = f32::NAN;
+            }
+            people.push(v);
+        }
+        let t = Targets::of(people.len(), d, &|i| &people[i][..]);
+        // Classes: people grouped by pattern, then in runs of 10.
+        let mut by_pattern: std::collections::BTreeMap<Vec<u16>, Vec<usize>> = Default::default();
+        for (i, p) in people.iter().enumerate() {
+            let dims: Vec<u16> = (0..3)
+                .filter(|&j| !p[j].is_nan())
+                .map(|j| j as u16)
+                .collect();
+            by_pattern.entry(dims).or_default().push(i);
+        }
+        let mut cloud = Cloud {
+            d,
+            offsets: vec![0],
+            dims: vec![],
+            weights: vec![],
+        };
+        let mut x = Vec::new();
+        for (dims, members) in &by_pattern {
+            for class in members.chunks(10) {
+                for &j in dims {
+                    cloud.dims.push(j);
+                    let s: f64 = class.iter().map(|&i| people[i][j as usize] as f64).sum();
+                    x.push(s / class.len() as f64);
+                }
+                cloud.weights.push(class.len() as f64);
+                cloud.offsets.push(cloud.dims.len());
+            }
+        }
+        let run = |threads: usize| {
+            let mut x = x.clone();
+            let report = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| calibrate(&cloud, &mut x, &t, 300));
+            (x, report)
+        };
+        let (one, report) = run(1);
+        let (two, _) = run(2);
+        assert_eq!(
+            one.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            two.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
+        assert!(report.cost_after < report.cost_before / 100.0, "{report:?}");
+        for i in 0..d {
+            for j in i + 1..d {
+                let got = corr_of(&cloud, &one, i, j);
+                let want = t.corr[i * d + j];
+                assert!((got - want).abs() < 0.01, "corr({i},{j}) {got} vs {want}");
+            }
+        }
+        // Means and deviations exactly the targets'.
+        for j in 0..d {
+            let (mut w, mut s, mut q) = (0.0, 0.0, 0.0);
+            for c in 0..cloud.classes() {
+                for k in cloud.range(c) {
+                    if cloud.dims[k] as usize == j {
+                        w += cloud.weights[c];
+                        s += cloud.weights[c] * one[k];
+                        q += cloud.weights[c] * one[k] * one[k];
+                    }
+                }
+            }
+            let m = s / w;
+            assert!((m - t.mean[j]).abs() < 1e-6 * t.mean[j]);
+            assert!(((q / w - m * m).sqrt() - t.sd[j]).abs() < 1e-6 * t.sd[j]);
+        }
+    }
+}

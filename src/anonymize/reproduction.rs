@@ -1,0 +1,183 @@
+//! No released row may equal a real record: `moments = "quantile"` spreads class rows like
+//! people, so a row can land exactly on someone's values (at 5 measurements and 100,000
+//! people, about one row in 10,000).
+//!
+//! A row holds one measurement pattern; a record is compared on that pattern (its values
+//! elsewhere set aside), within the row's category combination. A row equal to the
+//! values that fewer than k owners' records hold on its pattern reproduces them, and is
+//! moved: a row of 20 measurements equal to one person's 20 values is that person. A row
+//! of one measurement is not compared: one value alone is no one's record (at the
+//! millimetre, every neck in the range is a few people's, so any value a class could be
+//! given "equals" someone's), and such a row is still shared by k owners. This is the
+//! rule the independent checker (`linkage`) applies, values compared rounded to the unit;
+//! a class whose row cannot be moved off is suppressed.
+
+use super::patterns::Mask;
+use super::Partition;
+use crate::filter::Eligible;
+use crate::pipeline::Pipeline;
+use rayon::prelude::*;
+use rustc_hash::{FxHashMap, FxHashSet};
+
+/// Rounds of moving rows before giving up (the class is then suppressed).
+const TRIES: usize = 32;
+
+/// Measurements a row holds for it to be compared with records at all (the checker's
+/// `MIN_COMPARED` too).
+pub const MIN_COMPARED: usize = 2;
+
+/// Moves each row that reproduces records of fewer than k owners in its first
+/// measurement: one step up, one down, two up, ..., until it reproduces none. Returns the
+/// rows moved, and the classes whose row still reproduces records after every try.
+pub fn move_off_source_records(
+    pl: &Pipeline,
+    e: &Eligible,
+    part: &Partition,
+    class_values: &mut [Vec<Option<i64>>],
+) -> (u64, Vec<usize>) {
+    let res: Vec<f64> = pl
+        .measurements
+        .iter()
+        .map(|&m| pl.catalog.measurements[m].resolution)
+        .collect();
+    // Category combinations by id, for strata and for people.
+    let mut cat_ids: FxHashMap<&[String], u32> = FxHashMap::default();
+    let stratum_cat: Vec<u32> = part
+        .strata
+        .iter()
+        .map(|cats| {
+            let next = cat_ids.len() as u32;
+            *cat_ids.entry(cats.as_slice()).or_insert(next)
+        })
+        .collect();
+    let mut code_ids: FxHashMap<&[u32], Option<u32>> = FxHashMap::default();
+    let person_cat: Vec<Option<u32>> = (0..e.people.len())
+        .map(|i| {
+            let codes = e.people.codes(i);
+            *code_ids.entry(codes).or_insert_with(|| {
+                let cats: Vec<String> = (0..codes.len())
+                    .map(|c| {
+                        e.people
+                            .value_of(c, codes[c])
+                            .unwrap_or_default()
+                            .to_string()
+                    })
+                    .collect();
+                cat_ids.get(cats.as_slice()).copied()
+            })
+        })
+        .collect();
+    // Each category's patterns (distinct), as masks.
+    let mut patterns: Vec<Vec<(Mask, Vec<usize>)>> = vec![Vec::new(); cat_ids.len()];
+    for (s, dims) in part.dims.iter().enumerate() {
+        let mut m = Mask::default();
+        for &j in dims {
+            m.set(j);
+        }
+        let list = &mut patterns[stratum_cat[s] as usize];
+        if !list.iter().any(|(x, _)| *x == m) {
+            list.push((m, dims.clone()));
+        }
+    }
+    let row_key = |c: usize, row: &[Option<i64>]| -> Vec<i64> {
+        let mut k = vec![stratum_cat[part.classes[c].stratum] as i64];
+        k.extend(
+            row.iter()
+                .zip(&res)
+                .map(|(v, r)| v.map_or(i64::MIN, |v| (v as f64 * r).round() as i64)),
+        );
+        k
+    };
+    let mut tries: Vec<Option<(i64, i64)>> = vec![None; class_values.len()];
+    // The rows looked at: every row of two measurements or more first, then only the rows
+    // that moved.
+    let mut looking: Vec<usize> = (0..class_values.len())
+        .filter(|&c| part.dims[part.classes[c].stratum].len() >= MIN_COMPARED)
+        .collect();
+    for _attempt in 0..TRIES {
+        let keys: FxHashSet<Vec<i64>> = looking
+            .iter()
+            .map(|&c| row_key(c, &class_values[c]))
+            .collect();
+        // The patterns those rows hold, per category.
+        let mut wanted: Vec<Vec<usize>> = vec![Vec::new(); patterns.len()];
+        for &c in &looking {
+            let s = part.classes[c].stratum;
+            let cat = stratum_cat[s] as usize;
+            let p = patterns[cat]
+                .iter()
+                .position(|(_, d)| *d == part.dims[s])
+                .expect("a pattern of the category");
+            if !wanted[cat].contains(&p) {
+                wanted[cat].push(p);
+            }
+        }
+        // Owners of the records whose values on a row's pattern equal the row.
+        let hits: Vec<(Vec<i64>, u32)> = (0..e.people.len())
+            .into_par_iter()
+            .filter_map(|r| person_cat[r].map(|c| (c as usize, r)))
+            .flat_map_iter(|(cat, r)| {
+                let values = e.people.values(r);
+                let held = Mask::of(values);
+                let mut found = Vec::new();
+                for &p in &wanted[cat] {
+                    let (mask, _) = &patterns[cat][p];
+                    if !held.contains(mask) {
+                        continue;
+                    }
+                    let mut k = Vec::with_capacity(values.len() + 1);
+                    k.push(cat as i64);
+                    k.extend(values.iter().enumerate().map(|(j, &v)| {
+                        if mask.has(j) {
+                            (v as f64).round() as i64
+                        } else {
+                            i64::MIN
+                        }
+                    }));
+                    if keys.contains(&k) {
+                        found.push((k, e.people.owner(r)));
+                    }
+                }
+                found
+            })
+            .collect();
+        let mut owners: FxHashMap<Vec<i64>, FxHashSet<u32>> = FxHashMap::default();
+        for (k, o) in hits {
+            owners.entry(k).or_default().insert(o);
+        }
+        let mut moved = Vec::new();
+        for &c in &looking {
+            let row = &mut class_values[c];
+            let k = row_key(c, row);
+            if owners.get(&k).is_none_or(|o| o.len() >= pl.release.k) {
+                continue;
+            }
+            let Some(pos) = row.iter().position(Option::is_some) else {
+                continue;
+            };
+            let (base, t) = tries[c].get_or_insert((row[pos].unwrap_or(0), 0));
+            *t += 1;
+            let step = (*t + 1) / 2;
+            let def = &pl.catalog.measurements[pl.measurements[pos]];
+            let (lo, hi) = (
+                (def.min / def.resolution).round() as i64,
+                (def.max / def.resolution).round() as i64,
+            );
+            let v = if *t % 2 == 1 {
+                *base + step
+            } else {
+                *base - step
+            };
+            row[pos] = Some(v.clamp(lo, hi));
+            moved.push(c);
+        }
+        if moved.is_empty() {
+            looking.clear();
+            break;
+        }
+        looking = moved;
+    }
+    // The rows still on a record after the last try (their last move is not checked: the
+    // caller suppresses them).
+    (tries.iter().filter(|t| t.is_some()).count() as u64, looking)
+}
