@@ -25,7 +25,31 @@ pub struct Summary {
     /// Category name -> value -> counts.
     pub categories: BTreeMap<String, BTreeMap<String, GroupCount>>,
     pub measurements: usize,
+    /// Per measurement: eligible people holding it, and of them those a release would
+    /// keep it for (their chosen measurement pattern holds it).
+    pub held: BTreeMap<String, Held>,
+    /// Values held in all, and releasable.
+    pub values_held: usize,
+    pub values_releasable: usize,
+    /// The measurement patterns a release would choose, most people first.
+    pub patterns: Vec<PatternSummary>,
+    /// Eligible people whose record holds no chosen pattern (a release suppresses them).
+    pub people_without_pattern: usize,
     pub uniqueness: Vec<Uniqueness>,
+}
+
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Held {
+    pub held: usize,
+    pub releasable: usize,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct PatternSummary {
+    /// Category name -> value.
+    pub categories: BTreeMap<String, String>,
+    pub measurements: Vec<String>,
+    pub people: usize,
 }
 
 #[derive(Debug, Default, serde::Serialize)]
@@ -56,6 +80,65 @@ pub fn summarize(pl: &Pipeline, inputs: &[String], as_of: i64, e: &Eligible) -> 
             );
         }
     }
+    // What a release would keep: the patterns it would choose.
+    let patterns = crate::anonymize::patterns::choose(pl, e);
+    let name = |p: usize| pl.catalog.measurements[pl.measurements[p]].name.clone();
+    let mut held: BTreeMap<String, Held> = BTreeMap::new();
+    let mut people_in = vec![0usize; patterns.patterns.len()];
+    let (mut values_held, mut values_releasable) = (0, 0);
+    for i in 0..e.people.len() {
+        let pat = patterns.of[i];
+        let mask =
+            (pat != crate::anonymize::patterns::NONE).then(|| patterns.patterns[pat as usize].mask);
+        if mask.is_some() {
+            people_in[pat as usize] += 1;
+        }
+        for (p, v) in e.people.values(i).iter().enumerate() {
+            if v.is_nan() {
+                continue;
+            }
+            let h = held.entry(name(p)).or_default();
+            h.held += 1;
+            values_held += 1;
+            if mask.is_some_and(|m| m.has(p)) {
+                h.releasable += 1;
+                values_releasable += 1;
+            }
+        }
+    }
+    let mut pattern_list: Vec<PatternSummary> = patterns
+        .patterns
+        .iter()
+        .zip(&people_in)
+        .map(|(p, &people)| PatternSummary {
+            categories: pl
+                .categories
+                .iter()
+                .enumerate()
+                .map(|(c, cat)| {
+                    (
+                        cat.name.clone(),
+                        e.people
+                            .value_of(c, p.codes[c])
+                            .unwrap_or_default()
+                            .to_string(),
+                    )
+                })
+                .collect(),
+            measurements: p.mask.dims().into_iter().map(name).collect(),
+            people,
+        })
+        .collect();
+    pattern_list.sort_by(|a, b| {
+        b.people
+            .cmp(&a.people)
+            .then(b.measurements.len().cmp(&a.measurements.len()))
+    });
+    let people_without_pattern = patterns
+        .of
+        .iter()
+        .filter(|&&p| p == crate::anonymize::patterns::NONE)
+        .count();
     Summary {
         pipeline: pl.path.display().to_string(),
         format: pl.format.name().to_string(),
@@ -70,6 +153,11 @@ pub fn summarize(pl: &Pipeline, inputs: &[String], as_of: i64, e: &Eligible) -> 
         max_rejected: pl.filters.plausibility.max_rejected,
         categories,
         measurements: pl.measurements.len(),
+        held,
+        values_held,
+        values_releasable,
+        patterns: pattern_list,
+        people_without_pattern,
         uniqueness: risk::uniqueness(e),
     }
 }
@@ -106,6 +194,46 @@ impl fmt::Display for Summary {
             for (v, c) in values {
                 writeln!(f, "  {v:<12} {:>9} people {:>9} owners", c.people, c.owners)?;
             }
+        }
+        writeln!(f)?;
+        writeln!(
+            f,
+            "values     {:>9} held, {} releasable ({:.1}%) in {} measurement patterns; {} people hold no pattern",
+            self.values_held,
+            self.values_releasable,
+            100.0 * self.values_releasable as f64 / self.values_held.max(1) as f64,
+            self.patterns.len(),
+            self.people_without_pattern
+        )?;
+        writeln!(
+            f,
+            "  {:<22} {:>9} {:>11}",
+            "measurement", "held", "releasable"
+        )?;
+        for (name, h) in &self.held {
+            writeln!(f, "  {name:<22} {:>9} {:>11}", h.held, h.releasable)?;
+        }
+        let shown = self.patterns.len().min(10);
+        writeln!(f)?;
+        writeln!(
+            f,
+            "patterns (the {shown} holding most people of {})",
+            self.patterns.len()
+        )?;
+        for p in &self.patterns[..shown] {
+            let cats: Vec<String> = p
+                .categories
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            writeln!(
+                f,
+                "  {:>6} people  {} measurements  {}: {}",
+                p.people,
+                p.measurements.len(),
+                cats.join(" "),
+                p.measurements.join(", ")
+            )?;
         }
         writeln!(f)?;
         writeln!(

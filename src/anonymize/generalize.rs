@@ -777,6 +777,78 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        /// Random sparse people (each holds the measurements of one to three of four
+        /// "designs", owners with several sets, two categories): every combination of
+        /// released values, nulls included, is shared by at least k distinct owners; no row
+        /// holds a value its people lack; the same rows on 1 and 2 threads.
+        #[test]
+        fn sparse_people_are_k_anonymous_with_their_nulls_on_1_and_2_threads(
+            people in proptest::collection::vec(
+                (0u32..70, proptest::bool::ANY, 1u8..16, proptest::collection::vec(0u32..200, 6)),
+                30..400,
+            ),
+            k in 2usize..8,
+        ) {
+            let mut pl = pipeline();
+            pl.release.k = k;
+            pl.release.min_pattern_owners = k;
+            pl.release.max_suppressed = 1.0;
+            pl.measurements.truncate(6);
+            let designs = [0b000011u8, 0b000111, 0b011100, 0b110001];
+            let rows: Vec<(u32, &str, Vec<f64>)> = people
+                .iter()
+                .map(|(o, male, _, _)| (*o, if *male { "Male" } else { "Female" }, vec![0.0]))
+                .collect();
+            let mut e = eligible(&pl, &rows);
+            for (i, (_, _, made, v)) in people.iter().enumerate() {
+                let held = (0..4).filter(|d| made >> d & 1 == 1).fold(0u8, |a, d| a | designs[d]);
+                let row = e.people.values_mut(i);
+                for j in 0..6 {
+                    let def = &pl.catalog.measurements[pl.measurements[j]];
+                    row[j] = if held >> j & 1 == 1 {
+                        (def.min + (def.max - def.min) * (0.3 + v[j] as f64 / 500.0)).round() as f32
+                    } else {
+                        f32::NAN
+                    };
+                }
+            }
+            let keys: crate::read::OwnerKeys = (0..70).map(|i| format!("owner-{i}")).collect();
+            let key = NoiseKey::from_bytes(vec![7; 32]).unwrap();
+            let run = |threads: usize| {
+                rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(|| {
+                    let mut part = partition(&pl, &e);
+                    let t = generalize(&pl, &e, &mut part, &key, &keys);
+                    (part, t)
+                })
+            };
+            let (part, t) = run(1);
+            let (_, t2) = run(2);
+            let rows1: Vec<_> = t.iter_rows().map(|(c, r)| (c.to_vec(), r.to_vec())).collect();
+            let rows2: Vec<_> = t2.iter_rows().map(|(c, r)| (c.to_vec(), r.to_vec())).collect();
+            proptest::prop_assert_eq!(&rows1, &rows2);
+            // Owners per distinct released row (categories and values, nulls included).
+            type Row = (Vec<String>, Vec<Option<i64>>);
+            let mut owners: std::collections::HashMap<Row, std::collections::HashSet<u32>> = Default::default();
+            for (ci, c) in part.classes.iter().enumerate() {
+                let key = (part.strata[c.stratum].clone(), t.class_values(ci).to_vec());
+                for &m in &c.members {
+                    owners.entry(key.clone()).or_default().insert(e.people.owner(m as usize));
+                    let own = e.people.values(m as usize);
+                    for (j, v) in t.class_values(ci).iter().enumerate() {
+                        proptest::prop_assert!(v.is_none() || !own[j].is_nan(), "a row holds a value its person lacks");
+                    }
+                }
+            }
+            for (row, o) in &owners {
+                proptest::prop_assert!(o.len() >= k, "{:?} shared by {} owners < k = {}", row, o.len(), k);
+            }
+            let released: usize = part.classes.iter().map(|c| c.members.len()).sum();
+            proptest::prop_assert_eq!(released + part.suppressed.len(), e.people.len());
+        }
+    }
+
     /// The quantile method: identical bytes with 1 and 2 threads, and each stratum's mean
     /// within half a step of the people's (noise and rounding leave it there).
     #[test]

@@ -444,7 +444,10 @@ fn score(
         else {
             continue;
         };
-        if hm.abs() < 1e-9 || hsd < 1e-9 {
+        // A measurement released for few people: its pooled figures are noise whatever
+        // the choice (and trimming it would only lose values).
+        let rel_people: f64 = released.iter().map(|r| r.0[j]).sum();
+        if hm.abs() < 1e-9 || hsd < 1e-9 || rel_people < PAIR_PEOPLE {
             continue;
         }
         let em = (100.0 * (rm - hm) / hm).abs() / MEAN_TOLERANCE_PCT;

@@ -6,6 +6,64 @@ use super::facts::Facts;
 use serde_json::{json, Value};
 use std::fmt::Write;
 
+/// The datasheet's account of a table whose people hold different measurements: patterns,
+/// people per measurement, what was suppressed, how to analyse it.
+fn sparse_composition(s: &mut String, f: &Facts, p: &crate::assess::pooled::Pooled) {
+    let pl = f.pl;
+    let part = f.partition;
+    let name = |pos: usize| pl.catalog.measurements[pl.measurements[pos]].name.as_str();
+    let patterns = part.patterns();
+    let suppressed: usize = p.measurements.iter().map(|x| x.holders - x.released).sum();
+    let held: usize = p.measurements.iter().map(|x| x.holders).sum();
+    let _ = writeln!(s, "### Rows hold different measurements\n");
+    let _ = writeln!(s, "The records hold what their owners entered (a FreeSewing set holds the measurements its owner's designs asked for), so rows hold different measurements. Each row holds one of {} measurement patterns (the columns it holds), chosen from the data within each category combination so that each is held whole by at least {} distinct owners; a person is released in the largest chosen pattern their record holds. An empty cell means: not released for this person (not entered, or suppressed to keep their row in a pattern others share). Of {held} values the eligible people hold, {} are released and {suppressed} suppressed; {} people hold no pattern and are not released.\n", patterns.len(), pl.release.min_pattern_owners, held - suppressed, part.unplaced);
+    let _ = writeln!(s, "People per measurement (eligible people holding it; released rows holding it):\n\n| measurement | holders | released |\n|---|---|---|");
+    for x in &p.measurements {
+        let _ = writeln!(s, "| {} | {} | {} |", name(x.pos), x.holders, x.released);
+    }
+    let mut by_people: Vec<(usize, &[usize])> = patterns
+        .iter()
+        .map(|dims| {
+            let people: usize = part
+                .classes
+                .iter()
+                .filter(|c| part.dims[c.stratum].as_slice() == *dims)
+                .map(|c| c.members.len())
+                .sum();
+            (people, *dims)
+        })
+        .collect();
+    by_people.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.len().cmp(&a.1.len())));
+    let _ = writeln!(s, "\nThe patterns holding most rows (all of them, with their categories, are in report.json):\n");
+    for (people, dims) in by_people.iter().take(10) {
+        let names: Vec<&str> = dims.iter().map(|&d| name(d)).collect();
+        let _ = writeln!(
+            s,
+            "- {people} rows, {} measurements: {}",
+            dims.len(),
+            names.join(", ")
+        );
+    }
+    let _ = writeln!(s, "\n### How to analyse a table with empty cells\n\n- Use each measurement's values where present, and each pair's rows where both are present (pairwise complete): pandas `df.mean()`, `df.std()` and `df.corr()` do so by default, R `cor(x, use = \"pairwise.complete.obs\")`. Do not drop every row with an empty cell (listwise deletion): it keeps only the few complete records and changes who is studied.\n- The release keeps, per measurement, the mean and spread of the eligible people who hold it, and per pair their correlation; measured on this release (manifest.json, `utility.pooled`, pairs released together for at least {} people): worst mean error {:.3}%, standard deviation {:.2}%, correlation change {:.4} (median {:.4}).", crate::assess::pooled::PAIR_PEOPLE, worst(p, |x| pct(x.released_moments.0, x.holders_moments.0)), worst(p, |x| pct(x.released_moments.1, x.holders_moments.1)), p.pairs.max_change, p.pairs.median_change);
+    let _ = writeln!(s, "- Who is released with which measurement is not random: it follows what owners entered and which patterns enough owners share. The selection effect (the released people's own values against all holders', before anonymization): worst mean {:.3}%, standard deviation {:.2}%; the release's rows are calibrated so that it does not carry into the published figures. Within a category combination, statistics of one pattern's rows alone are not calibrated: read them per measurement and pair, not per pattern.\n", worst(p, |x| pct(x.own_moments.0, x.holders_moments.0)), worst(p, |x| pct(x.own_moments.1, x.holders_moments.1)));
+}
+
+fn pct(a: f64, b: f64) -> f64 {
+    100.0 * (a - b) / b.abs().max(1e-9)
+}
+
+/// The largest |figure| over measurements released for at least the pair threshold.
+fn worst(
+    p: &crate::assess::pooled::Pooled,
+    f: impl Fn(&crate::assess::pooled::MeasurementFigures) -> f64,
+) -> f64 {
+    p.measurements
+        .iter()
+        .filter(|x| x.released >= crate::assess::pooled::PAIR_PEOPLE && x.holders >= 2)
+        .map(|x| f(x).abs())
+        .fold(0.0, f64::max)
+}
+
 fn license_url(id: &str) -> String {
     match id {
         "CC0-1.0" => "https://creativecommons.org/publicdomain/zero/1.0/".into(),
@@ -66,10 +124,11 @@ fn columns(f: &Facts) -> Vec<Col> {
             }
             crate::pipeline::Representation::Range => "",
         };
-        let suffix = if def.breasts_only {
-            " Empty for people without breasts."
-        } else {
-            ""
+        let suffix = match (def.breasts_only, f.analysis.pooled.is_some()) {
+            (true, false) => " Empty for people without breasts.",
+            (false, false) => "",
+            (true, true) => " Empty for people without breasts, and where the person's measurement pattern does not hold it (not entered, or suppressed).",
+            (false, true) => " Empty where the person's measurement pattern does not hold it (not entered, or suppressed).",
         };
         if range {
             for (end, word) in [("min", "lower"), ("max", "upper")] {
@@ -319,6 +378,9 @@ pub fn datasheet(f: &Facts) -> String {
         s,
         "- Row order carries no meaning (rows are sorted by value).\n"
     );
+    if let Some(p) = &f.analysis.pooled {
+        sparse_composition(&mut s, f, p);
+    }
     let _ = writeln!(s, "## 3. Collection process\n\nRecords were read from a {} export. {} person records and {} user records were read.\n", pl.format.name(), c.records_read, c.users_read);
     if matches!(
         pl.format,
@@ -380,7 +442,18 @@ pub fn datasheet(f: &Facts) -> String {
         (Some(v), Some(n)) => format!(" Of the eligible owners, {n} hold the consent value {v}, counted on its own: on FreeSewing 3 is the pre-launch level whose third checkbox was \"open data\", so it includes consent to open data."),
         _ => String::new(),
     };
-    let _ = writeln!(s, "## 4. Preprocessing and anonymization\n\n- Consent: {consent}.{counted}{}\n- Retention: {retention}.\n- Plausibility: values outside the catalog ranges, negative, non-numeric or missing sent records to quarantine (not published); malformed and encrypted records too.\n- Dedupe: records of one owner within {} of each other on every measurement count once.{}", account.unwrap_or_default(), pl.filters.dedupe.tolerance, copies);
+    let plausibility = if f.analysis.pooled.is_some() {
+        format!("values outside the catalog ranges, negative or non-numeric sent records to quarantine (not published); malformed and encrypted records too. A measurement the owner did not enter is not a fault: a record is released with the values its measurement pattern holds (records with fewer than {} measurements are dropped)", pl.filters.plausibility.min_measurements)
+    } else {
+        "values outside the catalog ranges, negative, non-numeric or missing sent records to quarantine (not published); malformed and encrypted records too".to_string()
+    };
+    let dedupe = if f.analysis.pooled.is_some() {
+        "records of one owner within {} of each other on every measurement both hold, one holding no measurement the other lacks, count once (the one holding more is kept)"
+    } else {
+        "records of one owner within {} of each other on every measurement count once"
+    }
+    .replace("{}", &pl.filters.dedupe.tolerance.to_string());
+    let _ = writeln!(s, "## 4. Preprocessing and anonymization\n\n- Consent: {consent}.{counted}{}\n- Retention: {retention}.\n- Plausibility: {plausibility}.\n- Dedupe: {dedupe}.{}", account.unwrap_or_default(), copies);
     let _ = writeln!(
         s,
         "- Dropped: {}.",

@@ -104,7 +104,7 @@ pub fn build(f: &Facts, uniqueness: &[crate::assess::risk::Uniqueness]) -> Value
     } else {
         "mean absolute change per measurement (released value vs the person's own), in the measurement's unit"
     };
-    json!({
+    let mut report = json!({
         "dataset": pl.dataset.name,
         "version": f.version,
         "k": k,
@@ -119,7 +119,109 @@ pub fn build(f: &Facts, uniqueness: &[crate::assess::risk::Uniqueness]) -> Value
             "k_achieved": part.classes.iter().map(|c| c.owners).min(),
             "linkage": f.linkage,
         },
+    });
+    if let Some(p) = &f.analysis.pooled {
+        report["patterns"] = patterns(f, p);
+    }
+    report
+}
+
+/// A release of people holding different measurements: its patterns, people per
+/// measurement, and its figures over the whole table (counts, and aggregates of at least
+/// [`PAIR_PEOPLE`](crate::assess::pooled::PAIR_PEOPLE) people).
+fn patterns(f: &Facts, p: &crate::assess::pooled::Pooled) -> Value {
+    let pl = f.pl;
+    let part = f.partition;
+    let name = |pos: usize| pl.catalog.measurements[pl.measurements[pos]].name.clone();
+    let mut list: Vec<(Vec<String>, Vec<usize>, usize, usize)> = Vec::new();
+    for (si, dims) in part.dims.iter().enumerate() {
+        let classes: Vec<&crate::anonymize::Class> =
+            part.classes.iter().filter(|c| c.stratum == si).collect();
+        let rows: usize = classes.iter().map(|c| c.members.len()).sum();
+        if rows > 0 {
+            list.push((part.strata[si].clone(), dims.clone(), rows, classes.len()));
+        }
+    }
+    list.sort_by(|a, b| b.2.cmp(&a.2).then(b.1.len().cmp(&a.1.len())).then(a.cmp(b)));
+    json!({
+        "count": part.patterns().len(),
+        "min_pattern_owners": pl.release.min_pattern_owners,
+        "analysis": "rows hold different measurements: use each measurement where present and each pair where both are present (pairwise complete; pandas df.corr(), R use = \"pairwise.complete.obs\"), never only the complete rows",
+        "pooled": {
+            "min_people": crate::assess::pooled::PAIR_PEOPLE,
+            "pairs": p.pairs.pairs,
+            "correlation_change_max": r4(p.pairs.max_change),
+            "correlation_change_median": r4(p.pairs.median_change),
+            "worst_pair": p.pairs.worst.map(|(a, b, n)| json!([name(a), name(b), n])),
+        },
+        "measurements": p.measurements.iter().map(|x| json!({
+            "name": name(x.pos), "holders": x.holders, "released": x.released,
+            "suppressed": x.holders - x.released,
+        })).collect::<Vec<_>>(),
+        "list": list.iter().map(|(cats, dims, rows, classes)| json!({
+            "categories": crate::assess::utility::category_values(pl, cats),
+            "measurements": dims.iter().map(|&d| name(d)).collect::<Vec<_>>(),
+            "rows": rows,
+            "classes": classes,
+        })).collect::<Vec<_>>(),
     })
+}
+
+fn r4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+/// The patterns section of the page.
+fn patterns_html(p: &Value) -> String {
+    let mut s = format!(
+        r#"<section id="patterns"><h2>Measurement patterns</h2><p>Rows hold different measurements: each row holds one of <b>{}</b> patterns (the columns it holds), each held by at least {} distinct owners. An empty cell is a measurement not released for that person. {}.</p><p>Over the whole table, per pair of measurements released together for at least {} people ({} pairs), the correlation of the released rows against the eligible people holding both changes by at most <b>{}</b> (median {}).</p><h3>People per measurement</h3><table><tr><th>measurement</th><th>eligible people holding it</th><th>released</th><th>suppressed</th></tr>"#,
+        p["count"],
+        p["min_pattern_owners"],
+        esc(p["analysis"].as_str().unwrap_or("")),
+        p["pooled"]["min_people"],
+        p["pooled"]["pairs"],
+        p["pooled"]["correlation_change_max"],
+        p["pooled"]["correlation_change_median"],
+    );
+    for m in p["measurements"].as_array().into_iter().flatten() {
+        let _ = write!(
+            s,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(m["name"].as_str().unwrap_or("")),
+            m["holders"],
+            m["released"],
+            m["suppressed"]
+        );
+    }
+    s.push_str("</table><h3>Patterns (rows, classes, measurements)</h3><table><tr><th>categories</th><th>rows</th><th>classes</th><th>measurements</th></tr>");
+    for x in p["list"].as_array().into_iter().flatten() {
+        let cats = x["categories"]
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .map(|(k, v)| format!("{k} = {}", v.as_str().unwrap_or("")))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
+        let names: Vec<&str> = x["measurements"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str())
+            .collect();
+        let _ = write!(
+            s,
+            r#"<tr><td>{}</td><td>{}</td><td>{}</td><td style="text-align:left">{}: {}</td></tr>"#,
+            esc(&cats),
+            x["rows"],
+            x["classes"],
+            names.len(),
+            esc(&names.join(", "))
+        );
+    }
+    s.push_str("</table></section>");
+    s
 }
 
 /// What the checks of a release show and do not show, in plain words.
@@ -331,6 +433,9 @@ pub fn html(r: &Value) -> String {
         PRIVACY_TESTS
     );
 
+    if r.get("patterns").is_some() {
+        s.push_str(&patterns_html(&r["patterns"]));
+    }
     for st in r["strata"].as_array().into_iter().flatten() {
         let name = st["categories"]
             .as_object()

@@ -57,6 +57,21 @@ assert df.columns == names and df.height == rows, ("polars", df.shape)
 for name, dtype in df.schema.items():
     assert dtype.is_integer() == (name in ints), ("polars type", name, dtype)
 
+# Nulls: every reader finds the same absent values per column, in the Parquet and in the
+# CSV, and (for a release of people holding different measurements) as many present values
+# per measurement as the manifest says were released.
+nulls = {"pyarrow": {c: t.column(c).null_count for c in names}}
+nulls["duckdb"] = {c: con.execute(f'SELECT count(*) - count("{c}") FROM read_parquet(?)', [str(pq_path)]).fetchone()[0] for c in names}
+nulls["duckdb-csv"] = {c: con.execute(f'SELECT count(*) - count("{c}") FROM read_csv(?, header=true, all_varchar=true, nullstr=\'\')', [str(csv_path)]).fetchone()[0] for c in names}
+nulls["polars"] = {c: df[c].null_count() for c in names}
+nulls["polars-csv"] = {c: v for c, v in pl.read_csv(csv_path, infer_schema_length=0).null_count().row(0, named=True).items()}
+nulls["pandas"] = {c: int(v) for c, v in pd.read_parquet(pq_path).isna().sum().items()}
+for reader, got in nulls.items():
+    assert got == nulls["pyarrow"], ("nulls differ", reader, {c: (got[c], nulls["pyarrow"][c]) for c in names if got[c] != nulls["pyarrow"][c]})
+for name, m in manifest.get("measurements", {}).items():
+    assert rows - nulls["pyarrow"][name] == m["released"], ("released values", name, rows - nulls["pyarrow"][name], m["released"])
+total_nulls = sum(nulls["pyarrow"].values())
+
 # pandas: the CSV equals the Parquet
 p = pd.read_parquet(pq_path)
 c = pd.read_csv(csv_path, dtype={n: "string" for n in names if n not in ints}, keep_default_na=False, na_values=[""])
@@ -66,4 +81,4 @@ for col in names:
     else:
         a, b = p[col].astype("string"), c[col].astype("string")
     assert a.equals(b), ("CSV differs from Parquet", col)
-print(f"interop: {rel}: pyarrow, DuckDB, polars and pandas agree on {len(names)} columns and {rows} rows")
+print(f"interop: {rel}: pyarrow, DuckDB, polars and pandas agree on {len(names)} columns, {rows} rows and {total_nulls} nulls")
