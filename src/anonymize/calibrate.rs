@@ -53,51 +53,36 @@ pub struct Targets {
     pub pair_var: Vec<f64>,
 }
 
-/// Running sums over pairs of measurements (upper triangle of d x d).
+/// Running sums over pairs of measurements (upper triangle of d x d): per pair, in one
+/// place (one cache line per update), the weight, the sums of either value, of their
+/// squares, and of their product.
 #[derive(Clone)]
 struct PairSums {
-    n: Vec<f64>,
-    si: Vec<f64>,
-    sj: Vec<f64>,
-    qi: Vec<f64>,
-    qj: Vec<f64>,
-    x: Vec<f64>,
+    s: Vec<[f64; 6]>,
 }
 
 impl PairSums {
     fn new(d: usize) -> PairSums {
-        let z = vec![0.0; d * d];
         PairSums {
-            n: z.clone(),
-            si: z.clone(),
-            sj: z.clone(),
-            qi: z.clone(),
-            qj: z.clone(),
-            x: z,
+            s: vec![[0.0; 6]; d * d],
         }
     }
 
     #[inline]
     fn add(&mut self, k: usize, w: f64, a: f64, b: f64) {
-        self.n[k] += w;
-        self.si[k] += w * a;
-        self.sj[k] += w * b;
-        self.qi[k] += w * a * a;
-        self.qj[k] += w * b * b;
-        self.x[k] += w * a * b;
+        let e = &mut self.s[k];
+        e[0] += w;
+        e[1] += w * a;
+        e[2] += w * b;
+        e[3] += w * a * a;
+        e[4] += w * b * b;
+        e[5] += w * a * b;
     }
 
     fn merge(&mut self, o: &PairSums) {
-        for (a, b) in [
-            (&mut self.n, &o.n),
-            (&mut self.si, &o.si),
-            (&mut self.sj, &o.sj),
-            (&mut self.qi, &o.qi),
-            (&mut self.qj, &o.qj),
-            (&mut self.x, &o.x),
-        ] {
-            for (x, y) in a.iter_mut().zip(b) {
-                *x += y;
+        for (x, y) in self.s.iter_mut().zip(&o.s) {
+            for i in 0..6 {
+                x[i] += y[i];
             }
         }
     }
@@ -148,15 +133,30 @@ impl Targets {
         values: &(dyn Fn(usize) -> &'a [f32] + Sync),
         weight: &(dyn Fn(usize) -> f64 + Sync),
     ) -> Targets {
+        let (mut all, _) = Targets::by_group(n, d, values, weight, &|_| 0, 1);
+        all.pop().expect("one group")
+    }
+
+    /// The targets of each of `groups` groups of records (`group(i)` says which) and of
+    /// all of them, from one pass over the records.
+    pub fn by_group<'a>(
+        n: usize,
+        d: usize,
+        values: &(dyn Fn(usize) -> &'a [f32] + Sync),
+        weight: &(dyn Fn(usize) -> f64 + Sync),
+        group: &(dyn Fn(usize) -> usize + Sync),
+        groups: usize,
+    ) -> (Vec<Targets>, Targets) {
         let starts: Vec<usize> = (0..n).step_by(CHUNK).collect();
-        let parts: Vec<(Sums, PairSums)> = starts
+        let parts: Vec<Vec<Option<(Sums, PairSums)>>> = starts
             .par_iter()
             .map(|&a| {
-                let mut m = Sums::new(d);
-                let mut p = PairSums::new(d);
+                let mut out: Vec<Option<(Sums, PairSums)>> = vec![None; groups];
                 let mut held: Vec<(usize, f64)> = Vec::with_capacity(d);
                 for i in a..(a + CHUNK).min(n) {
                     let w = weight(i);
+                    let (m, p) =
+                        out[group(i)].get_or_insert_with(|| (Sums::new(d), PairSums::new(d)));
                     held.clear();
                     held.extend(
                         values(i)
@@ -174,14 +174,32 @@ impl Targets {
                         }
                     }
                 }
-                (m, p)
+                out
             })
             .collect();
-        let (mut m, mut p) = (Sums::new(d), PairSums::new(d));
-        for (a, b) in &parts {
-            m.merge(a);
-            p.merge(b);
+        let mut sums: Vec<(Sums, PairSums)> = vec![(Sums::new(d), PairSums::new(d)); groups];
+        let mut total = (Sums::new(d), PairSums::new(d));
+        for part in &parts {
+            for (g, x) in part.iter().enumerate() {
+                if let Some((a, b)) = x {
+                    sums[g].0.merge(a);
+                    sums[g].1.merge(b);
+                }
+            }
         }
+        for (a, b) in &sums {
+            total.0.merge(a);
+            total.1.merge(b);
+        }
+        (
+            sums.iter()
+                .map(|(m, p)| Targets::from_sums(d, m, p))
+                .collect(),
+            Targets::from_sums(d, &total.0, &total.1),
+        )
+    }
+
+    fn from_sums(d: usize, m: &Sums, p: &PairSums) -> Targets {
         let mean: Vec<f64> = (0..d).map(|j| m.s[j] / m.n[j].max(1.0)).collect();
         let sd: Vec<f64> = (0..d)
             .map(|j| {
@@ -197,30 +215,30 @@ impl Targets {
         for i in 0..d {
             for j in i + 1..d {
                 let k = i * d + j;
-                let nn = p.n[k];
+                let [nn, si, sj, qi, qj, xx] = p.s[k];
                 both[k] = nn;
                 both[j * d + i] = nn;
                 if nn < 3.0 {
                     continue;
                 }
-                let (mi, mj) = (p.si[k] / nn, p.sj[k] / nn);
+                let (mi, mj) = (si / nn, sj / nn);
                 pair_mean[k] = mi;
                 pair_mean[j * d + i] = mj;
-                let vi = p.qi[k] / nn - mi * mi;
-                let vj = p.qj[k] / nn - mj * mj;
+                let vi = qi / nn - mi * mi;
+                let vj = qj / nn - mj * mj;
                 pair_var[k] = vi.max(0.0);
                 pair_var[j * d + i] = vj.max(0.0);
                 if vi <= 1e-12 * (1.0 + mi * mi) || vj <= 1e-12 * (1.0 + mj * mj) {
                     continue;
                 }
-                let r = ((p.x[k] / nn - mi * mj) / (vi * vj).sqrt()).clamp(-1.0, 1.0);
+                let r = ((xx / nn - mi * mj) / (vi * vj).sqrt()).clamp(-1.0, 1.0);
                 corr[k] = r;
                 corr[j * d + i] = r;
             }
         }
         Targets {
             d,
-            count: m.n,
+            count: m.n.clone(),
             mean,
             sd,
             both,
@@ -336,40 +354,41 @@ impl Problem<'_> {
             mean_coef[j] = 2.0 * mj / m.n[j];
             var_coef[j] = 4.0 * (vj - 1.0) / m.n[j];
         }
-        let mut a_coef = vec![0.0; d * d];
-        let mut b_coef = vec![0.0; d * d];
-        let mut pair_mean = vec![0.0; d * d];
-        let mut mean_pull = vec![0.0; d * d];
-        let mut var_pull = vec![0.0; d * d];
+        // Per ordered pair (i, j), in one place: a_ij, b_ij, the pair's means of i and of
+        // j, and the pulls of i's mean and spread over the pair.
+        let mut coef = vec![[0.0f64; 6]; d * d];
         for t in &self.pairs {
             let (i, j, target, q) = (t.i, t.j, t.corr, t.weight);
             let k = i * d + j;
-            let w = p.n[k];
-            let (mi, mj) = (p.si[k] / w, p.sj[k] / w);
-            let vi = p.qi[k] / w - mi * mi;
-            let vj = p.qj[k] / w - mj * mj;
+            let [w, si, sj, qi, qj, xx] = p.s[k];
+            let (mi, mj) = (si / w, sj / w);
+            let vi = qi / w - mi * mi;
+            let vj = qj / w - mj * mj;
             // The means and spreads over the rows holding both, as over the people
             // holding both.
             cost += q * ((mi - t.mean.0).powi(2) + (mj - t.mean.1).powi(2));
             cost += q * ((vi - t.var.0).powi(2) + (vj - t.var.1).powi(2));
-            mean_pull[i * d + j] = 2.0 * q * (mi - t.mean.0) / w;
-            mean_pull[j * d + i] = 2.0 * q * (mj - t.mean.1) / w;
-            var_pull[i * d + j] = 4.0 * q * (vi - t.var.0) / w;
-            var_pull[j * d + i] = 4.0 * q * (vj - t.var.1) / w;
-            pair_mean[i * d + j] = mi;
-            pair_mean[j * d + i] = mj;
+            let (ij, ji) = (i * d + j, j * d + i);
+            coef[ij][2] = mi;
+            coef[ij][3] = mj;
+            coef[ji][2] = mj;
+            coef[ji][3] = mi;
+            coef[ij][4] = 2.0 * q * (mi - t.mean.0) / w;
+            coef[ji][4] = 2.0 * q * (mj - t.mean.1) / w;
+            coef[ij][5] = 4.0 * q * (vi - t.var.0) / w;
+            coef[ji][5] = 4.0 * q * (vj - t.var.1) / w;
             if vi <= 1e-9 || vj <= 1e-9 {
                 continue;
             }
             let s = (vi * vj).sqrt();
-            let r = (p.x[k] / w - mi * mj) / s;
+            let r = (xx / w - mi * mj) / s;
             let e = r - target;
             cost += q * e * e;
             let a = 2.0 * q * e / (w * s);
-            a_coef[i * d + j] = a;
-            a_coef[j * d + i] = a;
-            b_coef[i * d + j] = 2.0 * q * e * r / (w * vi);
-            b_coef[j * d + i] = 2.0 * q * e * r / (w * vj);
+            coef[ij][0] = a;
+            coef[ji][0] = a;
+            coef[ij][1] = 2.0 * q * e * r / (w * vi);
+            coef[ji][1] = 2.0 * q * e * r / (w * vj);
         }
         let prox = PROXIMITY / self.total;
         // Pass 2: each class its own gradient entries.
@@ -399,17 +418,11 @@ impl Problem<'_> {
                                 if y == x {
                                     continue;
                                 }
-                                let j = dims[y] as usize;
-                                gi += w
-                                    * (mean_pull[i * d + j]
-                                        + var_pull[i * d + j] * (zi - pair_mean[i * d + j]));
-                                let a = a_coef[i * d + j];
-                                if a == 0.0 {
-                                    continue;
+                                let [a, b, mi, mj, mp, vp] = coef[i * d + dims[y] as usize];
+                                gi += w * (mp + vp * (zi - mi));
+                                if a != 0.0 {
+                                    gi += w * (a * (vals[y] - mj) - b * (zi - mi));
                                 }
-                                gi += w
-                                    * (a * (vals[y] - pair_mean[j * d + i])
-                                        - b_coef[i * d + j] * (zi - pair_mean[i * d + j]));
                             }
                         }
                         let off = zi - start[x];
@@ -517,15 +530,15 @@ pub fn calibrate(cloud: &Cloud, x: &mut [f64], t: &Targets, iterations: u64) -> 
         }
     }
     let problem = Problem {
+        total: cloud.weights.iter().sum::<f64>().max(1.0),
         cloud,
         start: z.clone(),
         pairs,
         active: active.clone(),
-        total: cloud.weights.iter().sum::<f64>().max(1.0),
         last: Mutex::new(None),
     };
     let before = problem.eval(&z).0;
-    let (mut z, after, iters) = if iterations == 0 {
+    let (mut z, after, iters) = if iterations == 0 || cloud.weights.is_empty() {
         (z, before, 0)
     } else {
         let line = MoreThuenteLineSearch::new();

@@ -264,8 +264,11 @@ fn quantile_values(
     out
 }
 
-/// L-BFGS steps of the calibration across a category combination's patterns.
+/// L-BFGS steps of the calibration across a category combination's patterns: at most,
+/// at least, and the class-steps a combination gets between the two.
 const CALIBRATION_ITERATIONS: u64 = 300;
+const MIN_CALIBRATION_ITERATIONS: u64 = 40;
+const CALIBRATION_WORK: u64 = 1_000_000;
 
 /// The classes of one category combination's strata, calibrated together
 /// ([`calibrate`](super::calibrate)) against its eligible people (`people`), then rounded
@@ -287,6 +290,9 @@ fn calibrated(
     };
     let mut x = Vec::new();
     let mut ids = Vec::new();
+    // Every class moves, also those of strata restored exactly on their own people: they
+    // still differ from the combination's holders where who is released with what is not
+    // random (the selection effect), and small strata alone cannot carry the correction.
     for (sc, points) in strata {
         let d = sc.dims.len();
         for (c, &ci) in sc.classes.iter().enumerate() {
@@ -307,7 +313,12 @@ fn calibrated(
     for (sd, r) in t.sd.iter_mut().zip(&res) {
         *sd = (*sd * *sd - r * r / 12.0).max(0.0).sqrt();
     }
-    calibrate(&cloud, &mut x, &t, CALIBRATION_ITERATIONS);
+    // Steps: as many as needed where classes are few (small releases start far from the
+    // targets), fewer where they are many (each step costs more, and the rows start near:
+    // most strata were restored exactly on their own).
+    let iterations = (CALIBRATION_WORK / ids.len().max(1) as u64)
+        .clamp(MIN_CALIBRATION_ITERATIONS, CALIBRATION_ITERATIONS);
+    calibrate(&cloud, &mut x, &t, iterations);
     // Per measurement, the classes holding it, rounded so their weighted sum stays on the
     // calibrated values'.
     let mut rows: Vec<Vec<(usize, i64)>> = vec![Vec::new(); ids.len()];

@@ -159,6 +159,7 @@ pub fn choose(pl: &Pipeline, e: &Eligible) -> Patterns {
         o.dedup();
         o.len()
     };
+    let owner = |i: u32| e.people.owner(i as usize);
     // Per combination: how many people a pattern needs (the tree counts people, a
     // pattern needs owners: people per owner scales it), its share of the budget, and
     // what the whole combination holds (kept whatever its owners: a combination of
@@ -178,7 +179,7 @@ pub fn choose(pl: &Pipeline, e: &Eligible) -> Patterns {
         let group = &groups[g].1;
         let (need, budget, root) = setup[g];
         let chosen = select(group, need, budget, weights);
-        let (mut chosen, mut placed) = assign(group, chosen, root, min_owners, weights, &owners_of);
+        let (mut chosen, mut placed) = assign(group, chosen, root, min_owners, weights, &owner);
         // People left out (what they hold is no chosen pattern's superset) get patterns of
         // their own where enough of them share one.
         let left: Vec<usize> = (0..placed.len()).filter(|&m| placed[m].is_none()).collect();
@@ -187,13 +188,15 @@ pub fn choose(pl: &Pipeline, e: &Eligible) -> Patterns {
                 masks: left.iter().map(|&m| group.masks[m]).collect(),
                 people: left.iter().map(|&m| group.people[m].clone()).collect(),
             };
+            let rest_people = rest.people.iter().map(Vec::len).sum();
             let (extra, again) = assign(
                 &rest,
-                select(&rest, need, 0, weights),
+                // They are left out already: any of them may stay so.
+                select(&rest, need, rest_people, weights),
                 Mask([u64::MAX; WORDS]),
                 min_owners,
                 weights,
-                &owners_of,
+                &owner,
             );
             let first = chosen.len();
             chosen.extend(extra);
@@ -270,7 +273,11 @@ pub fn choose(pl: &Pipeline, e: &Eligible) -> Patterns {
 
 /// The tree may set aside people to keep more values for others, up to this fraction of
 /// `max_suppressed` (the rest is left for people who hold no pattern at all).
-const BUDGET_DIVISOR: f64 = 2.0;
+const BUDGET_DIVISOR: f64 = 4.0;
+/// The least a split of the tree must gain, as a share of the values the combination
+/// holds (at 1,000 people, a value or two; at a million, a few hundred).
+const MIN_GAIN_SHARE: f64 = 1e-4;
+
 /// Rounds of weighing measurements up where they are kept least.
 const BALANCE_ROUNDS: usize = 12;
 /// How far a measurement's pooled mean (%) and standard deviation (%) may be predicted
@@ -544,6 +551,7 @@ fn best_split(
     need: usize,
     budget_left: usize,
     weights: &[f64],
+    min_gain: f64,
 ) -> Option<Split> {
     let n = count_of(group, leaf);
     let here = and_of(group, leaf);
@@ -587,7 +595,7 @@ fn best_split(
             0.0
         };
         let gain = value(&with[j], a, weights) + rest - value(&here, n, weights);
-        if gain > 0.0 && best.is_none_or(|s| gain > s.gain) {
+        if gain > min_gain && best.is_none_or(|s| gain > s.gain) {
             best = Some(Split {
                 gain,
                 dim: j,
@@ -603,7 +611,14 @@ fn best_split(
 fn select(group: &Group, need: usize, budget: usize, weights: &[f64]) -> Vec<Mask> {
     let mut budget_left = budget;
     let root: Vec<usize> = (0..group.masks.len()).collect();
-    let best = best_split(group, &root, need, budget_left, weights);
+    // A split must keep a share of all the values the combination holds: a pattern that
+    // gains a handful of values among a million is not worth a stratum of its own.
+    let min_gain = MIN_GAIN_SHARE
+        * root
+            .iter()
+            .map(|&m| value(&group.masks[m], group.people[m].len(), weights))
+            .sum::<f64>();
+    let best = best_split(group, &root, need, budget_left, weights, min_gain);
     let mut leaves = vec![Leaf { masks: root, best }];
     while let Some((li, split)) = leaves
         .iter()
@@ -626,13 +641,13 @@ fn select(group: &Group, need: usize, budget: usize, weights: &[f64]) -> Vec<Mas
             fresh.push(without);
         }
         for masks in fresh {
-            let best = best_split(group, &masks, need, budget_left, weights);
+            let best = best_split(group, &masks, need, budget_left, weights, min_gain);
             leaves.push(Leaf { masks, best });
         }
         if !split.keep_rest {
             for l in leaves.iter_mut() {
                 if l.best.is_some_and(|s| !s.keep_rest && s.rest > budget_left) {
-                    l.best = best_split(group, &l.masks, need, budget_left, weights);
+                    l.best = best_split(group, &l.masks, need, budget_left, weights, min_gain);
                 }
             }
         }
@@ -659,44 +674,66 @@ fn order(patterns: &mut [Mask], weights: &[f64]) {
 }
 
 /// Places each distinct mask in the first (largest) chosen pattern it holds; drops the
-/// pattern with the fewest owners while any has fewer than `min_owners`, placing its
-/// people anew. Returns the patterns kept and, per distinct mask, its pattern's index.
+/// pattern with the fewest owners while any has fewer than `min_owners` (the
+/// combination's own `root` pattern excepted), placing its people in the next pattern
+/// they hold. Returns the patterns kept and, per distinct mask, its pattern's index.
 fn assign(
     group: &Group,
     mut chosen: Vec<Mask>,
     root: Mask,
     min_owners: usize,
     weights: &[f64],
-    owners_of: &dyn Fn(&mut dyn Iterator<Item = u32>) -> usize,
+    owner: &dyn Fn(u32) -> u32,
 ) -> Run {
     order(&mut chosen, weights);
-    loop {
-        let placed: Vec<Option<usize>> = group
-            .masks
-            .iter()
-            .map(|m| chosen.iter().position(|p| m.contains(p)))
-            .collect();
-        let owners: Vec<usize> = (0..chosen.len())
-            .map(|p| {
-                owners_of(
-                    &mut placed
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, q)| **q == Some(p))
-                        .flat_map(|(m, _)| group.people[m].iter().copied()),
-                )
-            })
-            .collect();
-        let worst = (0..chosen.len())
-            .filter(|&p| owners[p] < min_owners && chosen[p] != root)
-            .min_by_key(|&p| (owners[p], std::cmp::Reverse(p)));
-        match worst {
-            Some(p) => {
-                chosen.remove(p);
-            }
-            None => return (chosen, placed),
+    let n = chosen.len();
+    let mut alive = vec![true; n];
+    let next = |m: usize, from: usize, alive: &[bool]| {
+        (from..n).find(|&p| alive[p] && group.masks[m].contains(&chosen[p]))
+    };
+    let mut placed: Vec<Option<usize>> =
+        (0..group.masks.len()).map(|m| next(m, 0, &alive)).collect();
+    // Per pattern: its masks, and its owners with how many of their people it holds.
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut owners: Vec<FxHashMap<u32, u32>> = vec![FxHashMap::default(); n];
+    let add = |p: usize,
+               m: usize,
+               members: &mut Vec<Vec<usize>>,
+               owners: &mut Vec<FxHashMap<u32, u32>>| {
+        members[p].push(m);
+        for &i in &group.people[m] {
+            *owners[p].entry(owner(i)).or_default() += 1;
+        }
+    };
+    for (m, p) in placed.iter().enumerate() {
+        if let Some(p) = *p {
+            add(p, m, &mut members, &mut owners);
         }
     }
+    while let Some(p) = (0..n)
+        .filter(|&p| alive[p] && owners[p].len() < min_owners && chosen[p] != root)
+        .min_by_key(|&p| (owners[p].len(), std::cmp::Reverse(p)))
+    {
+        alive[p] = false;
+        owners[p] = FxHashMap::default();
+        for m in std::mem::take(&mut members[p]) {
+            placed[m] = next(m, p + 1, &alive);
+            if let Some(q) = placed[m] {
+                add(q, m, &mut members, &mut owners);
+            }
+        }
+    }
+    // The patterns kept, in order, and the masks' places among them.
+    let mut index = vec![usize::MAX; n];
+    let mut kept = Vec::new();
+    for p in 0..n {
+        if alive[p] {
+            index[p] = kept.len();
+            kept.push(chosen[p]);
+        }
+    }
+    let placed = placed.into_iter().map(|p| p.map(|p| index[p])).collect();
+    (kept, placed)
 }
 
 #[cfg(test)]
@@ -736,7 +773,7 @@ mod tests {
         pl.release.k = 5;
         pl.release.min_pattern_owners = 10;
         // Room to set three people aside.
-        pl.release.max_suppressed = 0.1;
+        pl.release.max_suppressed = 0.2;
         let rows: Vec<(u32, &str, Vec<f64>)> = (0..63)
             .map(|i| (i, "Male", vec![100.0 + i as f64]))
             .collect();

@@ -67,17 +67,23 @@ pub fn move_off_source_records(
             })
         })
         .collect();
-    // Each category's patterns (distinct), as masks.
+    // Each category's patterns (distinct), as masks; each stratum's among them.
     let mut patterns: Vec<Vec<(Mask, Vec<usize>)>> = vec![Vec::new(); cat_ids.len()];
+    let mut stratum_pattern = Vec::with_capacity(part.dims.len());
     for (s, dims) in part.dims.iter().enumerate() {
         let mut m = Mask::default();
         for &j in dims {
             m.set(j);
         }
         let list = &mut patterns[stratum_cat[s] as usize];
-        if !list.iter().any(|(x, _)| *x == m) {
-            list.push((m, dims.clone()));
-        }
+        let p = match list.iter().position(|(x, _)| *x == m) {
+            Some(p) => p,
+            None => {
+                list.push((m, dims.clone()));
+                list.len() - 1
+            }
+        };
+        stratum_pattern.push(p);
     }
     let row_key = |c: usize, row: &[Option<i64>]| -> Vec<i64> {
         let mut k = vec![stratum_cat[part.classes[c].stratum] as i64];
@@ -94,48 +100,89 @@ pub fn move_off_source_records(
     let mut looking: Vec<usize> = (0..class_values.len())
         .filter(|&c| part.dims[part.classes[c].stratum].len() >= MIN_COMPARED)
         .collect();
+    // What each person holds, once; after the first round, per pattern, the people who
+    // hold it (found once, the first time a row of it moves).
+    let held: Vec<Mask> = (0..e.people.len())
+        .into_par_iter()
+        .map(|r| Mask::of(e.people.values(r)))
+        .collect();
     for _attempt in 0..TRIES {
-        let keys: FxHashSet<Vec<i64>> = looking
-            .iter()
-            .map(|&c| row_key(c, &class_values[c]))
-            .collect();
-        // The patterns those rows hold, per category.
-        let mut wanted: Vec<Vec<usize>> = vec![Vec::new(); patterns.len()];
+        // Each looked-at row's first two measurements and values there: records are
+        // looked up by them (a record whose values there differ equals none of the row), so
+        // each row is compared with the few records sharing those two values, not every
+        // record with every pattern. (Rows hold two measurements or more.)
+        let mut ids: FxHashMap<(u16, u16, i64, i64), u32> = FxHashMap::default();
+        let mut row_id = Vec::with_capacity(looking.len());
+        let mut pairs: Vec<(usize, usize)> = Vec::new();
         for &c in &looking {
-            let s = part.classes[c].stratum;
-            let cat = stratum_cat[s] as usize;
-            let p = patterns[cat]
-                .iter()
-                .position(|(_, d)| *d == part.dims[s])
-                .expect("a pattern of the category");
-            if !wanted[cat].contains(&p) {
-                wanted[cat].push(p);
+            let dims = &part.dims[part.classes[c].stratum];
+            let (j0, j1) = (dims[0], dims[1]);
+            let at = |j: usize| {
+                class_values[c][j].map_or(i64::MIN, |v| (v as f64 * res[j]).round() as i64)
+            };
+            let next = ids.len() as u32;
+            let id = *ids
+                .entry((j0 as u16, j1 as u16, at(j0), at(j1)))
+                .or_insert(next);
+            row_id.push(id);
+            if !pairs.contains(&(j0, j1)) {
+                pairs.push((j0, j1));
             }
         }
-        // Owners of the records whose values on a row's pattern equal the row.
-        let hits: Vec<(Vec<i64>, u32)> = (0..e.people.len())
+        // (id, record) for every record holding a looked-up pair of values.
+        let mut postings: Vec<(u32, u32)> = (0..e.people.len())
             .into_par_iter()
-            .filter_map(|r| person_cat[r].map(|c| (c as usize, r)))
-            .flat_map_iter(|(cat, r)| {
-                let values = e.people.values(r);
-                let held = Mask::of(values);
+            .fold(Vec::new, |mut out, r| {
+                if person_cat[r].is_some() {
+                    let values = e.people.values(r);
+                    for &(j0, j1) in &pairs {
+                        if !(held[r].has(j0) && held[r].has(j1)) {
+                            continue;
+                        }
+                        let key = (
+                            j0 as u16,
+                            j1 as u16,
+                            (values[j0] as f64).round() as i64,
+                            (values[j1] as f64).round() as i64,
+                        );
+                        if let Some(&id) = ids.get(&key) {
+                            out.push((id, r as u32));
+                        }
+                    }
+                }
+                out
+            })
+            .reduce(Vec::new, |mut a, b| {
+                a.extend(b);
+                a
+            });
+        postings.par_sort_unstable();
+        let starts = |id: u32| -> &[(u32, u32)] {
+            let a = postings.partition_point(|x| x.0 < id);
+            let b = postings.partition_point(|x| x.0 <= id);
+            &postings[a..b]
+        };
+        // Owners of the records whose values on a row's pattern equal the row.
+        let hits: Vec<(Vec<i64>, u32)> = looking
+            .par_iter()
+            .zip(row_id.par_iter())
+            .flat_map_iter(|(&c, &id)| {
+                let s = part.classes[c].stratum;
+                let cat = stratum_cat[s];
+                let (mask, dims) = &patterns[cat as usize][stratum_pattern[s]];
+                let key = row_key(c, &class_values[c]);
                 let mut found = Vec::new();
-                for &p in &wanted[cat] {
-                    let (mask, _) = &patterns[cat][p];
-                    if !held.contains(mask) {
+                for &(_, r) in starts(id) {
+                    let r = r as usize;
+                    if person_cat[r] != Some(cat) || !held[r].contains(mask) {
                         continue;
                     }
-                    let mut k = Vec::with_capacity(values.len() + 1);
-                    k.push(cat as i64);
-                    k.extend(values.iter().enumerate().map(|(j, &v)| {
-                        if mask.has(j) {
-                            (v as f64).round() as i64
-                        } else {
-                            i64::MIN
-                        }
-                    }));
-                    if keys.contains(&k) {
-                        found.push((k, e.people.owner(r)));
+                    let values = e.people.values(r);
+                    if dims
+                        .iter()
+                        .all(|&j| (values[j] as f64).round() as i64 == key[1 + j])
+                    {
+                        found.push((key.clone(), e.people.owner(r)));
                     }
                 }
                 found

@@ -8,9 +8,7 @@
 //! the holders give the selection effect of suppression: what the choice of who is
 //! released with which measurement does to the statistics, before any anonymization.
 
-use super::utility::{
-    mean_std_of, side_of, smoothed_pct, sorted_f32, Analysis, ColumnFigures, StratumAnalysis,
-};
+use super::utility::{side_of, smoothed_pct, sorted_f32, Analysis, ColumnFigures, StratumAnalysis};
 use crate::anonymize::calibrate::Targets;
 use crate::anonymize::{Partition, Table};
 use crate::filter::Eligible;
@@ -24,17 +22,28 @@ pub const PAIR_PEOPLE: usize = 200;
 /// complete table, whose figures stay per stratum as they always were.
 pub fn missing_values(pl: &Pipeline, e: &Eligible) -> u64 {
     use rayon::prelude::*;
-    (0..e.people.len())
-        .into_par_iter()
-        .map(|i| {
+    // What applies to each category combination, found once per combination.
+    let mut applies: rustc_hash::FxHashMap<&[u32], Vec<bool>> = Default::default();
+    for i in 0..e.people.len() {
+        applies.entry(e.people.codes(i)).or_insert_with(|| {
             let cats: Vec<String> = (0..pl.categories.len())
                 .map(|c| e.people.category(i, c).unwrap_or_default().to_string())
                 .collect();
+            pl.measurements
+                .iter()
+                .map(|&m| pl.applies(m, &cats))
+                .collect()
+        });
+    }
+    (0..e.people.len())
+        .into_par_iter()
+        .map(|i| {
+            let a = &applies[e.people.codes(i)];
             e.people
                 .values(i)
                 .iter()
-                .zip(&pl.measurements)
-                .filter(|(v, &m)| v.is_nan() && pl.applies(m, &cats))
+                .zip(a)
+                .filter(|(v, &a)| v.is_nan() && a)
                 .count() as u64
         })
         .sum()
@@ -99,137 +108,175 @@ fn class_rows(pl: &Pipeline, t: &Table, classes: &[usize]) -> Vec<f32> {
     out
 }
 
-/// Figures of one unit (a category combination, or the whole table): `people` the
-/// eligible people of the unit, `classes` its classes.
-struct Unit<'a> {
+/// One category combination: its eligible people, its classes and their rows.
+struct Unit {
+    stratum: usize,
     people: Vec<u32>,
     classes: Vec<usize>,
-    rows: Vec<f32>,
-    pl: &'a Pipeline,
 }
 
-impl Unit<'_> {
-    fn weight(&self, part: &Partition, x: usize) -> f64 {
-        part.classes[self.classes[x]].members.len() as f64
+/// Per measurement, over one combination's released people: summed |own - released|,
+/// interval widths, squared standardized distances, own values and their squares, count.
+#[derive(Clone)]
+struct OwnSums {
+    abs: Vec<f64>,
+    width: Vec<f64>,
+    sq: Vec<f64>,
+    s: Vec<f64>,
+    q: Vec<f64>,
+    n: Vec<f64>,
+}
+
+impl OwnSums {
+    fn new(d: usize) -> OwnSums {
+        let z = vec![0.0; d];
+        OwnSums {
+            abs: z.clone(),
+            width: z.clone(),
+            sq: z.clone(),
+            s: z.clone(),
+            q: z.clone(),
+            n: z,
+        }
     }
+
+    fn merge(&mut self, o: &OwnSums) {
+        for (a, b) in [
+            (&mut self.abs, &o.abs),
+            (&mut self.width, &o.width),
+            (&mut self.sq, &o.sq),
+            (&mut self.s, &o.s),
+            (&mut self.q, &o.q),
+            (&mut self.n, &o.n),
+        ] {
+            for (x, y) in a.iter_mut().zip(b) {
+                *x += y;
+            }
+        }
+    }
+}
+
+/// Classes per chunk of the released people's sums (a fixed size: the same sums whatever
+/// the thread count).
+const CLASS_CHUNK: usize = 1024;
+
+/// The released people's own values against their rows, per measurement, over `classes`
+/// (`rows` their released values, `classes x d`); `sd` the holders' deviations.
+fn own_sums(
+    pl: &Pipeline,
+    e: &Eligible,
+    part: &Partition,
+    t: &Table,
+    classes: &[usize],
+    rows: &[f32],
+    sd: &[f64],
+) -> OwnSums {
+    use rayon::prelude::*;
+    let d = pl.measurements.len();
+    let range = pl.release.representation == Representation::Range;
+    let parts: Vec<OwnSums> = (0..classes.len())
+        .step_by(CLASS_CHUNK)
+        .collect::<Vec<_>>()
+        .par_iter()
+        .map(|&a| {
+            let mut o = OwnSums::new(d);
+            for x in a..(a + CLASS_CHUNK).min(classes.len()) {
+                let c = classes[x];
+                let dims = &part.dims[part.classes[c].stratum];
+                let row = t.class_values(c);
+                for &m in &part.classes[c].members {
+                    let own = e.people.values(m as usize);
+                    for &p in dims {
+                        let (v, y) = (own[p] as f64, rows[x * d + p] as f64);
+                        o.abs[p] += (v - y).abs();
+                        if range {
+                            let res = pl.catalog.measurements[pl.measurements[p]].resolution;
+                            o.width[p] += (row[2 * p + 1].unwrap_or(0) - row[2 * p].unwrap_or(0))
+                                as f64
+                                * res;
+                        }
+                        if sd[p] > 0.0 {
+                            o.sq[p] += ((v - y) / sd[p]).powi(2);
+                        }
+                        o.s[p] += v;
+                        o.q[p] += v * v;
+                        o.n[p] += 1.0;
+                    }
+                }
+            }
+            o
+        })
+        .collect();
+    let mut o = OwnSums::new(d);
+    for p in &parts {
+        o.merge(p);
+    }
+    o
 }
 
 /// The per-unit analysis: for each measurement the unit's rows hold, the holders' figures
 /// against the released rows'; correlations pairwise complete (NaN where fewer than
 /// [`PAIR_PEOPLE`] people are released with both).
+#[allow(clippy::too_many_arguments)]
 fn unit_analysis(
+    pl: &Pipeline,
     e: &Eligible,
     part: &Partition,
-    t: &Table,
     u: &Unit,
-    stratum: usize,
+    rows: &[f32],
+    held: &Targets,
+    rel: &Targets,
+    own: &OwnSums,
 ) -> StratumAnalysis {
-    let pl = u.pl;
+    use rayon::prelude::*;
     let d = pl.measurements.len();
     let k = pl.release.k;
-    let range = pl.release.representation == Representation::Range;
-    let mut dims: Vec<usize> = (0..d)
-        .filter(|&p| {
-            u.classes
-                .iter()
-                .any(|&c| part.holds(part.classes[c].stratum, p))
-        })
-        .collect();
-    dims.sort_unstable();
-    let released_people: usize = u
-        .classes
-        .iter()
-        .map(|&c| part.classes[c].members.len())
-        .sum();
-    let mut columns = Vec::with_capacity(dims.len());
-    for &p in &dims {
-        let holders: Vec<f32> = u
-            .people
-            .iter()
-            .map(|&i| e.people.values(i as usize)[p])
-            .filter(|v| !v.is_nan())
-            .collect();
-        // The released rows as runs (value, members), and per released person their own
-        // value against the row's.
-        let mut runs: Vec<(f64, usize)> = Vec::new();
-        let (mut abs, mut width, mut n_rel) = (0.0, 0.0, 0usize);
-        let mut pairs: Vec<(f64, f64)> = Vec::new();
-        for (x, &c) in u.classes.iter().enumerate() {
-            let v = u.rows[x * d + p];
-            if v.is_nan() {
-                continue;
-            }
-            let members = &part.classes[c].members;
-            runs.push((v as f64, members.len()));
-            let w = if range {
-                let row = t.class_values(c);
-                let res = pl.catalog.measurements[pl.measurements[p]].resolution;
-                (row[2 * p + 1].unwrap_or(0) - row[2 * p].unwrap_or(0)) as f64 * res
-            } else {
-                0.0
-            };
-            for &m in members {
-                let own = e.people.values(m as usize)[p] as f64;
-                abs += (own - v as f64).abs();
-                width += w;
-                n_rel += 1;
-                pairs.push((own, v as f64));
+    let dims: Vec<usize> = (0..d).filter(|&p| rel.count[p] > 0.0).collect();
+    // The holders' values of every measurement, gathered in one pass over the people.
+    let mut cols: Vec<Vec<f32>> = vec![Vec::new(); d];
+    for &i in &u.people {
+        for (p, &v) in e.people.values(i as usize).iter().enumerate() {
+            if !v.is_nan() {
+                cols[p].push(v);
             }
         }
-        let sorted = sorted_f32(holders.iter().copied());
-        let (mo, so) = mean_std_of(sorted.iter().copied(), sorted.len());
-        let rel = || runs.iter().flat_map(|&(v, c)| std::iter::repeat_n(v, c));
-        let (mr, sr) = mean_std_of(rel(), n_rel);
-        let mut by_value = runs.clone();
-        by_value.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-        let r_sorted: Vec<f64> = by_value
-            .iter()
-            .flat_map(|&(v, c)| std::iter::repeat_n(v, c))
-            .collect();
-        let (lo, hi) = (
-            smoothed_pct(&sorted, 1.0, k),
-            smoothed_pct(&sorted, 99.0, k),
-        );
-        let sq_std_dist = if so > 0.0 {
-            pairs.iter().map(|(a, b)| ((a - b) / so).powi(2)).sum()
-        } else {
-            0.0
-        };
-        columns.push(ColumnFigures {
-            orig: side_of((mo, so), &sorted, k, lo, hi),
-            rel: side_of((mr, sr), &r_sorted, k, lo, hi),
-            hist_lo: lo,
-            hist_hi: hi,
-            min: sorted.first().copied().unwrap_or(0.0),
-            max: sorted.last().copied().unwrap_or(0.0),
-            mean_abs_change: abs / n_rel.max(1) as f64,
-            mean_width: width / n_rel.max(1) as f64,
-            sq_std_dist,
-        });
     }
-    let (corr_orig, corr_rel) = correlations(e, part, u, &dims);
-    StratumAnalysis {
-        stratum,
-        dims,
-        people: released_people,
-        classes: u.classes.len(),
-        columns,
-        corr_orig,
-        corr_rel,
-    }
-}
-
-/// Correlations of the unit's measurements `dims` (row-major `dims x dims`), over the
-/// holders of both and over the released rows holding both; NaN where fewer than
-/// [`PAIR_PEOPLE`] people are released with both.
-fn correlations(e: &Eligible, part: &Partition, u: &Unit, dims: &[usize]) -> (Vec<f64>, Vec<f64>) {
-    let d = u.pl.measurements.len();
-    let held = Targets::of(u.people.len(), d, &|i| {
-        e.people.values(u.people[i] as usize)
-    });
-    let rel = Targets::weighted(u.classes.len(), d, &|x| &u.rows[x * d..(x + 1) * d], &|x| {
-        u.weight(part, x)
-    });
+    let columns: Vec<ColumnFigures> = dims
+        .par_iter()
+        .map(|&p| {
+            let sorted = sorted_f32(cols[p].iter().copied());
+            let (mo, so) = (held.mean[p], held.sd[p]);
+            let (mr, sr) = (rel.mean[p], rel.sd[p]);
+            let mut runs: Vec<(f64, usize)> = u
+                .classes
+                .iter()
+                .enumerate()
+                .filter(|&(x, _)| !rows[x * d + p].is_nan())
+                .map(|(x, &c)| (rows[x * d + p] as f64, part.classes[c].members.len()))
+                .collect();
+            runs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+            let r_sorted: Vec<f64> = runs
+                .iter()
+                .flat_map(|&(v, c)| std::iter::repeat_n(v, c))
+                .collect();
+            let (lo, hi) = (
+                smoothed_pct(&sorted, 1.0, k),
+                smoothed_pct(&sorted, 99.0, k),
+            );
+            let n_rel = own.n[p].max(1.0);
+            ColumnFigures {
+                orig: side_of((mo, so), &sorted, k, lo, hi),
+                rel: side_of((mr, sr), &r_sorted, k, lo, hi),
+                hist_lo: lo,
+                hist_hi: hi,
+                min: sorted.first().copied().unwrap_or(0.0),
+                max: sorted.last().copied().unwrap_or(0.0),
+                mean_abs_change: own.abs[p] / n_rel,
+                mean_width: own.width[p] / n_rel,
+                sq_std_dist: own.sq[p],
+            }
+        })
+        .collect();
     let n = dims.len();
     let mut co = vec![1.0; n * n];
     let mut cr = vec![1.0; n * n];
@@ -238,95 +285,127 @@ fn correlations(e: &Eligible, part: &Partition, u: &Unit, dims: &[usize]) -> (Ve
             if a == b {
                 continue;
             }
-            let k = i * d + j;
-            let enough = rel.both[k] >= PAIR_PEOPLE as f64;
-            co[a * n + b] = if enough { held.corr[k] } else { f64::NAN };
-            cr[a * n + b] = if enough { rel.corr[k] } else { f64::NAN };
+            let x = i * d + j;
+            let enough = rel.both[x] >= PAIR_PEOPLE as f64;
+            co[a * n + b] = if enough { held.corr[x] } else { f64::NAN };
+            cr[a * n + b] = if enough { rel.corr[x] } else { f64::NAN };
         }
     }
-    (co, cr)
+    StratumAnalysis {
+        stratum: u.stratum,
+        dims,
+        people: u
+            .classes
+            .iter()
+            .map(|&c| part.classes[c].members.len())
+            .sum(),
+        classes: u.classes.len(),
+        columns,
+        corr_orig: co,
+        corr_rel: cr,
+    }
 }
 
 /// The analysis of a release whose people hold different measurements: per category
 /// combination (pooled over its patterns, against its holders), and over the whole table.
 pub fn analyse(pl: &Pipeline, e: &Eligible, part: &Partition, t: &Table, missing: u64) -> Analysis {
     let d = pl.measurements.len();
-    // Category combinations in stratum order; each with its eligible people and classes.
-    let mut units: Vec<(usize, Unit)> = Vec::new();
-    let mut cat_of: std::collections::HashMap<&[String], usize> = Default::default();
+    // Category combinations in stratum order, each with its eligible people and classes.
+    let mut units: Vec<Unit> = Vec::new();
+    let mut unit_of: std::collections::HashMap<&[String], usize> = Default::default();
     for (si, cats) in part.strata.iter().enumerate() {
-        cat_of.entry(cats.as_slice()).or_insert_with(|| {
-            units.push((
-                si,
-                Unit {
-                    people: Vec::new(),
-                    classes: Vec::new(),
-                    rows: Vec::new(),
-                    pl,
-                },
-            ));
+        unit_of.entry(cats.as_slice()).or_insert_with(|| {
+            units.push(Unit {
+                stratum: si,
+                people: Vec::new(),
+                classes: Vec::new(),
+            });
             units.len() - 1
         });
     }
+    let mut class_unit = Vec::with_capacity(part.classes.len());
     for (c, class) in part.classes.iter().enumerate() {
-        let u = cat_of[part.strata[class.stratum].as_slice()];
-        units[u].1.classes.push(c);
+        let u = unit_of[part.strata[class.stratum].as_slice()];
+        units[u].classes.push(c);
+        class_unit.push(u);
     }
-    let mut names: std::collections::HashMap<Vec<String>, usize> = Default::default();
-    for (cats, &u) in &cat_of {
-        names.insert(cats.to_vec(), u);
-    }
-    for i in 0..e.people.len() {
-        let cats: Vec<String> = (0..pl.categories.len())
-            .map(|c| e.people.category(i, c).unwrap_or_default().to_string())
-            .collect();
-        if let Some(&u) = names.get(&cats) {
-            units[u].1.people.push(i as u32);
+    let none = units.len();
+    let mut by_codes: rustc_hash::FxHashMap<&[u32], usize> = Default::default();
+    let person_unit: Vec<usize> = (0..e.people.len())
+        .map(|i| {
+            *by_codes.entry(e.people.codes(i)).or_insert_with(|| {
+                let cats: Vec<String> = (0..pl.categories.len())
+                    .map(|c| e.people.category(i, c).unwrap_or_default().to_string())
+                    .collect();
+                unit_of.get(cats.as_slice()).copied().unwrap_or(none)
+            })
+        })
+        .collect();
+    for (i, &u) in person_unit.iter().enumerate() {
+        if u != none {
+            units[u].people.push(i as u32);
         }
     }
+    // Every class's released row (partition order), and the targets of holders and rows
+    // per combination and over all, each in one pass.
+    let all_classes: Vec<usize> = (0..part.classes.len()).collect();
+    let rows = class_rows(pl, t, &all_classes);
+    let (held_units, held_all) = Targets::by_group(
+        e.people.len(),
+        d,
+        &|i| e.people.values(i),
+        &|_| 1.0,
+        &|i| person_unit[i],
+        none + 1,
+    );
+    let (rel_units, rel_all) = Targets::by_group(
+        part.classes.len(),
+        d,
+        &|c| &rows[c * d..(c + 1) * d],
+        &|c| part.classes[c].members.len() as f64,
+        &|c| class_unit[c],
+        none,
+    );
     let mut strata = Vec::new();
-    for (si, u) in units.iter_mut() {
+    let mut own_all = OwnSums::new(d);
+    for (x, u) in units.iter().enumerate() {
         if u.classes.is_empty() {
             continue;
         }
-        u.rows = class_rows(pl, t, &u.classes);
-        strata.push(unit_analysis(e, part, t, u, *si));
+        let urows: Vec<f32> = u
+            .classes
+            .iter()
+            .flat_map(|&c| rows[c * d..(c + 1) * d].iter().copied())
+            .collect();
+        let own = own_sums(pl, e, part, t, &u.classes, &urows, &held_units[x].sd);
+        own_all.merge(&own);
+        strata.push(unit_analysis(
+            pl,
+            e,
+            part,
+            u,
+            &urows,
+            &held_units[x],
+            &rel_units[x],
+            &own,
+        ));
     }
-    // The whole table.
-    let all = Unit {
-        people: (0..e.people.len() as u32).collect(),
-        classes: (0..part.classes.len()).collect(),
-        rows: class_rows(pl, t, &(0..part.classes.len()).collect::<Vec<_>>()),
-        pl,
-    };
-    let held = Targets::of(all.people.len(), d, &|i| e.people.values(i));
-    let rel = Targets::weighted(
-        all.classes.len(),
-        d,
-        &|x| &all.rows[x * d..(x + 1) * d],
-        &|x| all.weight(part, x),
-    );
+    let (held, rel) = (held_all, rel_all);
     let mut measurements = Vec::new();
     for p in 0..d {
         if rel.count[p] == 0.0 {
             continue;
         }
-        // The released people's own values, for the selection effect.
-        let own = || {
-            part.classes
-                .iter()
-                .filter(|c| part.holds(c.stratum, p))
-                .flat_map(|c| c.members.iter())
-                .map(|&m| e.people.values(m as usize)[p] as f64)
-        };
-        let n_own = rel.count[p] as usize;
+        let n_own = own_all.n[p].max(1.0);
+        let om = own_all.s[p] / n_own;
+        let os = (own_all.q[p] / n_own - om * om).max(0.0).sqrt();
         measurements.push(MeasurementFigures {
             pos: p,
             holders: held.count[p] as usize,
-            released: n_own,
+            released: rel.count[p] as usize,
             holders_moments: (held.mean[p], held.sd[p]),
             released_moments: (rel.mean[p], rel.sd[p]),
-            own_moments: mean_std_of(own(), n_own),
+            own_moments: (om, os),
         });
     }
     let mut changes: Vec<(f64, usize, usize, usize)> = Vec::new();

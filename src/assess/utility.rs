@@ -192,15 +192,6 @@ fn mean_std<I: Iterator<Item = f64>>(values: impl Fn() -> I, n: usize) -> (f64, 
     (m, v.sqrt())
 }
 
-/// Mean and (population) standard deviation of values given twice by `values` (each sum
-/// in order).
-pub(crate) fn mean_std_of<I: Iterator<Item = f64> + Clone>(values: I, n: usize) -> (f64, f64) {
-    let len = n.max(1) as f64;
-    let m = values.clone().sum::<f64>() / len;
-    let v = values.map(|x| (x - m).powi(2)).sum::<f64>() / len;
-    (m, v.sqrt())
-}
-
 /// [`side`] for the pooled figures.
 pub(crate) fn side_of(moments: (f64, f64), sorted: &[f64], k: usize, lo: f64, hi: f64) -> Side {
     side(moments, sorted, k, lo, hi)

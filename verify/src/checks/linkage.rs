@@ -146,11 +146,8 @@ impl Released {
 
 /// The measurement patterns of the released rows: which columns a row holds.
 struct Patterns {
-    /// In order of their first row: category id, positions held, whether each position
-    /// is held, and the rounded values the pattern's rows hold at its first position.
+    /// In order of their first row: the positions held, and whether each position is.
     list: Vec<Pattern>,
-    /// Per category id, its patterns.
-    by_cat: Vec<Vec<usize>>,
     /// Per distinct released row, its pattern.
     row: Vec<u32>,
 }
@@ -158,7 +155,6 @@ struct Patterns {
 struct Pattern {
     dims: Vec<usize>,
     holds: Vec<bool>,
-    first: rustc_hash::FxHashSet<i64>,
 }
 
 impl Patterns {
@@ -166,7 +162,6 @@ impl Patterns {
         let mut ids: FxHashMap<(u32, Vec<bool>), u32> = FxHashMap::default();
         let mut p = Patterns {
             list: Vec::new(),
-            by_cat: vec![Vec::new(); rel.cats.len()],
             row: Vec::with_capacity(rel.rows.len()),
         };
         for (c, v) in &rel.rows {
@@ -177,21 +172,11 @@ impl Patterns {
                 p.list.push(Pattern {
                     dims: (0..d).filter(|&j| holds[j]).collect(),
                     holds,
-                    first: Default::default(),
                 });
-                p.by_cat[*c as usize].push(id as usize);
-            }
-            let pat = &mut p.list[id as usize];
-            if let Some(&j) = pat.dims.first() {
-                pat.first.insert(v[j].round() as i64);
             }
             p.row.push(id);
         }
         p
-    }
-
-    fn of_cat(&self, cat: u32) -> &[usize] {
-        self.by_cat.get(cat as usize).map_or(&[], Vec::as_slice)
     }
 }
 
@@ -328,35 +313,63 @@ pub fn check_linkage_with(
     // equals none of its rows).
     let pats = Patterns::of(&rel, d);
     // Only source records equal to a released row can be reproduced: owners are
-    // collected for those alone (memory follows the released rows, not the source).
+    // collected for those alone (memory follows the released rows, not the source). A
+    // record is looked up by its values at the first two measurements of each row's
+    // pattern, so it is compared in full only with the rows it agrees with there.
+    let mut by_pair: FxHashMap<(u32, usize, usize, i64, i64), Vec<u32>> = FxHashMap::default();
+    let mut dim_pairs: Vec<(usize, usize)> = Vec::new();
+    for (r, (c, v)) in rel.rows.iter().enumerate() {
+        let dims = &pats.list[pats.row[r] as usize].dims;
+        if dims.len() < MIN_COMPARED {
+            continue;
+        }
+        let (j0, j1) = (dims[0], dims[1]);
+        by_pair
+            .entry((*c, j0, j1, v[j0].round() as i64, v[j1].round() as i64))
+            .or_default()
+            .push(r as u32);
+        if !dim_pairs.contains(&(j0, j1)) {
+            dim_pairs.push((j0, j1));
+        }
+    }
     let matched: Vec<(u32, u32)> = (0..n)
         .into_par_iter()
-        .flat_map_iter(|pi| {
+        .fold(Vec::new, |mut found, pi| {
             let cat = person_cat[pi];
-            let vals: Vec<Option<f64>> = (0..d).map(|j| source.value(pi, j)).collect();
             let mut k = Vec::with_capacity(d + 1);
-            let mut found = Vec::new();
-            for &p in pats.of_cat(cat) {
-                let pat = &pats.list[p];
-                if pat.dims.len() < MIN_COMPARED || !pat.dims.iter().all(|&j| vals[j].is_some()) {
+            for &(j0, j1) in &dim_pairs {
+                let (Some(a), Some(b)) = (source.value(pi, j0), source.value(pi, j1)) else {
                     continue;
-                }
-                let first = vals[pat.dims[0]].map(|v| v.round() as i64);
-                if !first.is_some_and(|f| pat.first.contains(&f)) {
+                };
+                let Some(rows) = by_pair.get(&(cat, j0, j1, a.round() as i64, b.round() as i64))
+                else {
                     continue;
-                }
-                key_into(
-                    &mut k,
-                    cat,
-                    (0..d).map(|j| if pat.holds[j] { vals[j] } else { None }),
-                );
-                if let Some(&(_, r)) = multiplicity.get(k.as_slice()) {
-                    found.push((r, source.owner(pi)));
+                };
+                for &r in rows {
+                    let pat = &pats.list[pats.row[r as usize] as usize];
+                    key_into(
+                        &mut k,
+                        cat,
+                        (0..d).map(|j| {
+                            if pat.holds[j] {
+                                source.value(pi, j)
+                            } else {
+                                None
+                            }
+                        }),
+                    );
+                    // Equal keys: the record holds the row's every measurement, equal.
+                    if k == row_keys[r as usize].as_ref() {
+                        found.push((multiplicity[&row_keys[r as usize][..]].1, source.owner(pi)));
+                    }
                 }
             }
             found
         })
-        .collect();
+        .reduce(Vec::new, |mut a, b| {
+            a.extend(b);
+            a
+        });
     let record_owners = matched;
     let reproduced = owners_per_group(record_owners)
         .into_iter()
