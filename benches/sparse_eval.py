@@ -44,6 +44,13 @@ def load_catalog(repo):
 def source_records(src, names):
     """record key (file#position) -> (measurements dict, has_breasts or None)."""
     out = {}
+    truth = src / "truth.json"
+    if truth.exists():
+        # A store from benches/sparse_store.py: its sets as written, by id.
+        t = json.loads(truth.read_text())
+        for sid, x in t["sets"].items():
+            out[f"{t['file']}#{sid}"] = (x["measurements"], None)
+        return out
     sets = src / "sets.ndjson"
     if sets.exists():
         for n, line in enumerate(sets.open(encoding="utf-8"), start=1):
@@ -131,11 +138,20 @@ def main():
             if m:
                 allowed_extra.append(f"{Path(m.group(1)).name}#{m.group(2)}")
     eligible = {k: held(*records[k], names) for k in member if k in records}
-    allowed_values = sum(len(v) for v in eligible.values())
-    for k in allowed_extra:
-        if k in records:
-            allowed_values += len(held(*records[k], names))
-    allowed_people = len(member) + len(allowed_extra)
+    truth = src / "truth.json"
+    if truth.exists():
+        # Who FreeSewing's rules allow, as the store's maker knows it (not as opentape read
+        # it), and the values they hold.
+        t = json.loads(truth.read_text())
+        allowed = [x for x in t["sets"].values() if x["allowed"]]
+        allowed_people = len(allowed)
+        allowed_values = sum(len(held(x["measurements"], None, names)) for x in allowed)
+    else:
+        allowed_values = sum(len(v) for v in eligible.values())
+        for k in allowed_extra:
+            if k in records:
+                allowed_values += len(held(*records[k], names))
+        allowed_people = len(member) + len(allowed_extra)
     with open(rel / "measurements.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     meas = [c for c in rows[0].keys() if c in order] if rows else []

@@ -231,6 +231,7 @@ fn quantile_values(
         }
     }
     let mut people_of: Option<rustc_hash::FxHashMap<&[u32], Vec<u32>>> = None;
+    let mut pooled: Option<Vec<f64>> = None;
     for strata in by_cat.values() {
         if strata.len() == 1 {
             let (sc, points) = restored[strata[0]].as_ref().expect("restored");
@@ -255,7 +256,20 @@ fn quantile_values(
             .collect();
         let first = part.classes[parts[0].0.classes[0]].members[0] as usize;
         let people = &people_of[e.people.codes(first)];
-        for (ci, row) in calibrated(pl, e, people, &parts) {
+        let pooled = pooled.get_or_insert_with(|| {
+            // People the whole table releases with each pair of measurements.
+            let mut n = vec![0.0; dm * dm];
+            for c in &part.classes {
+                let dims = &part.dims[c.stratum];
+                for (x, &i) in dims.iter().enumerate() {
+                    for &j in &dims[x + 1..] {
+                        n[i * dm + j] += c.members.len() as f64;
+                    }
+                }
+            }
+            n
+        });
+        for (ci, row) in calibrated(pl, e, people, &parts, pooled) {
             for (p, v) in row {
                 out[ci][p] = v;
             }
@@ -279,6 +293,7 @@ fn calibrated(
     e: &Eligible,
     people: &[u32],
     strata: &[&(StratumClasses, quantile::Points)],
+    pooled: &[f64],
 ) -> Vec<(usize, Vec<(usize, i64)>)> {
     use super::calibrate::{calibrate, Cloud, Targets};
     let dm = pl.measurements.len();
@@ -309,7 +324,9 @@ fn calibrated(
         .iter()
         .map(|&m| pl.catalog.measurements[m].resolution)
         .collect();
-    // Rounding adds a step^2 / 12 to every variance: aim below by that much.
+    // Rounding adds a step^2 / 12 to every variance: aim below by that much (and round
+    // toward the targets' own spread, `sd`).
+    let sd = t.sd.clone();
     for (sd, r) in t.sd.iter_mut().zip(&res) {
         *sd = (*sd * *sd - r * r / 12.0).max(0.0).sqrt();
     }
@@ -318,7 +335,7 @@ fn calibrated(
     // most strata were restored exactly on their own).
     let iterations = (CALIBRATION_WORK / ids.len().max(1) as u64)
         .clamp(MIN_CALIBRATION_ITERATIONS, CALIBRATION_ITERATIONS);
-    calibrate(&cloud, &mut x, &t, iterations);
+    calibrate(&cloud, &mut x, &t, pooled, iterations);
     // Per measurement, the classes holding it, rounded so their weighted sum stays on the
     // calibrated values'.
     let mut rows: Vec<Vec<(usize, i64)>> = vec![Vec::new(); ids.len()];
@@ -335,7 +352,10 @@ fn calibrated(
         }
         let v: Vec<f64> = at.iter().map(|a| a.1).collect();
         let w: Vec<f64> = at.iter().map(|a| cloud.weights[a.0]).collect();
-        let g = quantile::mean_exact_round(&v, &v, &w, &[step], 1);
+        let mut g = quantile::mean_exact_round(&v, &v, &w, &[step], 1);
+        // On a coarse grid (degrees, a spread of a few steps) rounding moves the spread by
+        // percents: rounding choices are traded in pairs to keep it on the target.
+        quantile::spread_exact_round(&v, &w, step, sd[j], &mut g);
         for ((c, _), g) in at.iter().zip(g) {
             rows[*c].push((j, g));
         }
