@@ -523,7 +523,10 @@ mod tests {
             spread_exact_round(&x, &w, 1.0, sd, &mut v);
             let after = (spread(&v) - sd).abs();
             assert!(after <= before + 1e-12, "{after} > {before}");
-            assert!(after <= 0.015 * sd, "spread off by {after} of {sd} (before {before})");
+            assert!(
+                after <= 0.015 * sd,
+                "spread off by {after} of {sd} (before {before})"
+            );
             let sum: f64 = v.iter().zip(&w).map(|(&v, w)| v as f64 * w).sum();
             let want: f64 = x.iter().zip(&w).map(|(x, w)| x * w).sum();
             assert!((sum - want).abs() <= w.iter().cloned().fold(0.0, f64::max) / 2.0 + 1e-9);
