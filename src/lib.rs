@@ -31,6 +31,9 @@ pub mod assess;
 /// 5. Write, stage, check, publish.
 pub mod publish;
 
+/// A series of versions: which classes a version keeps, the ledger of the private folder.
+pub mod series;
+
 /// The chain of the five.
 pub mod release;
 

@@ -24,6 +24,11 @@ pub struct Outcome {
     pub eligible: usize,
     pub reproducible: bool,
     pub private: Option<PathBuf>,
+    /// What the version is to the one before it.
+    pub kind: crate::series::Kind,
+    pub new_classes: usize,
+    pub left: usize,
+    pub over_budget: usize,
 }
 
 /// Called with the name of each stage as it starts.
@@ -54,8 +59,25 @@ pub struct Run {
     pub table: Table,
     /// The linkage check's figures (it passed, or the run was refused).
     pub linkage: Option<Value>,
+    /// The released rows against the release's noisy figures: what the documents say.
     pub analysis: crate::assess::utility::Analysis,
+    /// The released rows against the eligible people themselves: private only.
+    pub exact: crate::assess::utility::Analysis,
+    /// The noisy figures the rows were placed by (and the documents compare with).
+    pub known: crate::anonymize::known::Knowledge,
+    /// Where the version stands in its series (none for a recomputed report).
+    pub step: Option<crate::series::Step>,
+    /// Classes made in this version, and people of the previous version's classes who left.
+    pub new_classes: usize,
+    pub left: usize,
 }
+
+/// What a release continues: its kind, the previous ledger and the fingerprints' key.
+pub type SeriesStart = (
+    crate::series::Kind,
+    Option<crate::series::ledger::Ledger>,
+    Vec<u8>,
+);
 
 impl Options<'_> {
     /// Tells the hook, if any, that stage `s` starts.
@@ -101,7 +123,12 @@ fn owner_rules(pl: &Pipeline, as_of: i64) -> crate::read::OwnerRules {
 /// Read, filter, partition, generalize and check linkage: everything of a release but
 /// the files. Refuses (nothing written) when a guarantee or a limit does not hold. With
 /// `o.private_dir`, dropped.csv is written there once the export is filtered.
-pub fn anonymize(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<(Run, Option<PathBuf>)> {
+pub fn anonymize(
+    pl: &Pipeline,
+    inputs: &[PathBuf],
+    o: &Options,
+    series: Option<SeriesStart>,
+) -> Result<(Run, Option<PathBuf>)> {
     let stage = |s: &str| o.stage(s);
     let quiet = crate::progress::Meter::default();
     let meter = o.meter.unwrap_or(&quiet);
@@ -128,8 +155,100 @@ pub fn anonymize(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<(Run,
     // Where dropped records were has been written and counted (the tally keeps the
     // counts): millions of entries at 10M people, freed before the anonymization.
     eligible.dropped = Vec::new();
-    stage("partitioning into k-anonymous classes");
-    let mut partition = crate::anonymize::partition_metered(pl, &eligible, meter);
+    let step = match series {
+        Some((kind, previous, secret)) => Some(crate::series::Step::new(
+            pl,
+            kind,
+            previous,
+            secret,
+            &mut eligible,
+        )?),
+        None => None,
+    };
+    if eligible.people.is_empty() {
+        return Err(Error::Refused(
+            "every eligible person is over the series budget cap ([series] max_budget): nothing to release".into(),
+        ));
+    }
+    let carried = step.as_ref().and_then(|s| s.spreads());
+    let continued = step.as_ref().filter(|s| s.kind.continues());
+    // What the rows are placed by and the documents compare with: the noisy figures of
+    // everyone whose values are used.
+    let measure = || {
+        crate::anonymize::known::Knowledge::measure(
+            pl,
+            &eligible,
+            &o.key,
+            &o.version,
+            carried.as_ref(),
+        )
+    };
+    let (partition, table, known, new_classes, left) = match continued {
+        Some(step) => {
+            stage("keeping the previous version's classes, placing new people");
+            let (p, t, made, left) =
+                crate::series::continued(pl, &eligible, step, &o.key, &o.version, meter);
+            meter.stop();
+            // Nothing new is measured of the people who stay: the last cut's figures.
+            let last_cut = step
+                .previous
+                .as_ref()
+                .map(|l| l.known.clone())
+                .unwrap_or_default();
+            let known = crate::anonymize::known::Knowledge::carried(pl, last_cut);
+            (p, t, known, made, left)
+        }
+        None => {
+            let (p, t, known) = cut(pl, &eligible, o, measure, meter)?;
+            let made = p.classes.len();
+            let left = step.as_ref().map_or(0, |s| s.left());
+            (p, t, known, made, left)
+        }
+    };
+    // Classes kept from the previous version (a patch or minor version): the first ones.
+    let kept = continued.map_or(0, |s| s.previous.as_ref().map_or(0, |l| l.classes.len()));
+    // Independent of each other (both only read the table and the people): side by side,
+    // so the one that uses the cores less leaves them to the other.
+    stage("checking linkage against the source and measuring utility");
+    let (link, analysis) = rayon::join(
+        || crate::assess::linkage::linkage(pl, &eligible, &partition, &table, kept),
+        || crate::assess::utility::analyse(pl, &eligible, &partition, &table),
+    );
+    if !link.ok {
+        return Err(Error::Refused(format!(
+            "the linkage check fails on the anonymized table; nothing was written: {} ({})",
+            link.detail,
+            link.problems.join("; ")
+        )));
+    }
+    let public = crate::assess::public::public(pl, &partition, &analysis, &known);
+    let run = Run {
+        counts: Counts::of(&eligible),
+        eligible,
+        partition,
+        table,
+        linkage: link.figures,
+        analysis: public,
+        exact: analysis,
+        known,
+        step,
+        new_classes,
+        left,
+    };
+    Ok((run, private))
+}
+
+/// A release of everyone (a first version or a re-cut): partition, the suppression limit,
+/// generalize by noisy figures (the series' spreads where it has them).
+fn cut(
+    pl: &Pipeline,
+    eligible: &Eligible,
+    o: &Options,
+    measure: impl Fn() -> crate::anonymize::known::Knowledge,
+    meter: &crate::progress::Meter,
+) -> Result<(Partition, Table, crate::anonymize::known::Knowledge)> {
+    o.stage("partitioning into k-anonymous classes");
+    let mut partition = crate::anonymize::partition_metered(pl, eligible, meter);
     meter.stop();
     let suppressed = partition.suppressed.len() as f64 / eligible.people.len() as f64;
     if suppressed > pl.release.max_suppressed {
@@ -142,9 +261,16 @@ pub fn anonymize(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<(Run,
             pl.release.max_suppressed * 100.0
         )));
     }
-    stage("generalizing, restoring moments and adding noise");
-    let table =
-        crate::anonymize::generalize(pl, &eligible, &mut partition, &o.key, &eligible.owner_keys);
+    o.stage("generalizing, restoring moments and adding noise");
+    let known = measure();
+    let table = crate::anonymize::generalize(
+        pl,
+        eligible,
+        &mut partition,
+        &o.key,
+        &eligible.owner_keys,
+        &known,
+    );
     // Classes whose row stayed on a record were suppressed: the limit holds with them.
     if partition.withdrawn > 0 {
         let suppressed = partition.suppressed.len() as f64 / eligible.people.len() as f64;
@@ -159,34 +285,48 @@ pub fn anonymize(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<(Run,
             )));
         }
     }
-    // Independent of each other (both only read the table and the people): side by side,
-    // so the one that uses the cores less leaves them to the other.
-    stage("checking linkage against the source and measuring utility");
-    let (link, analysis) = rayon::join(
-        || crate::assess::linkage::linkage(pl, &eligible, &partition, &table),
-        || crate::assess::utility::analyse(pl, &eligible, &partition, &table),
-    );
-    if !link.ok {
-        return Err(Error::Refused(format!(
-            "the linkage check fails on the anonymized table; nothing was written: {} ({})",
-            link.detail,
-            link.problems.join("; ")
-        )));
-    }
-    let run = Run {
-        counts: Counts::of(&eligible),
-        eligible,
-        partition,
-        table,
-        linkage: link.figures,
-        analysis,
-    };
-    Ok((run, private))
+    Ok((partition, table, known))
 }
 
 impl Run {
-    pub fn facts<'a>(&'a self, pl: &'a Pipeline, o: &'a Options, as_of: &'a str) -> Facts<'a> {
+    /// Where the version stands in its series (a first version for a recomputed report).
+    pub fn series_facts(&self, pl: &Pipeline) -> crate::publish::facts::SeriesFacts {
+        use crate::series::Kind;
+        let b = self.known.budget;
+        let measured = !self.known.measured.is_empty();
+        let (kind, cost, spent, over) = match &self.step {
+            Some(s) => (s.kind, s.cost, s.spent_max(), s.over_budget),
+            None => (Kind::First, b.total(), b.total(), 0),
+        };
+        crate::publish::facts::SeriesFacts {
+            kind: match kind {
+                Kind::First => "first",
+                Kind::Patch => "patch",
+                Kind::Minor => "minor",
+                Kind::Major => "major",
+            },
+            budget_figures: b.figures,
+            budget_spread: b.spread,
+            version_cost: cost,
+            spent_max: spent,
+            cap: pl.series.max_budget,
+            spreads_measured: measured,
+            counterfeit_rows: self.partition.classes.iter().map(|c| c.counterfeit).sum(),
+            new_classes: self.new_classes,
+            left: self.left,
+            over_budget: over,
+        }
+    }
+
+    pub fn facts<'a>(
+        &'a self,
+        pl: &'a Pipeline,
+        o: &'a Options,
+        as_of: &'a str,
+        series: &'a crate::publish::facts::SeriesFacts,
+    ) -> Facts<'a> {
         Facts {
+            series,
             linkage: self.linkage.as_ref(),
             analysis: &self.analysis,
             pl,
@@ -217,11 +357,14 @@ pub fn release(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<Outcome
     }
     // A run killed after publishing its version left the changelog behind: catch up.
     write_index(&o.out)?;
-    let (run, private) = anonymize(pl, inputs, o)?;
+    let series = crate::series::open(pl, &o.out, o.private_dir.as_deref(), &o.version, &o.key)?;
+    let (run, private) = anonymize(pl, inputs, o, Some(series))?;
     let as_of = crate::date::format_date(o.as_of);
-    let facts = run.facts(pl, o, &as_of);
+    let series = run.series_facts(pl);
+    let facts = run.facts(pl, o, &as_of, &series);
     if let Some(d) = &o.private_dir {
         write_membership(d, &run.eligible, &run.partition, &run.table)?;
+        crate::publish::private::write_utility(d, &o.out, pl, &run.partition, &run.exact)?;
     }
     let staging = Staging::new(&o.out, &o.version)?;
     // The writer is mostly one core; the raw uniqueness figures need none of its output.
@@ -248,8 +391,24 @@ pub fn release(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<Outcome
         let new = versions::Version::parse(&o.version).expect("checked above");
         versions::check_bump(*latest, new, &c)?;
     }
+    // The series state this version leaves, written before it is published and made the
+    // latest once it is.
+    let step = run.step.as_ref().expect("a release has a series step");
+    if let Some(d) = &o.private_dir {
+        let l = step.next(
+            pl,
+            &o.version,
+            (&run.partition, &run.table),
+            &run.known,
+            (run.new_classes, run.left),
+        );
+        crate::series::ledger::write_snapshot(d, &l)?;
+    }
     stage("publishing");
     staging.publish(&target)?;
+    if let Some(d) = &o.private_dir {
+        crate::series::ledger::commit(d, &o.version)?;
+    }
     write_index(&o.out)?;
     Ok(Outcome {
         target,
@@ -259,6 +418,10 @@ pub fn release(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<Outcome
         eligible: run.eligible.people.len(),
         reproducible: o.key.reproducible,
         private,
+        kind: step.kind,
+        new_classes: run.new_classes,
+        left: run.left,
+        over_budget: step.over_budget,
     })
 }
 

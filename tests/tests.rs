@@ -12,6 +12,7 @@ mod it {
     mod report;
     mod robustness;
     mod sample;
+    mod series;
     mod store;
     mod verify;
 }

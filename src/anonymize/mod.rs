@@ -4,6 +4,7 @@
 
 pub mod calibrate;
 pub mod generalize;
+pub mod known;
 pub mod moments;
 pub mod noise;
 pub mod partition;
@@ -55,6 +56,19 @@ pub(crate) mod testing {
             owner_keys: Default::default(),
             consent_value_owners: None,
         }
+    }
+
+    /// [`generalize`](super::generalize) with what a release would know of `e` (its noisy
+    /// figures, drawn for a version "test").
+    pub fn release_table(
+        pl: &Pipeline,
+        e: &Eligible,
+        part: &mut Partition,
+        key: &crate::anonymize::noise::NoiseKey,
+        keys: &crate::read::OwnerKeys,
+    ) -> super::Table {
+        let known = super::known::Knowledge::measure(pl, e, key, "test", None);
+        super::generalize(pl, e, part, key, keys, &known)
     }
 
     /// 60 people in two strata with plausible, correlated values (catalog mid-range plus

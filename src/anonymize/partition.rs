@@ -15,6 +15,16 @@ pub struct Class {
     pub stratum: usize,
     pub members: Vec<u32>,
     pub owners: usize,
+    /// Rows kept for people who have left the class since its row was published (a series
+    /// keeps a class's rows unchanged: see `series`); 0 in a class made in this release.
+    pub counterfeit: usize,
+}
+
+impl Class {
+    /// Released rows of the class: one per member, and the rows of those who left.
+    pub fn rows(&self) -> usize {
+        self.members.len() + self.counterfeit
+    }
 }
 
 /// People of one category combination, standardized over the measurements that apply.
@@ -47,8 +57,9 @@ pub struct Partition {
 }
 
 impl Partition {
+    /// Rows per class (its members, and in a series the rows of those who left).
     pub fn class_sizes(&self) -> Vec<usize> {
-        self.classes.iter().map(|c| c.members.len()).collect()
+        self.classes.iter().map(|c| c.rows()).collect()
     }
 
     /// Whether stratum `s`'s rows hold release position `pos`.
@@ -170,6 +181,7 @@ pub fn partition_metered(pl: &Pipeline, e: &Eligible, meter: &Meter) -> Partitio
                         stratum: si,
                         members,
                         owners,
+                        counterfeit: 0,
                     });
                 }
             }

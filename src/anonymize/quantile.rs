@@ -18,12 +18,13 @@ pub struct Stratum<'a> {
     pub means: Vec<f64>,
     /// Class sizes (members).
     pub weights: Vec<f64>,
-    /// The people's values, row-major `people x d` (the stratum's members, any order):
-    /// freed once their moments are taken.
-    pub people: Vec<f32>,
-    /// The same values column by column (each column in any order), asked for once
-    /// `people` is freed: the quantile tables sort them in place, so the stratum's values
-    /// are held once, never twice.
+    /// People in the stratum.
+    pub n: usize,
+    /// What the class points are moved to: mean, and covariance (row-major `d x d`). Never
+    /// the people's exact moments: noisy figures (`known`).
+    pub target: (Vec<f64>, Vec<f64>),
+    /// The people's values column by column (each column in any order): the quantile
+    /// tables sort them in place.
     pub columns: &'a (dyn Fn() -> Vec<Vec<f32>> + Sync),
     pub d: usize,
     /// Each measurement's grid step.
@@ -81,9 +82,8 @@ pub fn restore_points(mut s: Stratum) -> Points {
             d,
         };
     }
-    let n = s.people.len() / d;
-    let (mu, mut target) = moments::moments(&s.people, &vec![1.0; n], d);
-    s.people = Vec::new();
+    let n = s.n;
+    let (mu, mut target) = std::mem::take(&mut s.target);
     // Rounding adds a step^2 / 12 to every variance: aim below by that much.
     for j in 0..d {
         target[j * d + j] = (target[j * d + j] - s.resolution[j].powi(2) / 12.0).max(0.0);
@@ -437,13 +437,13 @@ mod tests {
             let classes = 3 * d + 10;
             let (people, means, w) = stratum(seed, d, classes, 8);
             let columns = || columns_of(&people, d);
+            let n = people.len() / d;
+            let (mu, cov) = moments::moments(&people, &vec![1.0; n], d);
             let s = Stratum {
-                means, weights: w.clone(), people: people.clone(), columns: &columns, d,
+                means, weights: w.clone(), n, target: (mu.clone(), cov.clone()), columns: &columns, d,
                 resolution: vec![1.0; d], k: 8, rounds: 5, noise: vec![0; classes * d],
             };
             let v = restore(s);
-            let n = people.len() / d;
-            let (mu, cov) = moments::moments(&people, &vec![1.0; n], d);
             let vf: Vec<f64> = v.iter().map(|&x| x as f64).collect();
             let (m2, c2) = moments::moments(&vf, &w, d);
             for i in 0..d {

@@ -60,13 +60,23 @@ impl<E: std::ops::Deref<Target = Eligible> + Sync> opentape_verify::SourceRecord
 }
 
 /// The checker's linkage check on the table in memory, against the eligible people and
-/// the true class membership, before anything is written.
-pub fn linkage(pl: &Pipeline, e: &Eligible, part: &Partition, t: &Table) -> opentape_verify::Check {
+/// the true class membership, before anything is written. The first `kept` classes are a
+/// series' classes kept from the previous version, rows unchanged (checked when they were
+/// made, with the owners they had then): their people are set aside as the checker counts
+/// owners and scores linkage; every row is still compared with every record.
+pub fn linkage(
+    pl: &Pipeline,
+    e: &Eligible,
+    part: &Partition,
+    t: &Table,
+    kept: usize,
+) -> opentape_verify::Check {
     let source = checker_source(pl, e);
     let mut member: opentape_verify::Membership = vec![None; e.people.len()];
     for (ci, c) in part.classes.iter().enumerate() {
+        let place = (ci >= kept).then_some(t.class_rows[ci]);
         for &m in &c.members {
-            member[m as usize] = Some(Some(t.class_rows[ci]));
+            member[m as usize] = Some(place);
         }
     }
     for &m in &part.suppressed {

@@ -3,5 +3,6 @@
 
 pub mod linkage;
 pub mod pooled;
+pub mod public;
 pub mod risk;
 pub mod utility;

@@ -80,6 +80,10 @@ pub struct Pooled {
     pub missing_values: u64,
     pub measurements: Vec<MeasurementFigures>,
     pub pairs: PairFigures,
+    /// The released rows' correlation of each pair over the rows holding both, and their
+    /// people (row-major d x d): what the public figures compare with.
+    pub released_corr: Vec<f64>,
+    pub released_both: Vec<f64>,
 }
 
 /// Released values of the classes in `classes` (flat `classes x d`, NaN where a class
@@ -252,7 +256,7 @@ fn unit_analysis(
                 .iter()
                 .enumerate()
                 .filter(|&(x, _)| !rows[x * d + p].is_nan())
-                .map(|(x, &c)| (rows[x * d + p] as f64, part.classes[c].members.len()))
+                .map(|(x, &c)| (rows[x * d + p] as f64, part.classes[c].rows()))
                 .collect();
             runs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
             let r_sorted: Vec<f64> = runs
@@ -362,7 +366,7 @@ pub fn analyse(pl: &Pipeline, e: &Eligible, part: &Partition, t: &Table, missing
         part.classes.len(),
         d,
         &|c| &rows[c * d..(c + 1) * d],
-        &|c| part.classes[c].members.len() as f64,
+        &|c| part.classes[c].rows() as f64,
         &|c| class_unit[c],
         none,
     );
@@ -438,6 +442,8 @@ pub fn analyse(pl: &Pipeline, e: &Eligible, part: &Partition, t: &Table, missing
             missing_values: missing,
             measurements,
             pairs,
+            released_corr: rel.corr.clone(),
+            released_both: rel.both.clone(),
         }),
     }
 }

@@ -140,12 +140,14 @@ impl ColumnFigures {
         self.rel.pct[pct_index(p)] - self.orig.pct[pct_index(p)]
     }
 
-    /// The largest error of [`CHECKED_PERCENTILES`], in original standard deviations.
+    /// The largest error of [`CHECKED_PERCENTILES`], in original standard deviations (NaN
+    /// when the original percentiles are not known).
     pub fn percentile_error_sd(&self) -> f64 {
+        // NaN when the percentiles are not known (the public figures have none).
         CHECKED_PERCENTILES
             .iter()
             .map(|&p| self.pct_diff(p).abs() / self.orig.std.max(1e-9))
-            .fold(0.0, f64::max)
+            .fold(0.0, |a, b| if b.is_nan() { b } else { a.max(b) })
     }
 }
 
@@ -226,6 +228,8 @@ const CHUNK: usize = 1 << 14;
 struct StratumClasses<'a> {
     /// (class, its members), in partition order.
     classes: Vec<(usize, &'a [u32])>,
+    /// Each class's released rows (its members, and the rows of those who left it).
+    rows: Vec<usize>,
     /// Every member, class after class in partition order.
     members: Vec<u32>,
 }
@@ -289,24 +293,31 @@ fn correlations(
             })
             .collect(),
     );
+    let classes: Vec<(usize, usize)> = s
+        .classes
+        .iter()
+        .zip(&s.rows)
+        .map(|(&(c, _), &r)| (c, r))
+        .collect();
     let rel = sum_chunks(
-        s.classes
+        classes
             .par_chunks(CHUNK / 8)
             .map(|chunk| {
                 let mut acc = vec![0.0; d * d];
                 let mut cr = vec![0.0; d];
-                for &(c, m) in chunk {
+                for &(c, rows) in chunk {
                     for (j, &p) in dims.iter().enumerate() {
                         cr[j] = released(pl, t, c, p).0 - cols[j].rel.mean;
                     }
-                    add_outer(&mut acc, &cr, m.len() as f64);
+                    add_outer(&mut acc, &cr, rows as f64);
                 }
                 acc
             })
             .collect(),
     );
-    let n = s.members.len().max(1) as f64;
-    let matrix = |sum: &[f64], sd: &dyn Fn(usize) -> f64| {
+    let n_own = s.members.len().max(1) as f64;
+    let n_rel = s.rows.iter().sum::<usize>().max(1) as f64;
+    let matrix = |sum: &[f64], n: f64, sd: &dyn Fn(usize) -> f64| {
         let mut r = vec![0.0; d * d];
         for i in 0..d {
             for j in i..d {
@@ -323,8 +334,8 @@ fn correlations(
         r
     };
     (
-        matrix(&orig, &|j| cols[j].orig.std),
-        matrix(&rel, &|j| cols[j].rel.std),
+        matrix(&orig, n_own, &|j| cols[j].orig.std),
+        matrix(&rel, n_rel, &|j| cols[j].rel.std),
     )
 }
 
@@ -351,6 +362,13 @@ fn column(
             ((y, members.len()), (w, members.len()))
         })
         .unzip();
+    // The released side as published: each class as many times as it has rows.
+    let published: Vec<Run> = values
+        .iter()
+        .zip(&s.rows)
+        .map(|(&(y, _), &rows)| (y, rows))
+        .collect();
+    let n_rel: usize = s.rows.iter().sum();
     let o = || own().map(|x| x as f64);
     let r = || expand(&values);
     let (mut abs, mut width) = (0.0, 0.0);
@@ -359,7 +377,7 @@ fn column(
         width += w;
     }
     let (mo, so) = mean_std(o, n);
-    let (mr, sr) = mean_std(r, n);
+    let (mr, sr) = mean_std(|| expand(&published), n_rel);
     let sq_std_dist = if so > 0.0 {
         o().zip(r()).map(|(a, b)| ((a - b) / so).powi(2)).sum()
     } else {
@@ -367,7 +385,7 @@ fn column(
     };
     let sorted = sorted_f32(own());
     // The released values sorted: a class's members share one value, so sort the classes.
-    let mut by_value = values.clone();
+    let mut by_value = published;
     by_value.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
     let r_sorted: Vec<f64> = expand(&by_value).collect();
     // Edges at k-smoothed 1st and 99th percentiles: no edge is one person's value.
@@ -457,7 +475,15 @@ pub fn analyse(pl: &Pipeline, e: &Eligible, part: &Partition, t: &Table) -> Anal
         if members.is_empty() {
             continue;
         }
-        let s = StratumClasses { classes, members };
+        let rows = classes
+            .iter()
+            .map(|&(c, _)| part.classes[c].rows())
+            .collect();
+        let s = StratumClasses {
+            classes,
+            rows,
+            members,
+        };
         let dims = part.dims[si].clone();
         let columns = columns(pl, e, t, &s, &dims);
         let (corr_orig, corr_rel) = correlations(pl, e, t, &s, &dims, &columns);
@@ -489,7 +515,6 @@ pub fn category_values(pl: &Pipeline, cats: &[String]) -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::anonymize::generalize;
     use crate::anonymize::noise::NoiseKey;
     use crate::anonymize::testing::*;
 
@@ -499,7 +524,7 @@ mod tests {
     fn streamed_utility_figures_match_the_columns() {
         let pl = pipeline();
         let (e, mut part, keys) = classes_of(&pl);
-        let t = generalize(
+        let t = release_table(
             &pl,
             &e,
             &mut part,

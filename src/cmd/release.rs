@@ -98,8 +98,31 @@ pub fn run(a: Args, progress: &super::progress::Progress) -> Result<i32> {
             o.suppressed,
             o.eligible
         );
-        if let Some(p) = &o.private {
-            println!("private: {}", p.display());
+        use opentape::series::Kind;
+        let waiting = o.suppressed;
+        match o.kind {
+            Kind::First => {}
+            Kind::Patch => println!(
+                "series: patch: every row of the previous version kept unchanged; {} people left (their classes keep their rows), {waiting} new or changed people wait for a minor version",
+                o.left
+            ),
+            Kind::Minor => println!(
+                "series: minor: every row of the previous version kept unchanged; {} new classes of new people; {} people left (their classes keep their rows); {waiting} wait",
+                o.new_classes, o.left
+            ),
+            Kind::Major => println!("series: major: everyone re-cut into {} classes", o.new_classes),
+        }
+        if o.over_budget > 0 {
+            println!(
+                "series: {} people left out: their budget would pass max_budget",
+                o.over_budget
+            );
+        }
+        match &o.private {
+            Some(p) => println!("private: {}", p.display()),
+            None => eprintln!(
+                "opentape: no --private-dir: no series ledger was written, so the next version of this release folder must be a re-cut (a major version)"
+            ),
         }
     }
     Ok(0)

@@ -123,7 +123,7 @@ fn recompute(a: &Args, pipeline: &Path, progress: &super::progress::Progress) ->
             .store
             .read_options(opentape::read::Limits::default())?,
     };
-    let (run, _) = opentape::release::anonymize(&pl, &a.source, &o)?;
+    let (run, _) = opentape::release::anonymize(&pl, &a.source, &o, None)?;
     progress.stage("comparing with the published table");
     let same = opentape::publish::table::same_table(
         &run.table,
@@ -132,12 +132,15 @@ fn recompute(a: &Args, pipeline: &Path, progress: &super::progress::Progress) ->
     if !same {
         return Err(Error::Refused(format!(
             "the table recomputed from the source differs from the one published in {}: \
-             a different export, pipeline, --as-of date or noise key; no report written",
+             a different export, pipeline, --as-of date or noise key, or a later version of a \
+             series (its rows and figures come from the series ledger: only a first version \
+             can be recomputed); no report written",
             a.release.display()
         )));
     }
     let as_of = opentape::date::format_date(as_of);
-    let facts = run.facts(&pl, &o, &as_of);
+    let series = run.series_facts(&pl);
+    let facts = run.facts(&pl, &o, &as_of, &series);
     Ok(opentape::publish::report::build(
         &facts,
         &opentape::assess::risk::uniqueness(&run.eligible),

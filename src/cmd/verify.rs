@@ -8,14 +8,21 @@ use std::path::PathBuf;
 #[command(
     about = "Check every anonymization guarantee of a release: schema, pii, k, integrity, secrets, plausible.",
     after_help = "Examples:\n  opentape verify releases/1.0.0\n  opentape verify releases/1.0.0 --min-k 10 --json\n  \
-opentape verify releases/1.0.0 --source data-samples/freesewing-v3 --pipeline pipelines/freesewing-v3.toml --private-dir private --as-of 2026-11-29\n\n\
+opentape verify releases/1.0.0 --source data-samples/freesewing-v3 --pipeline pipelines/freesewing-v3.toml --private-dir private --as-of 2026-11-29\n  \
+opentape verify --series releases --private-dir private\n\n\
 The checker is its own crate (opentape-verify: arrow-rs only, no polars, no code shared with the writer); \
 `cargo install --path verify` installs it alone.\n\
 Exit codes: 0 all guarantees hold; 1 a guarantee fails; 2 usage or I/O error."
 )]
 pub struct Args {
     /// Release folder, e.g. releases/1.0.0 (with --all: the folder holding all versions).
-    pub release: PathBuf,
+    #[arg(required_unless_present = "series")]
+    pub release: Option<PathBuf>,
+    /// Check a whole series: the folder holding all versions, against the series ledger in
+    /// --private-dir (rows of those who stayed unchanged, every class of k owners, no
+    /// person over the budget cap, no exact figure of the eligible people in a document).
+    #[arg(long, value_name = "OUT", requires = "private_dir", conflicts_with_all = ["release", "all", "source"])]
+    pub series: Option<PathBuf>,
     /// Check every version in the folder against its SHA256SUMS and manifest, and all
     /// guarantees; exit 1 if any fails.
     #[arg(long, conflicts_with = "source")]
@@ -63,6 +70,22 @@ fn source(
 }
 
 pub fn run(a: Args, progress: &super::progress::Progress) -> Result<i32> {
+    if let (Some(out), Some(private)) = (&a.series, &a.private_dir) {
+        progress.stage(&format!("verifying the series in {}", out.display()));
+        let r = opentape_verify::verify_series(out, private)
+            .map_err(|e| Error::Usage(e.to_string()))?;
+        progress.clear();
+        if a.json {
+            println!("{}", serde_json::to_string_pretty(&r).expect("JSON"));
+        } else {
+            println!("{r}");
+        }
+        return Ok(if r.ok { 0 } else { 1 });
+    }
+    let release = a
+        .release
+        .clone()
+        .expect("clap requires it without --series");
     let key = a.keys.noise_bytes()?;
     let store_key = a.keys.store.load()?;
     let opts = opentape_verify::Options {
@@ -72,11 +95,11 @@ pub fn run(a: Args, progress: &super::progress::Progress) -> Result<i32> {
         source: source(&a, progress)?,
     };
     if a.all {
-        let versions = opentape::publish::versions::published(&a.release);
+        let versions = opentape::publish::versions::published(&release);
         if versions.is_empty() {
             return Err(Error::Usage(format!(
                 "{}: no published version in this folder",
-                a.release.display()
+                release.display()
             )));
         }
         let mut reports = Vec::new();
@@ -101,8 +124,8 @@ pub fn run(a: Args, progress: &super::progress::Progress) -> Result<i32> {
         }
         return Ok(if ok { 0 } else { 1 });
     }
-    progress.stage(&format!("verifying {}", a.release.display()));
-    let r = opentape_verify::verify(&a.release, &opts).map_err(|e| Error::Usage(e.to_string()))?;
+    progress.stage(&format!("verifying {}", release.display()));
+    let r = opentape_verify::verify(&release, &opts).map_err(|e| Error::Usage(e.to_string()))?;
     progress.clear();
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r).expect("JSON"));

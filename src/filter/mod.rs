@@ -60,6 +60,24 @@ impl Eligible {
         }
     }
 
+    /// The people `keep` keeps, with the owner keys and counts (no dropped records): what a
+    /// series' new cohort is made from.
+    pub fn subset(&self, keep: &[bool]) -> Eligible {
+        let mut people = self.people.clone();
+        let mut it = keep.iter();
+        people.retain(|_| *it.next().expect("one flag per person"));
+        Eligible {
+            people,
+            tally: self.tally.clone(),
+            dropped: Vec::new(),
+            records_read: self.records_read,
+            users_read: self.users_read,
+            files: self.files.clone(),
+            owner_keys: self.owner_keys.clone(),
+            consent_value_owners: self.consent_value_owners,
+        }
+    }
+
     pub fn owners(&self) -> usize {
         let mut o: Vec<u32> = self.people.owners().collect();
         o.sort_unstable();

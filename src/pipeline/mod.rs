@@ -11,11 +11,13 @@ use std::path::{Path, PathBuf};
 mod categories;
 mod filters;
 mod release;
+mod series;
 mod text;
 
 pub use categories::*;
 pub use filters::*;
 pub use release::*;
+pub use series::*;
 pub use text::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -111,6 +113,8 @@ struct PipelineFile {
     categories: BTreeMap<String, CategoryDef>,
     filters: Filters,
     release: Release,
+    #[serde(default)]
+    series: Series,
 }
 
 /// A validated pipeline, with its catalog loaded and paths resolved.
@@ -127,6 +131,7 @@ pub struct Pipeline {
     pub categories: Vec<Category>,
     pub filters: Filters,
     pub release: Release,
+    pub series: Series,
     /// Catalog indices of the released measurements, in release order.
     pub measurements: Vec<usize>,
     /// Name of the category that says whether a person has breasts (breasts-only
@@ -378,6 +383,7 @@ impl Pipeline {
             None if file.release.moments == Moments::Quantile => Cut::Auto,
             None => Cut::Median,
         };
+        file.series.check().map_err(err)?;
         if file.release.k < 2 {
             return Err(err("[release] k must be at least 2".into()));
         }
@@ -456,6 +462,11 @@ impl Pipeline {
             categories,
             filters: file.filters,
             release: file.release,
+            series: {
+                let mut s = file.series;
+                s.resolve(measurements.len());
+                s
+            },
             measurements,
             breasts_category,
         })

@@ -13,7 +13,11 @@ fn sparse_composition(s: &mut String, f: &Facts, p: &crate::assess::pooled::Pool
     let part = f.partition;
     let name = |pos: usize| pl.catalog.measurements[pl.measurements[pos]].name.as_str();
     let patterns = part.patterns();
-    let suppressed: usize = p.measurements.iter().map(|x| x.holders - x.released).sum();
+    let suppressed: usize = p
+        .measurements
+        .iter()
+        .map(|x| x.holders.saturating_sub(x.released))
+        .sum();
     let held: usize = p.measurements.iter().map(|x| x.holders).sum();
     let _ = writeln!(s, "### Rows hold different measurements\n");
     let _ = writeln!(s, "The records hold what their owners entered (a FreeSewing set holds the measurements its owner's designs asked for), so rows hold different measurements. Each row holds one of {} measurement patterns (the columns it holds), chosen from the data within each category combination so that each is held whole by at least {} distinct owners; a person is released in the largest chosen pattern their record holds. An empty cell means: not released for this person (not entered, or suppressed to keep their row in a pattern others share). Of {held} values the eligible people hold, {} are released and {suppressed} suppressed; {} people hold no pattern and are not released.\n", patterns.len(), pl.release.min_pattern_owners, held - suppressed, part.unplaced);
@@ -28,7 +32,7 @@ fn sparse_composition(s: &mut String, f: &Facts, p: &crate::assess::pooled::Pool
                 .classes
                 .iter()
                 .filter(|c| part.dims[c.stratum].as_slice() == *dims)
-                .map(|c| c.members.len())
+                .map(|c| c.rows())
                 .sum();
             (people, *dims)
         })
@@ -44,8 +48,8 @@ fn sparse_composition(s: &mut String, f: &Facts, p: &crate::assess::pooled::Pool
             names.join(", ")
         );
     }
-    let _ = writeln!(s, "\n### How to analyse a table with empty cells\n\n- Use each measurement's values where present, and each pair's rows where both are present (pairwise complete): pandas `df.mean()`, `df.std()` and `df.corr()` do so by default, R `cor(x, use = \"pairwise.complete.obs\")`. Do not drop every row with an empty cell (listwise deletion): it keeps only the few complete records and changes who is studied.\n- The release keeps, per measurement, the mean and spread of the eligible people who hold it, and per pair their correlation; measured on this release (manifest.json, `utility.pooled`, pairs released together for at least {} people): worst mean error {:.3}%, standard deviation {:.2}%, correlation change {:.4} (median {:.4}).", crate::assess::pooled::PAIR_PEOPLE, worst(p, |x| pct(x.released_moments.0, x.holders_moments.0)), worst(p, |x| pct(x.released_moments.1, x.holders_moments.1)), p.pairs.max_change, p.pairs.median_change);
-    let _ = writeln!(s, "- Who is released with which measurement is not random: it follows what owners entered and which patterns enough owners share. The selection effect (the released people's own values against all holders', before anonymization): worst mean {:.3}%, standard deviation {:.2}%; the release's rows are calibrated so that it does not carry into the published figures. Within a category combination, statistics of one pattern's rows alone are not calibrated: read them per measurement and pair, not per pattern.\n", worst(p, |x| pct(x.own_moments.0, x.holders_moments.0)), worst(p, |x| pct(x.own_moments.1, x.holders_moments.1)));
+    let _ = writeln!(s, "\n### How to analyse a table with empty cells\n\n- Use each measurement's values where present, and each pair's rows where both are present (pairwise complete): pandas `df.mean()`, `df.std()` and `df.corr()` do so by default, R `cor(x, use = \"pairwise.complete.obs\")`. Do not drop every row with an empty cell (listwise deletion): it keeps only the few complete records and changes who is studied.\n- The release keeps, per measurement, the mean and spread of the eligible people who hold it, and per pair their correlation, as its noisy figures give them (no exact figure of the people is published); measured against those figures (manifest.json, `utility.pooled`, pairs released together for at least {} people): worst mean error {:.3}%, standard deviation {:.2}%, correlation change {:.4} (median {:.4}).", crate::assess::pooled::PAIR_PEOPLE, worst(p, |x| pct(x.released_moments.0, x.holders_moments.0)), worst(p, |x| pct(x.released_moments.1, x.holders_moments.1)), p.pairs.max_change, p.pairs.median_change);
+    let _ = writeln!(s, "- Who is released with which measurement is not random: it follows what owners entered and which patterns enough owners share. The release's rows are calibrated to the figures of all the holders (suppressed values included), so the selection does not carry into the published figures; its size is an exact figure of the people, kept in the private folder (utility.json). Within a category combination, statistics of one pattern's rows alone are not calibrated: read them per measurement and pair, not per pattern.\n");
 }
 
 fn pct(a: f64, b: f64) -> f64 {
@@ -471,8 +475,21 @@ pub fn datasheet(f: &Facts) -> String {
     let _ = writeln!(s, "### Known limits\n\n- k-anonymity protects against re-identification by matching released rows; it does not stop inference about a whole class (everyone in a class shares its values).\n{}- Small categories with fewer than k owners are suppressed entirely, so rare bodies are under-represented.\n- Statistics of the released table differ from the eligible data: see `utility` in manifest.json (per-measurement mean, standard deviation and percentile errors; correlation change).\n", method_limits(pl));
     let _ = writeln!(s, "## 5. Uses\n\nSizing studies, anthropometric statistics, ergonomics, teaching. Not for: identifying, contacting or profiling anyone; individual-level medical conclusions.\n");
     let _ = writeln!(s, "## 6. Distribution\n\nFiles: measurements.parquet, measurements.csv (same rows), datapackage.json (Frictionless), croissant.json, CITATION.cff, manifest.json, SHA256SUMS. License: {}. Cite as: {}\n", pl.dataset.license, citation_text(f));
-    let _ = writeln!(s, "## 7. Maintenance\n\nVersions follow SemVer: a column added, removed or renamed is a major version; new rows a minor one; corrected values a patch. A published version is never changed; CHANGELOG.md beside the versions lists what changed.");
+    let _ = writeln!(s, "## 7. Maintenance\n\nVersions follow SemVer: a column added, removed or renamed is a major version; new rows a minor one; corrected values a patch. A published version is never changed; CHANGELOG.md beside the versions lists what changed.\n");
+    series_section(&mut s, f);
     s
+}
+
+/// What a series of versions guarantees and what it does not, in plain words.
+fn series_section(s: &mut String, f: &Facts) {
+    let x = f.series;
+    let now = match x.kind {
+        "patch" => format!("This version is a patch: it publishes the previous version's rows unchanged. {} people left since then; their classes keep their rows ({} rows in this version belong to people who have left).", x.left, x.counterfeit_rows),
+        "minor" => format!("This version is a minor version: the previous version's rows are unchanged, and {} new classes were made among new people only ({} rows in this version belong to people who have left).", x.new_classes, x.counterfeit_rows),
+        "major" => "This version is a re-cut (a major version): everyone was placed again, with fresh noise.".to_string(),
+        _ => "This is the first version of the series.".to_string(),
+    };
+    let _ = writeln!(s, "### Versions as a series\n\n{now}\n\n- What a series guarantees: an attacker who holds every version learns about a person no more than one release tells about a person whose class is known. A person who stays keeps their class and its row, byte for byte; a person who withdraws consent leaves their class's rows as they were (the row was computed while they consented and describes a class of at least k people, not them), so nothing changes that could single them out; new people wait until enough of them form classes of their own. The documents give no exact figure about the eligible people: their means, spreads and correlations are the release's noisy figures.\n- Budget: {}\n- What it does not guarantee: a withdrawn person's class row stays published until a re-cut (a major version) drops it; counts of people (eligible, released, per measurement) are exact, so a version tells how many people joined or left, not who; the noise is sized to hide one person's share between two versions, and averaging many versions wears it down as the budget grows (the cap bounds it); the private series ledger must be kept: without it the next version must be a re-cut.", x.sentence());
 }
 
 /// The known limits of the method that placed the class values, from the project's measured

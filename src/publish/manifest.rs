@@ -87,7 +87,7 @@ pub(crate) fn manifest(f: &Facts, files: &[(String, u64, String)]) -> Value {
             "clamped_values": f.table.clamped,
             "rows_moved_off_source_records": f.table.moved,
         },
-        "utility": utility(pl, f.partition, f.analysis),
+        "utility": utility(pl, f.partition, f.analysis, true),
         "columns": {
             "categories": f.table.category_names,
             "measurements": f.table.columns,
@@ -115,7 +115,40 @@ pub(crate) fn manifest(f: &Facts, files: &[(String, u64, String)]) -> Value {
     if let Some(p) = &f.analysis.pooled {
         sparse(&mut m, f, p);
     }
+    m["series"] = series(f);
     m
+}
+
+/// The manifest's `series`: what this version is to the one before it, and the budget.
+fn series(f: &Facts) -> Value {
+    let s = f.series;
+    let p = &f.pl.series;
+    json!({
+        "kind": s.kind,
+        "rule": "a patch version keeps every row of the previous version (people who left keep their rows, new people wait); a minor version adds classes made among new people only; a major version re-cuts everyone with fresh noise. Every figure computed from the people (class rows' moment targets, the documents' figures) carries Gaussian noise; spreads and correlations are measured once per series and carried over",
+        "new_classes": s.new_classes,
+        "people_left": s.left,
+        "rows_of_people_who_left": s.counterfeit_rows,
+        "people_over_budget_left_out": s.over_budget,
+        "spreads": if s.spreads_measured { "measured in this version" } else { "carried over from the series" },
+        "noise": {
+            "frame": "each measurement centred on its catalog range's midpoint, in units of an eighth of its half-range",
+            "count_sd": p.count_noise,
+            "sum_sd_units": p.sum_noise,
+            "square_sd_units2": p.square_noise,
+            "clip_units_per_sqrt_d": p.clip,
+        },
+        "budget": {
+            "accounting": "zero-concentrated differential privacy (rho), added over versions per owner",
+            "figures_per_version": round(s.budget_figures, 1),
+            "spreads_once": round(s.budget_spread, 1),
+            "this_version_per_person": round(s.version_cost, 1),
+            "series_max_per_person": round(s.spent_max, 1),
+            "cap_per_person": s.cap,
+            "over_cap": p.over_budget,
+            "meaning": s.sentence(),
+        },
+    })
 }
 
 /// What a release of people holding different measurements adds: its patterns, the values
@@ -133,7 +166,11 @@ fn sparse(m: &mut Value, f: &Facts, p: &crate::assess::pooled::Pooled) {
         "min_measurements": pl_plaus.min_measurements,
         "calibration": "class rows of a category combination's patterns moved together so that each measurement's mean and standard deviation over the rows holding it, and each pair's correlation (and means and spreads) over the rows holding both, are those of the eligible people holding it (both), suppressed values included",
     });
-    let suppressed_values: usize = p.measurements.iter().map(|x| x.holders - x.released).sum();
+    let suppressed_values: usize = p
+        .measurements
+        .iter()
+        .map(|x| x.holders.saturating_sub(x.released))
+        .sum();
     m["counts"]["patterns"] = json!(part.patterns().len());
     m["counts"]["missing_values"] = json!(p.missing_values);
     m["counts"]["suppressed_values"] = json!(suppressed_values);
@@ -141,40 +178,33 @@ fn sparse(m: &mut Value, f: &Facts, p: &crate::assess::pooled::Pooled) {
     m["counts"]["people_of_classes_suppressed_on_records"] = json!(part.withdrawn);
     let mut per = Map::new();
     let (mut worst_mean, mut worst_std) = (0.0f64, 0.0f64);
-    let (mut sel_mean, mut sel_std) = (0.0f64, 0.0f64);
     let pct = |a: f64, b: f64| 100.0 * (a - b) / b.abs().max(1e-9);
     for x in &p.measurements {
         let mut v = json!({
             "holders": x.holders,
             "released": x.released,
-            "suppressed": x.holders - x.released,
+            "suppressed": x.holders.saturating_sub(x.released),
         });
         // Figures of fewer than k people are not published.
         if x.holders >= k && x.released >= k {
             let (hm, hs) = x.holders_moments;
             let (rm, rs) = x.released_moments;
-            let (om, os) = x.own_moments;
             let (me, se) = (pct(rm, hm), pct(rs, hs));
-            let (sme, sse) = (pct(om, hm), pct(os, hs));
             if x.released >= crate::assess::pooled::PAIR_PEOPLE {
                 worst_mean = worst_mean.max(me.abs());
                 worst_std = worst_std.max(se.abs());
-                sel_mean = sel_mean.max(sme.abs());
-                sel_std = sel_std.max(sse.abs());
             }
             v["mean"] = json!([round(hm, 2), round(rm, 2)]);
             v["mean_error_pct"] = json!(round(me, 3));
             v["std"] = json!([round(hs, 2), round(rs, 2)]);
             v["std_error_pct"] = json!(round(se, 2));
-            v["selection"] =
-                json!({"mean_error_pct": round(sme, 3), "std_error_pct": round(sse, 2)});
         }
         per.insert(name(x.pos), v);
     }
     m["measurements"] = Value::Object(per);
     let pairs = &p.pairs;
     m["utility"]["pooled"] = json!({
-        "compared_with": format!("the whole table, pairwise complete: per measurement released for at least {} people, the rows holding it against the eligible people holding it (suppressed values included); per pair released together for at least {} people, the rows holding both against the eligible people holding both", crate::assess::pooled::PAIR_PEOPLE, crate::assess::pooled::PAIR_PEOPLE),
+        "compared_with": format!("the whole table, pairwise complete: per measurement released for at least {} people, the rows holding it against the release's noisy figures of the eligible people holding it (suppressed values included); per pair released together for at least {} people, the rows holding both against the noisy figures of the eligible people holding both", crate::assess::pooled::PAIR_PEOPLE, crate::assess::pooled::PAIR_PEOPLE),
         "worst": {
             "mean_error_pct": round(worst_mean, 3),
             "std_error_pct": round(worst_std, 2),
@@ -186,13 +216,9 @@ fn sparse(m: &mut Value, f: &Facts, p: &crate::assess::pooled::Pooled) {
             "median": round(pairs.median_change, 4),
             "worst_pair": pairs.worst.map(|(a, b, n)| json!([name(a), name(b), n])),
         },
-        "selection": {
-            "what": "the released people's own values against the holders': what choosing who is released with which measurement does, before anonymization",
-            "mean_error_pct": round(sel_mean, 3),
-            "std_error_pct": round(sel_std, 2),
-        },
+        "selection": "the released people's own values against the holders' (what choosing who is released with which measurement does, before anonymization) are exact figures of the people: in the private folder only",
     });
-    m["utility"]["compared_with"] = json!(format!("per category combination, pooled over its measurement patterns: the rows holding each measurement against the eligible people holding it, suppressed values included; correlations pairwise complete, for pairs released together for at least {} people", crate::assess::pooled::PAIR_PEOPLE));
+    m["utility"]["compared_with"] = json!(format!("per category combination, pooled over its measurement patterns: the rows holding each measurement against the release's noisy figures of the eligible people holding it (series.figures), suppressed values included; correlations pairwise complete, for pairs released together for at least {} people. No exact figure of the eligible people is published; the exact comparison is in the private folder (utility.json)", crate::assess::pooled::PAIR_PEOPLE));
 }
 
 /// Per released column: unit and plausible range (in released units), from the catalog.
@@ -259,7 +285,9 @@ fn moments_parameters(pl: &Pipeline) -> Value {
 }
 
 /// The manifest's `utility`: per stratum and measurement, released against eligible.
-fn utility(pl: &Pipeline, part: &Partition, analysis: &Analysis) -> Value {
+/// `public`: `analysis` compares with the release's noisy figures (no percentile, distance
+/// or exact figure of the people); otherwise with the people themselves (private folder).
+pub(crate) fn utility(pl: &Pipeline, part: &Partition, analysis: &Analysis, public: bool) -> Value {
     let k = pl.release.k;
     let mut strata = Vec::new();
     let (mut worst_mean, mut worst_std, mut worst_corr) = (0.0f64, 0.0f64, 0.0f64);
@@ -280,21 +308,21 @@ fn utility(pl: &Pipeline, part: &Partition, analysis: &Analysis) -> Value {
             let err = |p: f64| round(f.pct_diff(p), 1);
             let pct_sd = f.percentile_error_sd();
             worst_pct = worst_pct.max(pct_sd);
-            per.insert(
-                name.clone(),
-                json!({
-                    "mean": [round(mo, 2), round(mr, 2)],
-                    "mean_error_pct": round(mean_err, 3),
-                    "std": [round(so, 2), round(sr, 2)],
-                    "std_error_pct": round(std_err, 2),
-                    "p5_error": err(5.0),
-                    "p25_error": err(25.0),
-                    "p50_error": err(50.0),
-                    "p75_error": err(75.0),
-                    "p95_error": err(95.0),
-                    "percentile_error_sd": round(pct_sd, 3),
-                }),
-            );
+            let mut v = json!({
+                "mean": [round(mo, 2), round(mr, 2)],
+                "mean_error_pct": round(mean_err, 3),
+                "std": [round(so, 2), round(sr, 2)],
+                "std_error_pct": round(std_err, 2),
+            });
+            if !public {
+                v["p5_error"] = json!(err(5.0));
+                v["p25_error"] = json!(err(25.0));
+                v["p50_error"] = json!(err(50.0));
+                v["p75_error"] = json!(err(75.0));
+                v["p95_error"] = json!(err(95.0));
+                v["percentile_error_sd"] = json!(round(pct_sd, 3));
+            }
+            per.insert(name.clone(), v);
         }
         let (co, cr) = (&a.corr_orig, &a.corr_rel);
         let d = a.dims.len();
@@ -307,16 +335,30 @@ fn utility(pl: &Pipeline, part: &Partition, analysis: &Analysis) -> Value {
         diffs.sort_by(f64::total_cmp);
         let max_corr = diffs.last().copied().unwrap_or(0.0);
         worst_corr = worst_corr.max(max_corr);
-        strata.push(json!({
+        let mut st = json!({
             "categories": category_values(pl, cats),
             "people": n,
             "correlation_change": {
                 "max": round(max_corr, 4),
                 "median": round(diffs.get(diffs.len() / 2).copied().unwrap_or(0.0), 4),
             },
-            "nrmsd": round((sq / (n * d).max(1) as f64).sqrt(), 4),
-            "measurements": per,
-        }));
+        });
+        if !public {
+            st["nrmsd"] = json!(round((sq / (n * d).max(1) as f64).sqrt(), 4));
+        }
+        st["measurements"] = Value::Object(per);
+        strata.push(st);
+    }
+    if public {
+        return json!({
+            "compared_with": "the release's noisy figures of the eligible people (series.figures): each measurement's mean and standard deviation and each pair's correlation, per category combination. No exact figure of the eligible people is published: one differenced between two versions would give a person's values. The exact comparison, with percentiles, is written to the private folder (utility.json).",
+            "worst": {
+                "mean_error_pct": round(worst_mean, 3),
+                "std_error_pct": round(worst_std, 2),
+                "correlation_change": round(worst_corr, 4),
+            },
+            "strata": strata,
+        });
     }
     json!({
         "compared_with": "the eligible people placed in classes (suppressed people excluded)",

@@ -71,3 +71,46 @@ pub fn write_membership(dir: &Path, e: &Eligible, part: &Partition, t: &Table) -
     let path = dir.join("membership.csv");
     std::fs::write(&path, text).map_err(|er| Error::io(&path, er))
 }
+
+/// The released rows against the eligible people themselves (`utility.json` in the private
+/// folder): the exact comparison, which the published documents replace with the noisy
+/// figures because exact figures of the current people can be differenced across versions.
+pub fn write_utility(
+    dir: &Path,
+    out: &Path,
+    pl: &crate::pipeline::Pipeline,
+    part: &Partition,
+    exact: &crate::assess::utility::Analysis,
+) -> Result<()> {
+    check_private_dir(dir, out)?;
+    let mut v = super::manifest::utility(pl, part, exact, false);
+    if let Some(p) = &exact.pooled {
+        // The whole table per measurement and pair, as the manifest's `utility.pooled`
+        // gives it against the noisy figures; here against the people themselves.
+        let pct = |a: f64, b: f64| 100.0 * (a - b) / b.abs().max(1e-9);
+        let big = |x: &&crate::assess::pooled::MeasurementFigures| {
+            x.holders >= pl.release.k && x.released >= crate::assess::pooled::PAIR_PEOPLE
+        };
+        let worst = |f: &dyn Fn(&crate::assess::pooled::MeasurementFigures) -> f64| {
+            p.measurements
+                .iter()
+                .filter(big)
+                .map(f)
+                .fold(0.0f64, f64::max)
+        };
+        v["pooled"] = serde_json::json!({
+            "worst": {
+                "mean_error_pct": worst(&|x| pct(x.released_moments.0, x.holders_moments.0).abs()),
+                "std_error_pct": worst(&|x| pct(x.released_moments.1, x.holders_moments.1).abs()),
+                "correlation_change": p.pairs.max_change,
+            },
+            "selection": {
+                "what": "the released people's own values against the holders': what choosing who is released with which measurement does, before anonymization",
+                "mean_error_pct": worst(&|x| pct(x.own_moments.0, x.holders_moments.0).abs()),
+                "std_error_pct": worst(&|x| pct(x.own_moments.1, x.holders_moments.1).abs()),
+            },
+        });
+    }
+    let path = dir.join("utility.json");
+    std::fs::write(&path, super::manifest::pretty(&v)).map_err(|er| Error::io(&path, er))
+}

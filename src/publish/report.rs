@@ -43,7 +43,7 @@ pub fn build(f: &Facts, uniqueness: &[crate::assess::risk::Uniqueness]) -> Value
     let mut by_size = std::collections::BTreeMap::<usize, usize>::new();
     let mut by_owners = std::collections::BTreeMap::<usize, usize>::new();
     for c in &part.classes {
-        *by_size.entry(c.members.len()).or_default() += 1;
+        *by_size.entry(c.rows()).or_default() += 1;
         *by_owners.entry(c.owners).or_default() += 1;
     }
     let class_sizes: Vec<Value> = by_size
@@ -108,7 +108,7 @@ pub fn build(f: &Facts, uniqueness: &[crate::assess::risk::Uniqueness]) -> Value
         "dataset": pl.dataset.name,
         "version": f.version,
         "k": k,
-        "rule": format!("every figure is an aggregate over at least k = {k} people; bins of fewer are hidden (null); percentiles and histogram edges are means of {k} values"),
+        "rule": format!("every figure is an aggregate over at least k = {k} people; the eligible people's means, spreads and correlations are the release's noisy figures (no exact figure of the people is published: one differenced between two versions would give a person's values); their percentiles and histograms are not published; the released rows' percentiles are means of {k} values"),
         "counts": counts,
         "class_sizes": class_sizes,
         "owners_per_class": owners,
@@ -123,6 +123,8 @@ pub fn build(f: &Facts, uniqueness: &[crate::assess::risk::Uniqueness]) -> Value
     if let Some(p) = &f.analysis.pooled {
         report["patterns"] = patterns(f, p);
     }
+    report["series"] = serde_json::to_value(f.series).expect("JSON");
+    report["series"]["meaning"] = json!(f.series.sentence());
     report
 }
 
@@ -137,7 +139,7 @@ fn patterns(f: &Facts, p: &crate::assess::pooled::Pooled) -> Value {
     for (si, dims) in part.dims.iter().enumerate() {
         let classes: Vec<&crate::anonymize::Class> =
             part.classes.iter().filter(|c| c.stratum == si).collect();
-        let rows: usize = classes.iter().map(|c| c.members.len()).sum();
+        let rows: usize = classes.iter().map(|c| c.rows()).sum();
         if rows > 0 {
             list.push((part.strata[si].clone(), dims.clone(), rows, classes.len()));
         }
@@ -156,7 +158,7 @@ fn patterns(f: &Facts, p: &crate::assess::pooled::Pooled) -> Value {
         },
         "measurements": p.measurements.iter().map(|x| json!({
             "name": name(x.pos), "holders": x.holders, "released": x.released,
-            "suppressed": x.holders - x.released,
+            "suppressed": x.holders.saturating_sub(x.released),
         })).collect::<Vec<_>>(),
         "list": list.iter().map(|(cats, dims, rows, classes)| json!({
             "categories": crate::assess::utility::category_values(pl, cats),
@@ -433,6 +435,17 @@ pub fn html(r: &Value) -> String {
         PRIVACY_TESTS
     );
 
+    let series = &r["series"];
+    let _ = write!(
+        s,
+        "<section id=\"series\"><h2>Series</h2><p>This version: <b>{}</b>; new classes {}, people who left {} (their {} rows kept), left out over the budget {}.</p><p>{}</p></section>",
+        esc(series["kind"].as_str().unwrap_or("")),
+        series["new_classes"],
+        series["left"],
+        series["counterfeit_rows"],
+        series["over_budget"],
+        esc(series["meaning"].as_str().unwrap_or(""))
+    );
     if r.get("patterns").is_some() {
         s.push_str(&patterns_html(&r["patterns"]));
     }
@@ -483,15 +496,34 @@ pub fn html(r: &Value) -> String {
                 &m["mean_abs_change"],
                 &m["ncp"],
             ] {
-                let _ = write!(s, "<td>{v}</td>");
+                if v.is_null() {
+                    s.push_str("<td>–</td>");
+                } else {
+                    let _ = write!(s, "<td>{v}</td>");
+                }
             }
             s.push_str("</tr>");
         }
-        let _ = write!(s, "</table><h3>Distributions (grey: eligible data, red outline: released; bins of fewer than k people hidden)</h3><div class=\"grid\">");
-        for m in st["measurements"].as_array().into_iter().flatten() {
-            s.push_str(&small_histogram(m));
+        s.push_str("</table>");
+        // Histograms are of the eligible people (exact figures), left out of a public
+        // report: shown only where the analysis holds them.
+        let with_hist = st["measurements"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|m| {
+                m["hist"]["original"]
+                    .as_array()
+                    .is_some_and(|h| !h.is_empty())
+            });
+        if with_hist {
+            let _ = write!(s, "<h3>Distributions (grey: eligible data, red outline: released; bins of fewer than k people hidden)</h3><div class=\"grid\">");
+            for m in st["measurements"].as_array().into_iter().flatten() {
+                s.push_str(&small_histogram(m));
+            }
+            s.push_str("</div>");
         }
-        let _ = write!(s, "</div><h3>Correlation drift |r(released) - r(eligible)| (white 0, red 0.5 or more)</h3>{}</section>", heatmap(&st["correlation_drift"]));
+        let _ = write!(s, "<h3>Correlation drift |r(released) - r(eligible, as the release's noisy figures give it)| (white 0, red 0.5 or more)</h3>{}</section>", heatmap(&st["correlation_drift"]));
     }
     s.push_str("</body></html>\n");
     s

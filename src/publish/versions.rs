@@ -29,7 +29,7 @@ impl Version {
         ))
     }
 
-    fn bump(self, level: Level) -> Version {
+    pub fn bump(self, level: Level) -> Version {
         match level {
             Level::Major => Version(self.0 + 1, 0, 0),
             Level::Minor => Version(self.0, self.1 + 1, 0),
@@ -38,7 +38,7 @@ impl Version {
     }
 
     /// The change level from `self` to a greater `to`.
-    fn level_to(self, to: Version) -> Level {
+    pub fn level_to(self, to: Version) -> Level {
         if to.0 > self.0 {
             Level::Major
         } else if to.1 > self.1 {

@@ -171,11 +171,12 @@ fn the_next_run_repairs_a_changelog_left_behind_by_a_kill_after_publishing() {
     // The state a kill between publish and the index update leaves.
     fs::write(out.join("CHANGELOG.md"), &log_after_1).unwrap();
     fs::write(out.join("latest"), "1.0.0\n").unwrap();
-    // The next run (here a refused one: 2.0.1 understates a change) catches up first.
+    // The next run (here a refused one: a patch 2.0.1 without the series ledger, exit 2)
+    // catches up first.
     let r = release(&out, "pipelines/freesewing-v3.toml", "2.0.1")
         .status()
         .unwrap();
-    assert_eq!(r.code(), Some(1));
+    assert_eq!(r.code(), Some(2));
     assert_eq!(
         fs::read_to_string(out.join("CHANGELOG.md")).unwrap(),
         log_after_2

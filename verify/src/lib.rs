@@ -12,6 +12,7 @@ mod read;
 mod report;
 
 pub use checks::linkage::{check_linkage_with, Membership, SourceRecords, MAX_SCORED};
+pub use checks::series::verify_series;
 pub use key::{load_key, load_store_key};
 pub use read::table::{self, Builder, Cell, Grouped};
 pub use report::{to_json, Check, ReadError, Report};

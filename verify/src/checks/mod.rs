@@ -8,3 +8,4 @@ pub(crate) mod pii;
 pub(crate) mod plausible;
 pub(crate) mod schema;
 pub(crate) mod secrets;
+pub mod series;
