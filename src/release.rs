@@ -162,6 +162,7 @@ pub fn anonymize(
             previous,
             secret,
             &mut eligible,
+            o.private_dir.is_some(),
         )?),
         None => None,
     };

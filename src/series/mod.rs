@@ -182,6 +182,7 @@ impl Step {
         previous: Option<Ledger>,
         secret: Vec<u8>,
         e: &mut Eligible,
+        keep: bool,
     ) -> Result<Step> {
         let d = pl.measurements.len();
         let b = Budget::of(&pl.series, d);
@@ -228,7 +229,9 @@ impl Step {
         };
         let known: std::collections::HashSet<String> =
             previous.as_ref().map(members).unwrap_or_default();
-        let mut person = fps(e);
+        // Without a ledger to read or write (no private folder), nobody needs a
+        // fingerprint: a million HMACs saved.
+        let mut person = if keep { fps(e) } else { Vec::new() };
         let mut over_budget = 0;
         if let Some(l) = &previous {
             let over: Vec<bool> = person
@@ -301,7 +304,14 @@ impl Step {
             .map(|(i, o)| {
                 prev.and_then(|l| l.budgets.get(o)).copied().unwrap_or(0.0) + self.spends(i)
             })
-            .fold(0.0, f64::max)
+            .fold(
+                if self.person.is_empty() {
+                    self.cost
+                } else {
+                    0.0
+                },
+                f64::max,
+            )
     }
 
     /// The spreads to carry over, if the series has them.
@@ -508,6 +518,7 @@ mod tests {
             None,
             secret.to_vec(),
             &mut e.subset(&vec![true; e.people.len()]),
+            true,
         )
         .unwrap();
         Ledger {
@@ -544,20 +555,36 @@ mod tests {
         // Spent one cut and the spreads: one more cut fits, two do not.
         let fits = ledger(&pl, spread + figures, &e, &secret);
         let mut x = e.subset(&vec![true; e.people.len()]);
-        let s = Step::new(&pl, Kind::Major, Some(fits), secret.clone(), &mut x).unwrap();
+        let s = Step::new(&pl, Kind::Major, Some(fits), secret.clone(), &mut x, true).unwrap();
         assert_eq!((s.over_budget, x.people.len()), (0, e.people.len()));
         assert!((s.spent_max() - (spread + 2.0 * figures)).abs() < 1e-6);
         let full = ledger(&pl, spread + 2.0 * figures, &e, &secret);
         let mut x = e.subset(&vec![true; e.people.len()]);
-        let s = Step::new(&pl, Kind::Major, Some(full.clone()), secret.clone(), &mut x).unwrap();
+        let s = Step::new(
+            &pl,
+            Kind::Major,
+            Some(full.clone()),
+            secret.clone(),
+            &mut x,
+            true,
+        )
+        .unwrap();
         assert_eq!((s.over_budget, x.people.len()), (e.people.len(), 0));
         // A patch computes nothing from anyone: nobody is over.
         let mut x = e.subset(&vec![true; e.people.len()]);
-        let s = Step::new(&pl, Kind::Patch, Some(full.clone()), secret.clone(), &mut x).unwrap();
+        let s = Step::new(
+            &pl,
+            Kind::Patch,
+            Some(full.clone()),
+            secret.clone(),
+            &mut x,
+            true,
+        )
+        .unwrap();
         assert_eq!((s.over_budget, s.cost), (0, 0.0));
         pl.series.over_budget = OverBudget::Refuse;
         let mut x = e.subset(&vec![true; e.people.len()]);
-        let r = Step::new(&pl, Kind::Major, Some(full), secret, &mut x);
+        let r = Step::new(&pl, Kind::Major, Some(full), secret, &mut x, true);
         assert!(matches!(r, Err(Error::Refused(m)) if m.contains("max_budget")));
     }
 
