@@ -17,7 +17,9 @@ Gender stratum unless said):
   sorted    per column, the value in A's sorted column that B's lacks (else the column mean)
   rows      the mean of the rows A has and B lacks (multiset difference; else no estimate)
   documents n_A * mean_A - n_B * mean_B from the manifests' figures of the eligible people
-  average   (re-cut only) documents attack averaged over `--average` re-cuts of the same pair
+  average   (re-cut only) documents attack averaged over a series of re-cuts alternating
+            with and without the person, up to `--average` of each (or as many as the
+            series budget cap allows: a re-cut past it is refused)
 
 Usage: series_attacks.py --bin target/release/opentape --people 20 [--seed 1] [--out JSON]
 Needs numpy and pyarrow.
@@ -66,12 +68,14 @@ def write_inputs(d, people, leave_out):
     return paths
 
 
-def release(binary, inputs, version, out, private, key_file):
+def release(binary, inputs, version, out, private, key_file, refusal_ok=False):
     cmd = [binary, "release", "--pipeline", os.path.join(ROOT, "pipelines/ansur2.toml"), "--version", version,
            "--out", out, "--private-dir", private, "--noise-key-file", key_file]
     for i in inputs:
         cmd += ["--input", i]
     r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode == 1 and refusal_ok and "budget cap" in r.stderr:
+        return None
     if r.returncode != 0:
         sys.exit(f"release {version} failed: {r.stderr}")
     return os.path.join(out, version)
@@ -131,10 +135,18 @@ def average_attack(a, d, without, with_, key_file, names, g):
     for i in range(1, 2 * a.average + 1):
         v = f"{d}/out/{i}.0.0"
         if not os.path.exists(v):
-            release(a.bin, with_ if i % 2 else without, f"{i}.0.0", d + "/out", d + "/private", key_file)
+            # The series budget cap ends the re-cuts: the attacker averages what exists.
+            if release(a.bin, with_ if i % 2 else without, f"{i}.0.0", d + "/out", d + "/private",
+                       key_file, refusal_ok=True) is None:
+                break
         n, m = manifest_figures(v, names, g)
         figs[i % 2 == 1].append(n * m)
+    AVERAGED.append((len(figs[True]), len(figs[False])))
     return np.mean(figs[True], axis=0) - np.mean(figs[False], axis=0)
+
+
+# (versions with, versions without the person) each averaging attack could use.
+AVERAGED = []
 
 
 def main():
@@ -224,6 +236,8 @@ def main():
                 "nearest_is_person": int(sum(r["hit"])),
                 "tries": len(r["hit"]),
             }
+        if scenario == "recut" and AVERAGED:
+            summary["average"]["versions_with_without"] = sorted(set(AVERAGED))
         results["scenarios"][scenario] = summary
         print(scenario, json.dumps(summary), flush=True)
     shutil.rmtree(work, ignore_errors=True)

@@ -80,9 +80,12 @@ def main():
                     if rows[i][0] == f:
                         fo.write(rows[i][1] + "\n")
             inputs += ["--input", p]
+        import time
+        t0 = time.monotonic()
         r = subprocess.run([a.bin, "release", "--pipeline", os.path.join(ROOT, "pipelines/ansur2.toml"),
                             "--version", version, "--out", out, "--private-dir", private,
                             "--noise-key-file", key] + inputs, capture_output=True, text=True)
+        seconds = time.monotonic() - t0
         if r.returncode != 0:
             sys.exit(f"{version}: {r.stderr}")
         m = json.load(open(os.path.join(out, version, "manifest.json")))
@@ -110,7 +113,8 @@ def main():
                "rows": int(len(t)), "rows_of_people_who_left": m["series"]["rows_of_people_who_left"],
                "worst": {k: round(v, 4) for k, v in worst.items()},
                "opentape_private_worst": priv,
-               "budget_series_max": m["series"]["budget"]["series_max_per_person"]}
+               "budget_series_max": m["series"]["budget"]["series_max_per_person"],
+               "release_s": round(seconds, 2)}
         results.append(rec)
         print(json.dumps(rec), flush=True)
     shutil.rmtree(work, ignore_errors=True)
