@@ -70,16 +70,17 @@ pub fn run(a: Args) -> Result<i32> {
         "measurement_shifts": shifts,
     });
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&report).expect("JSON"));
+        outln!("{}", serde_json::to_string_pretty(&report).expect("JSON"));
         return Ok(0);
     }
-    println!("{} -> {}", a.a.display(), a.b.display());
-    println!(
+    outln!("{} -> {}", a.a.display(), a.b.display());
+    outln!(
         "versions        {} -> {}",
-        ma["dataset"]["version"], mb["dataset"]["version"]
+        ma["dataset"]["version"],
+        mb["dataset"]["version"]
     );
-    println!("rows            {} -> {}", c.rows_before, c.rows_after);
-    println!(
+    outln!("rows            {} -> {}", c.rows_before, c.rows_after);
+    outln!(
         "columns added   {}",
         if c.columns_added.is_empty() {
             "none".into()
@@ -87,7 +88,7 @@ pub fn run(a: Args) -> Result<i32> {
             c.columns_added.join(", ")
         }
     );
-    println!(
+    outln!(
         "columns removed {}",
         if c.columns_removed.is_empty() {
             "none".into()
@@ -95,14 +96,14 @@ pub fn run(a: Args) -> Result<i32> {
             c.columns_removed.join(", ")
         }
     );
-    println!("values changed  {}", c.values_changed);
-    println!("change needs    a {} version bump", c.level());
+    outln!("values changed  {}", c.values_changed);
+    outln!("change needs    a {} version bump", c.level());
     for p in &c.parameters {
-        println!("parameter       {p}");
+        outln!("parameter       {p}");
     }
-    println!("\nper measurement (released mean and std, a -> b):");
+    outln!("\nper measurement (released mean and std, a -> b):");
     for s in &shifts {
-        println!(
+        outln!(
             "  {:<28} {:<20} mean {:>8.1} -> {:>8.1} ({:+.2})   std {:>7.2} -> {:>7.2} ({:+.2})",
             s["measurement"].as_str().unwrap_or(""),
             s["stratum"].as_str().unwrap_or(""),

@@ -34,12 +34,12 @@ pub fn run(a: Args) -> Result<i32> {
     let names: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
     let summary = opentape::inspect::summarize(&pl, &names, as_of, &eligible);
     if a.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&summary).expect("summary is JSON")
         );
     } else {
-        print!("{summary}");
+        out!("{summary}");
     }
     Ok(0)
 }

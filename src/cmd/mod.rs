@@ -1,5 +1,24 @@
 //! The command line: one module per subcommand, each with its arguments and `run`.
 
+/// `print!` to standard output that stops quietly when the reader has gone (`| head -1`
+/// closes the pipe): the command goes on and exits with its own code, where `print!`
+/// would panic ("failed printing to stdout: Broken pipe", exit 101).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// [`out!`] with a newline, as `println!`.
+macro_rules! outln {
+    () => { out!("\n") };
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 pub mod diff;
 pub mod inspect;
 pub mod progress;

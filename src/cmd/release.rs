@@ -87,9 +87,9 @@ pub fn run(a: Args, progress: &super::progress::Progress) -> Result<i32> {
     }
     let o = result?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&o).expect("JSON"));
+        outln!("{}", serde_json::to_string_pretty(&o).expect("JSON"));
     } else {
-        println!(
+        outln!(
             "published {}: {} rows in {} classes (k = {} distinct owners), {} of {} eligible people suppressed",
             o.target.display(),
             o.rows,
@@ -102,24 +102,24 @@ pub fn run(a: Args, progress: &super::progress::Progress) -> Result<i32> {
         let waiting = o.suppressed;
         match o.kind {
             Kind::First => {}
-            Kind::Patch => println!(
+            Kind::Patch => outln!(
                 "series: patch: every row of the previous version kept unchanged; {} people left (their classes keep their rows), {waiting} new or changed people wait for a minor version",
                 o.left
             ),
-            Kind::Minor => println!(
+            Kind::Minor => outln!(
                 "series: minor: every row of the previous version kept unchanged; {} new classes of new people; {} people left (their classes keep their rows); {waiting} wait",
                 o.new_classes, o.left
             ),
-            Kind::Major => println!("series: major: everyone re-cut into {} classes", o.new_classes),
+            Kind::Major => outln!("series: major: everyone re-cut into {} classes", o.new_classes),
         }
         if o.over_budget > 0 {
-            println!(
+            outln!(
                 "series: {} people left out: their budget would pass max_budget",
                 o.over_budget
             );
         }
         match &o.private {
-            Some(p) => println!("private: {}", p.display()),
+            Some(p) => outln!("private: {}", p.display()),
             None => eprintln!(
                 "opentape: no --private-dir: no series ledger was written, so the next version of this release folder must be a re-cut (a major version)"
             ),

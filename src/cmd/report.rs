@@ -71,7 +71,7 @@ pub fn run(a: Args, progress: &super::progress::Progress) -> Result<i32> {
     let html = opentape::publish::report::html(&report);
     match &a.out {
         Some(out) => std::fs::write(out, html).map_err(|e| Error::io(out, e))?,
-        None if a.json.is_none() => print!("{html}"),
+        None if a.json.is_none() => out!("{html}"),
         None => {}
     }
     Ok(0)

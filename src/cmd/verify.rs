@@ -76,9 +76,9 @@ pub fn run(a: Args, progress: &super::progress::Progress) -> Result<i32> {
             .map_err(|e| Error::Usage(e.to_string()))?;
         progress.clear();
         if a.json {
-            println!("{}", serde_json::to_string_pretty(&r).expect("JSON"));
+            outln!("{}", serde_json::to_string_pretty(&r).expect("JSON"));
         } else {
-            println!("{r}");
+            outln!("{r}");
         }
         return Ok(if r.ok { 0 } else { 1 });
     }
@@ -116,10 +116,10 @@ pub fn run(a: Args, progress: &super::progress::Progress) -> Result<i32> {
         progress.clear();
         let ok = reports.iter().all(|r| r.ok);
         if a.json {
-            println!("{}", serde_json::to_string_pretty(&reports).expect("JSON"));
+            outln!("{}", serde_json::to_string_pretty(&reports).expect("JSON"));
         } else {
             for r in &reports {
-                println!("{r}\n");
+                outln!("{r}\n");
             }
         }
         return Ok(if ok { 0 } else { 1 });
@@ -128,9 +128,9 @@ pub fn run(a: Args, progress: &super::progress::Progress) -> Result<i32> {
     let r = opentape_verify::verify(&release, &opts).map_err(|e| Error::Usage(e.to_string()))?;
     progress.clear();
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&r).expect("JSON"));
+        outln!("{}", serde_json::to_string_pretty(&r).expect("JSON"));
     } else {
-        println!("{r}");
+        outln!("{r}");
     }
     Ok(if r.ok { 0 } else { 1 })
 }
