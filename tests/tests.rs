@@ -8,6 +8,7 @@ mod it {
     mod inspect;
     mod interrupt;
     mod mongoexport;
+    mod pipes;
     mod release;
     mod report;
     mod robustness;
