@@ -67,6 +67,8 @@ pub struct Run {
     pub known: crate::anonymize::known::Knowledge,
     /// Where the version stands in its series (none for a recomputed report).
     pub step: Option<crate::series::Step>,
+    /// Classes kept from the previous version (the first ones; 0 unless a patch or minor).
+    pub kept: usize,
     /// Classes made in this version, and people of the previous version's classes who left.
     pub new_classes: usize,
     pub left: usize,
@@ -233,6 +235,7 @@ pub fn anonymize(
         exact: analysis,
         known,
         step,
+        kept,
         new_classes,
         left,
     };
@@ -364,7 +367,7 @@ pub fn release(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<Outcome
     let series = run.series_facts(pl);
     let facts = run.facts(pl, o, &as_of, &series);
     if let Some(d) = &o.private_dir {
-        write_membership(d, &run.eligible, &run.partition, &run.table)?;
+        write_membership(d, &run.eligible, &run.partition, &run.table, run.kept)?;
         crate::publish::private::write_utility(d, &o.out, pl, &run.partition, &run.exact)?;
     }
     let staging = Staging::new(&o.out, &o.version)?;

@@ -51,19 +51,27 @@ pub fn write_private(dir: &Path, out: &Path, e: &Eligible) -> Result<PathBuf> {
 /// Which released row each eligible person's class got (`membership.csv` in the private
 /// folder): what `opentape verify --source` needs to recompute owners per class and to
 /// score nearest-neighbour linkage against the true classes. Private: it links records
-/// to rows.
-pub fn write_membership(dir: &Path, e: &Eligible, part: &Partition, t: &Table) -> Result<()> {
+/// to rows. `kept`: the first classes, kept with their rows from the previous version of
+/// a series (`kept` = 1: checked when they were made, with the owners they had then).
+pub fn write_membership(
+    dir: &Path,
+    e: &Eligible,
+    part: &Partition,
+    t: &Table,
+    kept: usize,
+) -> Result<()> {
     let mut rows: Vec<(u32, String)> = Vec::with_capacity(e.people.len());
     for (ci, c) in part.classes.iter().enumerate() {
+        let k = u8::from(ci < kept);
         for &m in &c.members {
-            rows.push((m, format!("{ci},{}", t.class_rows[ci])));
+            rows.push((m, format!("{ci},{},{k}", t.class_rows[ci])));
         }
     }
     for &m in &part.suppressed {
-        rows.push((m, ",".into()));
+        rows.push((m, ",,0".into()));
     }
     rows.sort_unstable();
-    let mut text = String::from("record,class,row\n");
+    let mut text = String::from("record,class,row,kept\n");
     for (m, rest) in rows {
         let rec = e.record_key(e.people.at(m as usize)).replace('"', "\"\"");
         text.push_str(&format!("\"{rec}\",{rest}\n"));

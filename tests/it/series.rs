@@ -124,7 +124,8 @@ fn no_two_versions_can_be_differenced_to_recover_a_person() {
         .lines()
         .skip(1)
         .filter_map(|l| {
-            let mut f = l.rsplitn(3, ',');
+            let mut f = l.rsplitn(4, ',');
+            let _kept = f.next()?;
             let row = f.next()?.parse().ok()?;
             let _class = f.next()?;
             let line = f
@@ -321,16 +322,34 @@ fn verify_series_checks_a_whole_series_and_catches_a_changed_row() {
     let all = input(&d.path().join("in-all"), None);
     let fewer = input(&d.path().join("in-fewer"), Some(3));
     let (out, private) = (d.path().join("out"), d.path().join("private"));
+    let (o, p) = (out.display().to_string(), private.display().to_string());
     for (input, v) in [
-        (&fewer, "1.0.0"),
+        (&all, "1.0.0"),
         (&fewer, "1.0.1"),
         (&all, "1.1.0"),
         (&fewer, "1.1.1"),
     ] {
         let r = release(input, v, &out, Some(&private));
         assert_eq!(r.code, 0, "{v}: {}", r.stderr);
+        // Each version passes `verify --source` against its own people (the classes kept
+        // from the version before were checked when they were made).
+        let rel = out.join(v).display().to_string();
+        let src = input.display().to_string();
+        let args = [
+            "verify",
+            &rel,
+            "--source",
+            &src,
+            "--pipeline",
+            "pipelines/freesewing-v3.toml",
+            "--private-dir",
+            &p,
+            "--as-of",
+            AS_OF,
+        ];
+        let r = opentape(&repo(), &args);
+        assert_eq!(r.code, 0, "{v}: {}{}", r.stdout, r.stderr);
     }
-    let (o, p) = (out.display().to_string(), private.display().to_string());
     let r = opentape(
         &repo(),
         &["verify", "--series", &o, "--private-dir", &p, "--json"],

@@ -587,7 +587,8 @@ fn linkage_catches_a_reproduced_source_record_and_a_class_short_of_owners() {
     let p = tmp();
     let text = fs::read_to_string(private().join("membership.csv")).unwrap();
     let mut lines: Vec<String> = text.lines().map(String::from).collect();
-    let row_of = |l: &str| l.rsplit(',').next().unwrap().to_string();
+    // "record",class,row,kept
+    let row_of = |l: &str| l.rsplit(',').nth(1).unwrap().to_string();
     let target = row_of(&lines[1]);
     let members: Vec<usize> = (1..lines.len())
         .filter(|&i| row_of(&lines[i]) == target)
@@ -601,8 +602,9 @@ fn linkage_catches_a_reproduced_source_record_and_a_class_short_of_owners() {
         .find(|r| r != &target && !r.is_empty() && &released[r.parse::<usize>().unwrap()][0] == cat)
         .unwrap();
     for &i in &members[5..] {
-        let (head, _) = lines[i].rsplit_once(',').unwrap();
-        lines[i] = format!("{head},{other}");
+        let mut f = lines[i].rsplitn(3, ',');
+        let (kept, _row, head) = (f.next().unwrap(), f.next(), f.next().unwrap());
+        lines[i] = format!("{head},{other},{kept}");
     }
     fs::write(p.path().join("membership.csv"), lines.join("\n") + "\n").unwrap();
     let args = with_source(p.path());

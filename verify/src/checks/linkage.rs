@@ -50,13 +50,23 @@ fn read_membership(path: &Path) -> Result<HashMap<String, Option<usize>>, ReadEr
     let text = std::fs::read_to_string(path).map_err(|e| rerr(path, e))?;
     let mut m = HashMap::new();
     for (i, line) in text.lines().enumerate().skip(1) {
-        // "record",class,row : the record is quoted and may hold commas.
+        // "record",class,row[,kept] : the record is quoted and may hold commas. A class
+        // kept from a series' previous version (kept = 1) keeps its rows while people
+        // leave it: it was checked when it was made, and its people are set aside here
+        // (not counted, not scored), as the release's own check does.
         let (rec, rest) = line
             .strip_prefix('"')
             .and_then(|l| l.rsplit_once("\","))
             .ok_or_else(|| rerr(path, format!("line {}: not `\"record\",class,row`", i + 1)))?;
-        let row = rest.split(',').nth(1).unwrap_or("");
-        m.insert(rec.replace("\"\"", "\""), row.parse::<usize>().ok());
+        let mut f = rest.split(',');
+        let row = f.nth(1).unwrap_or("");
+        let kept = f.next() == Some("1");
+        let place = if kept {
+            None
+        } else {
+            row.parse::<usize>().ok()
+        };
+        m.insert(rec.replace("\"\"", "\""), place);
     }
     Ok(m)
 }
