@@ -11,7 +11,11 @@ use std::path::PathBuf;
     after_help = "Examples:\n  opentape release --pipeline pipelines/freesewing-v3.toml --version 1.0.0 --as-of 2026-11-29\n  \
 opentape release --pipeline pipelines/ansur2.toml --version 1.0.0 --out releases/ansur2 --noise-key-file ~/.opentape/key\n\n\
 The noise key comes from --noise-key-file or the OPENTAPE_NOISE_KEY environment variable (at least 16 bytes); \
-it is never written anywhere. Without a key a random one is used and the manifest says the release is not reproducible.\n\
+it is never written anywhere. Without a key a random one is used and the manifest says the release is not reproducible.\n\n\
+A release into an --out that holds versions continues its series, by the version number: a patch (1.0.1) keeps every row \
+and lets new people wait, a minor version (1.1.0) adds classes of new people, a major version (2.0.0) re-cuts everyone. \
+The series ledger lives in --private-dir (series/ledger.json); a patch or minor version without it is refused (exit 2). \
+Check a series with: opentape verify --series OUT --private-dir DIR\n\
 Exit codes: 0 published; 1 refused (version exists, too many suppressed or rejected records, a check failed); 2 usage, input or I/O error."
 )]
 pub struct Args {
@@ -23,7 +27,9 @@ pub struct Args {
     /// Folder holding all versions of the dataset.
     #[arg(long, default_value = "releases", value_name = "DIR")]
     pub out: PathBuf,
-    /// Folder for private outputs (where dropped records were, and why). Never inside --out.
+    /// Folder for private outputs: where dropped records were and why, which row each record
+    /// went to, the exact utility figures, and the series ledger (keep it: the next patch or
+    /// minor version needs it). Never inside --out.
     #[arg(long, value_name = "DIR")]
     pub private_dir: Option<PathBuf>,
     #[command(flatten)]
