@@ -62,6 +62,9 @@ pub struct Ledger {
     pub versions: Vec<Entry>,
     /// The released columns (categories, then measurements) the classes' values fill.
     pub columns: Vec<String>,
+    /// What the classes were made under, which a patch or minor version may not change: k
+    /// and the noise of the figures.
+    pub made_with: String,
     /// Spreads and correlations per category combination, measured once and carried over.
     pub spreads: Vec<(Vec<String>, Spread)>,
     /// What the last cut (first version or re-cut) knew, per category combination: patch

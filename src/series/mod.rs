@@ -85,6 +85,16 @@ fn fingerprint(secret: &[u8], parts: &[&[u8]]) -> String {
     hex::encode(&m.finalize().into_bytes()[..16])
 }
 
+/// The settings a series' kept classes depend on, as text: k, and the noise the figures
+/// (and the budget) were measured with.
+fn made_with(pl: &Pipeline) -> String {
+    let s = &pl.series;
+    format!(
+        "k = {}, count_noise = {}, sum_noise = {}, square_noise = {}, clip = {}",
+        pl.release.k, s.count_noise, s.sum_noise, s.square_noise, s.clip
+    )
+}
+
 /// The released columns: categories, then measurement columns.
 fn columns(pl: &Pipeline) -> Vec<String> {
     pl.categories
@@ -133,6 +143,15 @@ pub fn open(
             }
             let secret = hex::decode(&l.secret)
                 .map_err(|_| Error::Usage("the series ledger's secret is not hex".into()))?;
+            if kind != Kind::Major && l.made_with != made_with(pl) {
+                return Err(Error::Refused(format!(
+                    "version {new} understates the change since {latest}: the series' classes were made with {}, this pipeline has {}; a {} version keeps them, so the change needs a major bump ({} or later)",
+                    l.made_with,
+                    made_with(pl),
+                    if kind == Kind::Patch { "patch" } else { "minor" },
+                    latest.bump(Level::Major)
+                )));
+            }
             let now = columns(pl);
             if kind != Kind::Major && l.columns != now {
                 let added: Vec<&String> = now.iter().filter(|c| !l.columns.contains(c)).collect();
@@ -385,6 +404,7 @@ impl Step {
             secret: hex::encode(&self.secret),
             versions,
             columns: columns(pl),
+            made_with: made_with(pl),
             spreads: known.spreads().into_iter().collect(),
             known: last_cut,
             budgets,
@@ -526,6 +546,7 @@ mod tests {
             secret: hex::encode(secret),
             versions: Vec::new(),
             columns: columns(pl),
+            made_with: made_with(pl),
             // Spreads measured: a re-cut carries them (and does not spend on them again).
             spreads: vec![(
                 Vec::new(),

@@ -387,3 +387,39 @@ fn verify_series_checks_a_whole_series_and_catches_a_changed_row() {
         .collect();
     assert_eq!(failed, ["ledger", "unchanged"]);
 }
+
+/// A patch or minor version keeps classes made under the series' k and noise: a pipeline
+/// that changes them needs a major version (a re-cut).
+#[test]
+fn a_changed_k_needs_a_re_cut() {
+    let d = tmp();
+    let all = input(&d.path().join("in"), None);
+    let (out, private) = (d.path().join("out"), d.path().join("private"));
+    let r = release(&all, "1.0.0", &out, Some(&private));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let k12 = edited_pipeline(d.path(), "freesewing-v3", &[("k = 10", "k = 12")]);
+    let run = |v: &str| {
+        Command::new(env!("CARGO_BIN_EXE_opentape"))
+            .current_dir(repo())
+            .args(["release", "--pipeline"])
+            .arg(&k12)
+            .args(["--as-of", AS_OF, "--version", v, "--input"])
+            .arg(&all)
+            .arg("--out")
+            .arg(&out)
+            .arg("--private-dir")
+            .arg(&private)
+            .env("OPENTAPE_NOISE_KEY", KEY)
+            .output()
+            .unwrap()
+    };
+    let r = run("1.1.0");
+    assert_eq!(r.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        err.contains("k = 10") && err.contains("major bump (2.0.0"),
+        "{err}"
+    );
+    assert!(!out.join("1.1.0").exists());
+    assert!(run("2.0.0").status.success());
+}
