@@ -225,12 +225,23 @@ pub fn anonymize(
         )));
     }
     let public = crate::assess::public::public(pl, &partition, &analysis, &known);
+    // The linkage figures as published: noisy (the check above used the exact ones).
+    let mut linkage = link.figures;
+    let mut rng =
+        crate::anonymize::known::stream(&o.key, &pl.dataset.name, &o.version, &[], "linkage");
+    crate::assess::public::public_risk(
+        &mut [],
+        &mut linkage,
+        eligible.people.len(),
+        pl.series.count_noise,
+        &mut rng,
+    );
     let run = Run {
         counts: Counts::of(&eligible),
         eligible,
         partition,
         table,
-        linkage: link.figures,
+        linkage,
         analysis: public,
         exact: analysis,
         known,
@@ -379,6 +390,17 @@ pub fn release(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<Outcome
         || crate::assess::risk::uniqueness(&run.eligible),
     );
     written?;
+    // Unique records before anonymization, as published: noisy counts.
+    let mut uniqueness = uniqueness;
+    let mut rng =
+        crate::anonymize::known::stream(&o.key, &pl.dataset.name, &o.version, &[], "uniqueness");
+    crate::assess::public::public_risk(
+        &mut uniqueness,
+        &mut None,
+        run.eligible.people.len(),
+        pl.series.count_noise,
+        &mut rng,
+    );
     stage("computing the report and documents");
     crate::publish::write_documents(&staging.dir, &facts, &uniqueness)?;
     stage("verifying the staged release");

@@ -228,6 +228,39 @@ fn pairs(held: &[f64], rel: &[f64], both: &[f64], d: usize) -> PairFigures {
     }
 }
 
+/// The risk figures as the documents may publish them: each count of people (unique
+/// records at each rounding; nearest-neighbour hits among the people scored) with
+/// Gaussian noise of `count_noise` people, drawn from `rng`, so that no exact figure of
+/// the eligible people is published (the release's pass or refusal used the exact ones).
+pub fn public_risk(
+    uniqueness: &mut [super::risk::Uniqueness],
+    linkage: &mut Option<serde_json::Value>,
+    people: usize,
+    count_noise: f64,
+    rng: &mut rand_chacha::ChaCha20Rng,
+) {
+    use crate::anonymize::known::gauss;
+    for u in uniqueness.iter_mut() {
+        let noisy = (u.unique_people as f64 + count_noise * gauss(rng))
+            .round()
+            .max(0.0);
+        u.unique_people = noisy as usize;
+        u.share = noisy / people.max(1) as f64;
+    }
+    if let Some(l) = linkage {
+        let scored = l["scored"].as_f64().unwrap_or(0.0).max(1.0);
+        // One draw for both: the hit rate (hits) stays at least the share (hits weighed
+        // by 1 / the row's multiplicity), as it is exactly.
+        let z = count_noise * gauss(rng);
+        for f in ["nearest_neighbour_share", "nearest_neighbour_hit_rate"] {
+            if let Some(x) = l[f].as_f64() {
+                let noisy = (x * scored + z).clamp(0.0, scored) / scored;
+                l[f] = serde_json::json!((noisy * 1e4).round() / 1e4);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -141,8 +141,16 @@ fn recompute(a: &Args, pipeline: &Path, progress: &super::progress::Progress) ->
     let as_of = opentape::date::format_date(as_of);
     let series = run.series_facts(&pl);
     let facts = run.facts(&pl, &o, &as_of, &series);
-    Ok(opentape::publish::report::build(
-        &facts,
-        &opentape::assess::risk::uniqueness(&run.eligible),
-    ))
+    // Unique records as the release published them: noisy counts, the same draws.
+    let mut uniqueness = opentape::assess::risk::uniqueness(&run.eligible);
+    let mut rng =
+        opentape::anonymize::known::stream(&o.key, &pl.dataset.name, &o.version, &[], "uniqueness");
+    opentape::assess::public::public_risk(
+        &mut uniqueness,
+        &mut None,
+        run.eligible.people.len(),
+        pl.series.count_noise,
+        &mut rng,
+    );
+    Ok(opentape::publish::report::build(&facts, &uniqueness))
 }

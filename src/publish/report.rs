@@ -108,7 +108,7 @@ pub fn build(f: &Facts, uniqueness: &[crate::assess::risk::Uniqueness]) -> Value
         "dataset": pl.dataset.name,
         "version": f.version,
         "k": k,
-        "rule": format!("every figure is an aggregate over at least k = {k} people; the eligible people's means, spreads and correlations are the release's noisy figures (no exact figure of the people is published: one differenced between two versions would give a person's values); their percentiles and histograms are not published; the released rows' percentiles are means of {k} values"),
+        "rule": format!("every figure is an aggregate over at least k = {k} people; the eligible people's means, spreads and correlations are the release's noisy figures (no exact figure of the people is published: one differenced between two versions would give a person's values); their percentiles and histograms are not published; the released rows' percentiles are means of {k} values; the risk section's counts of people (unique records, nearest-neighbour hits) carry Gaussian noise of a few people"),
         "counts": counts,
         "class_sizes": class_sizes,
         "owners_per_class": owners,
