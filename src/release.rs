@@ -415,7 +415,7 @@ pub fn release(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<Outcome
         let after = versions::read_manifest(&staging.dir)?;
         let c = versions::compare(&before, &after);
         let new = versions::Version::parse(&o.version).expect("checked above");
-        versions::check_bump(*latest, new, &c)?;
+        versions::check_bump(latest.clone(), new, &c)?;
     }
     // The series state this version leaves, written before it is published and made the
     // latest once it is.

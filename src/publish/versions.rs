@@ -10,38 +10,31 @@ use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Version(pub u64, pub u64, pub u64);
+/// A published version: SemVer (the `semver` crate's parsing and ordering), plain
+/// MAJOR.MINOR.PATCH only (a pre-release or build suffix is not a release folder name).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Version(semver::Version);
 
 impl Version {
     pub fn parse(s: &str) -> Option<Version> {
-        let p: Vec<&str> = s.split('.').collect();
-        if p.len() != 3
-            || p.iter()
-                .any(|x| x.is_empty() || (x.len() > 1 && x.starts_with('0')))
-        {
-            return None;
-        }
-        Some(Version(
-            p[0].parse().ok()?,
-            p[1].parse().ok()?,
-            p[2].parse().ok()?,
-        ))
+        let v = semver::Version::parse(s).ok()?;
+        (v.pre.is_empty() && v.build.is_empty()).then_some(Version(v))
     }
 
-    pub fn bump(self, level: Level) -> Version {
-        match level {
-            Level::Major => Version(self.0 + 1, 0, 0),
-            Level::Minor => Version(self.0, self.1 + 1, 0),
-            Level::Patch => Version(self.0, self.1, self.2 + 1),
-        }
+    pub fn bump(&self, level: Level) -> Version {
+        let v = &self.0;
+        Version(match level {
+            Level::Major => semver::Version::new(v.major + 1, 0, 0),
+            Level::Minor => semver::Version::new(v.major, v.minor + 1, 0),
+            Level::Patch => semver::Version::new(v.major, v.minor, v.patch + 1),
+        })
     }
 
     /// The change level from `self` to a greater `to`.
-    pub fn level_to(self, to: Version) -> Level {
-        if to.0 > self.0 {
+    pub fn level_to(&self, to: &Version) -> Level {
+        if to.0.major > self.0.major {
             Level::Major
-        } else if to.1 > self.1 {
+        } else if to.0.minor > self.0.minor {
             Level::Minor
         } else {
             Level::Patch
@@ -51,7 +44,7 @@ impl Version {
 
 impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}.{}", self.0, self.1, self.2)
+        write!(f, "{}", self.0)
     }
 }
 
@@ -191,7 +184,7 @@ pub fn check_bump(latest: Version, new: Version, change: &Change) -> Result<()> 
         )));
     }
     let needed = change.level();
-    let given = latest.level_to(new);
+    let given = latest.level_to(&new);
     if given < needed {
         let why = match needed {
             Level::Major => format!(
@@ -261,14 +254,7 @@ pub fn changelog_lines(c: &Change) -> String {
 
 /// `MAJOR.MINOR.PATCH`, digits only.
 pub fn check_version(v: &str) -> Result<()> {
-    let parts: Vec<&str> = v.split('.').collect();
-    let ok = parts.len() == 3
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.bytes().all(|b| b.is_ascii_digit())
-                && (p.len() == 1 || !p.starts_with('0'))
-        });
-    if ok {
+    if Version::parse(v).is_some() {
         Ok(())
     } else {
         Err(Error::Usage(format!(
@@ -347,6 +333,32 @@ mod tests {
     fn m(cols: &[&str], rows: u64, sha: &str, k: u64) -> Value {
         json!({"columns": {"categories": ["g"], "measurements": cols}, "counts": {"released_rows": rows},
                "files": [{"name": "measurements.csv", "sha256": sha}], "parameters": {"k": k}})
+    }
+
+    /// Plain MAJOR.MINOR.PATCH only, ordered as SemVer orders them.
+    #[test]
+    fn versions_parse_and_order_as_semver() {
+        for bad in [
+            "1.0",
+            "01.0.0",
+            "1.00.0",
+            "1.0.0-rc.1",
+            "1.0.0+build",
+            " 1.0.0",
+            "1.0.0.0",
+            "v1.0.0",
+            "",
+        ] {
+            assert!(Version::parse(bad).is_none(), "{bad}");
+            assert!(check_version(bad).is_err(), "{bad}");
+        }
+        let v = |s: &str| Version::parse(s).unwrap();
+        assert!(v("1.10.0") > v("1.9.0") && v("2.0.0") > v("1.99.99"));
+        assert_eq!(v("1.2.3").bump(Level::Minor), v("1.3.0"));
+        assert_eq!(v("1.2.3").bump(Level::Major).to_string(), "2.0.0");
+        assert_eq!(v("1.2.3").level_to(&v("1.2.4")), Level::Patch);
+        assert_eq!(v("1.2.3").level_to(&v("1.3.0")), Level::Minor);
+        assert_eq!(v("1.2.3").level_to(&v("2.0.0")), Level::Major);
     }
 
     #[test]

@@ -114,7 +114,7 @@ pub fn open(
     key: &NoiseKey,
 ) -> Result<(Kind, Option<Ledger>, Vec<u8>)> {
     let new = Version::parse(version).expect("checked by the caller");
-    let latest = versions::published(out).last().map(|(v, _)| *v);
+    let latest = versions::published(out).last().map(|(v, _)| v.clone());
     let ledger = match private {
         Some(d) => ledger::read(d)?,
         None => None,
@@ -128,7 +128,7 @@ pub fn open(
             "version {new} is not above the latest published version {latest}"
         )));
     }
-    let kind = match latest.level_to(new) {
+    let kind = match latest.level_to(&new) {
         Level::Patch => Kind::Patch,
         Level::Minor => Kind::Minor,
         Level::Major => Kind::Major,
