@@ -116,8 +116,8 @@ fn verify_all_catches_a_changed_published_file() {
 }
 
 /// A full disk ends the release with a clear message (exit 2) and no partial release.
-/// Needs root to mount a small tmpfs (CI and developer machines run as root); elsewhere
-/// it says so and checks nothing.
+/// Needs root to mount a small tmpfs (CI and developer machines run as root); without it
+/// the test fails and says why (it never passes without checking).
 #[cfg(target_os = "linux")]
 #[test]
 fn a_full_disk_ends_with_a_clear_error_and_no_partial_release() {
@@ -129,10 +129,10 @@ fn a_full_disk_ends_with_a_clear_error_and_no_partial_release() {
         .arg(&mnt)
         .status()
         .is_ok_and(|s| s.success());
-    if !mounted {
-        eprintln!("skipped: cannot mount a tmpfs here (not root?)");
-        return;
-    }
+    assert!(
+        mounted,
+        "prerequisite missing: this test mounts a 256 KiB tmpfs (`mount -t tmpfs`), which needs root"
+    );
     let out = mnt.join("rel");
     let r = release(&out, "pipelines/freesewing-v3.toml", "1.0.0")
         .stderr(std::process::Stdio::piped())
@@ -204,10 +204,7 @@ fn chmod(p: &Path, mode: u32) {
 #[cfg(target_os = "linux")]
 #[test]
 fn permission_errors_end_with_a_clear_message_and_no_partial_release() {
-    let Some(uid) = euid() else {
-        eprintln!("skipped: no /proc/self/status");
-        return;
-    };
+    let uid = euid().expect("prerequisite missing: /proc/self/status (the effective uid)");
     let d = tmp();
     let root = d.path().join("w");
     for sub in ["pipelines", "schemas", "data-samples/freesewing-v3", "bin"] {
@@ -257,10 +254,10 @@ fn permission_errors_end_with_a_clear_message_and_no_partial_release() {
         }
     };
     walk(&root);
-    if uid == 0 && run_as_user(&["--version"]).0 != Some(0) {
-        eprintln!("skipped: cannot run the binary as nobody with setpriv");
-        return;
-    }
+    assert!(
+        uid != 0 || run_as_user(&["--version"]).0 == Some(0),
+        "prerequisite missing: as root, this test runs the binary as nobody with util-linux `setpriv`"
+    );
     let release = |extra: &[&str]| {
         let mut args = vec![
             "release",

@@ -342,10 +342,8 @@ fn progress_shows_stages_and_bars_on_a_terminal_unless_quiet() {
     let args = format!(
         "release --pipeline pipelines/ansur2.toml --version 1.0.0 --as-of 2026-11-29 --out {out}"
     );
-    let Some(shown) = on_terminal(&args) else {
-        eprintln!("skipped: util-linux `script` is not installed");
-        return;
-    };
+    let shown = on_terminal(&args)
+        .expect("prerequisite missing: util-linux `script` (runs the command on a terminal)");
     assert!(shown.contains("reading the export"), "{shown}");
     assert!(shown.contains("published"), "{shown}");
     let quiet = on_terminal(&format!(
