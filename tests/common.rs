@@ -8,10 +8,25 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The date the shipped samples were made: the retention filter's `--as-of` in tests.
+pub const AS_OF: &str = "2026-11-29";
+/// The noise key of the tests (the golden cases were made with it).
+pub const KEY: &str = "test-key-0123456789abcdef-not-secret";
+
 pub struct Run {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
 }
 
 impl Run {
@@ -31,11 +46,7 @@ pub fn opentape(dir: &Path, args: &[&str]) -> Run {
         .args(args)
         .output()
         .expect("run opentape");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::from(out)
 }
 
 pub fn tmp() -> tempfile::TempDir {
@@ -71,7 +82,7 @@ pub fn release_cmd(pipeline: &str, version: &str, out: &Path, key: &str) -> Comm
     let mut c = Command::new(env!("CARGO_BIN_EXE_opentape"));
     c.current_dir(repo())
         .args(["release", "--pipeline", pipeline, "--version", version])
-        .args(["--as-of", "2026-11-29", "--quiet", "--out"])
+        .args(["--as-of", AS_OF, "--quiet", "--out"])
         .arg(out)
         .env("OPENTAPE_NOISE_KEY", key);
     c

@@ -31,11 +31,7 @@ fn run_v3(sets: &[u8]) {
     .unwrap();
     let pl = pipeline("freesewing-v3");
     if let Ok(export) = opentape::read::read(&pl, &[d.path().to_path_buf()]) {
-        let e = opentape::filter::apply(
-            &pl,
-            export,
-            opentape::date::parse_date("2026-11-29").unwrap(),
-        );
+        let e = opentape::filter::apply(&pl, export, opentape::date::parse_date(AS_OF).unwrap());
         let _ = opentape::assess::risk::uniqueness(&e);
     }
 }

@@ -4,8 +4,6 @@
 use crate::common::*;
 use std::fs;
 
-const AS_OF: &str = "2026-11-29";
-
 fn inspect(args: &[&str]) -> Run {
     let mut a = vec!["inspect"];
     a.extend_from_slice(args);

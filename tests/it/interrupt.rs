@@ -266,7 +266,7 @@ fn permission_errors_end_with_a_clear_message_and_no_partial_release() {
             "--version",
             "1.0.0",
             "--as-of",
-            "2026-11-29",
+            AS_OF,
             "--quiet",
         ];
         args.extend_from_slice(extra);

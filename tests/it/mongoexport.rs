@@ -113,7 +113,7 @@ fn relaxed_canonical_and_legacy_extended_json_publish_the_same_bytes() {
             "--out",
             &relaxed.display().to_string(),
             "--as-of",
-            "2026-11-29",
+            AS_OF,
         ],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -185,7 +185,7 @@ fn a_non_finite_extended_json_measurement_is_quarantined() {
             "--out",
             &dir.display().to_string(),
             "--as-of",
-            "2026-11-29",
+            AS_OF,
         ],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -209,7 +209,7 @@ fn a_non_finite_extended_json_measurement_is_quarantined() {
             "--input",
             &dir.display().to_string(),
             "--as-of",
-            "2026-11-29",
+            AS_OF,
             "--json",
         ],
     );

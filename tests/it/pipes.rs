@@ -3,8 +3,6 @@
 use crate::common::*;
 use std::process::Command;
 
-const AS_OF: &str = "2026-11-29";
-
 /// Every command that prints stops quietly when its reader goes away (`| head -1`, or a
 /// reader that reads nothing), and keeps its exit code: no "failed printing to stdout"
 /// panic (exit 101).

@@ -6,9 +6,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const AS_OF: &str = "2026-11-29";
-const KEY: &str = "test-key-0123456789abcdef-not-secret";
-
 fn release(dir: &Path, args: &[&str], threads: Option<&str>) -> Run {
     let mut c = Command::new(env!("CARGO_BIN_EXE_opentape"));
     c.current_dir(repo()).arg("release").args(args);
@@ -19,11 +16,7 @@ fn release(dir: &Path, args: &[&str], threads: Option<&str>) -> Run {
     }
     let _ = dir;
     let out = c.output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::from(out)
 }
 
 fn manifest(dir: &Path) -> serde_json::Value {

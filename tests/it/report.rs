@@ -169,7 +169,7 @@ fn report_command_rebuilds_the_same_page_and_json_output_stays_clean() {
             "--version",
             "1.0.0",
             "--as-of",
-            "2026-11-29",
+            AS_OF,
             "--json",
             "--out",
         ])
@@ -235,11 +235,7 @@ fn report_from_source(
         .env("OPENTAPE_NOISE_KEY", key)
         .output()
         .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::from(out)
 }
 
 #[test]
@@ -340,7 +336,7 @@ fn progress_shows_stages_and_bars_on_a_terminal_unless_quiet() {
     let d = tmp();
     let out = d.path().join("rel").display().to_string();
     let args = format!(
-        "release --pipeline pipelines/ansur2.toml --version 1.0.0 --as-of 2026-11-29 --out {out}"
+        "release --pipeline pipelines/ansur2.toml --version 1.0.0 --as-of {AS_OF} --out {out}"
     );
     let shown = on_terminal(&args)
         .expect("prerequisite missing: util-linux `script` (runs the command on a terminal)");

@@ -17,7 +17,7 @@ fn inspect(pipeline: &str, input: &Path) -> Run {
             "--input",
             &input.display().to_string(),
             "--as-of",
-            "2026-11-29",
+            AS_OF,
             "--json",
         ],
     )

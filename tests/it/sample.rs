@@ -7,17 +7,8 @@ fn sample(dir: &std::path::Path, format: &str, seed: &str, out: &str) -> Run {
     opentape(
         dir,
         &[
-            "sample",
-            "--format",
-            format,
-            "--people",
-            "600",
-            "--seed",
-            seed,
-            "--out",
-            out,
-            "--as-of",
-            "2026-11-29",
+            "sample", "--format", format, "--people", "600", "--seed", seed, "--out", out,
+            "--as-of", AS_OF,
         ],
     )
 }
@@ -91,7 +82,7 @@ fn samples_look_like_real_exports_and_pass_the_pipelines() {
             "--input",
             &v3,
             "--as-of",
-            "2026-11-29",
+            AS_OF,
             "--json",
         ],
     );
@@ -117,7 +108,7 @@ fn samples_look_like_real_exports_and_pass_the_pipelines() {
             "--input",
             &v2,
             "--as-of",
-            "2026-11-29",
+            AS_OF,
             "--json",
         ],
     );

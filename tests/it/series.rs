@@ -8,9 +8,6 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-const AS_OF: &str = "2026-11-29";
-const KEY: &str = "series-test-key-0123456789-not-secret";
-
 fn release(input: &Path, version: &str, out: &Path, private: Option<&Path>) -> Run {
     let mut c = Command::new(env!("CARGO_BIN_EXE_opentape"));
     c.current_dir(repo())
@@ -22,11 +19,7 @@ fn release(input: &Path, version: &str, out: &Path, private: Option<&Path>) -> R
     }
     c.env("OPENTAPE_NOISE_KEY", KEY);
     let o = c.output().unwrap();
-    Run {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
+    Run::from(o)
 }
 
 /// The sample without set line `skip` (1-based; none: all of it).

@@ -32,11 +32,7 @@ fn run(args: &[&str], key: Option<&Path>) -> Run {
         c.arg("--store-key-file").arg(k);
     }
     let out = c.output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::from(out)
 }
 
 fn release(d: &Path, db: &Path, key: Option<&Path>) -> Run {
@@ -421,7 +417,7 @@ fn the_sample_database_is_what_opentape_sample_writes() {
             "--out",
             &out,
             "--as-of",
-            "2026-11-29",
+            crate::common::AS_OF,
         ],
         None,
     );

@@ -518,7 +518,7 @@ fn with_source(private: &Path) -> Vec<String> {
         "--private-dir".into(),
         private.display().to_string(),
         "--as-of".into(),
-        "2026-11-29".into(),
+        AS_OF.into(),
     ]
 }
 
