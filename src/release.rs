@@ -227,15 +227,7 @@ pub fn anonymize(
     let public = crate::assess::public::public(pl, &partition, &analysis, &known);
     // The linkage figures as published: noisy (the check above used the exact ones).
     let mut linkage = link.figures;
-    let mut rng =
-        crate::anonymize::known::stream(&o.key, &pl.dataset.name, &o.version, &[], "linkage");
-    crate::assess::public::public_risk(
-        &mut [],
-        &mut linkage,
-        eligible.people.len(),
-        pl.series.count_noise,
-        &mut rng,
-    );
+    crate::assess::public::public_linkage(pl, &o.key, &o.version, &mut linkage);
     let run = Run {
         counts: Counts::of(&eligible),
         eligible,
@@ -314,12 +306,7 @@ impl Run {
             None => (Kind::First, b.total(), b.total(), 0),
         };
         crate::publish::facts::SeriesFacts {
-            kind: match kind {
-                Kind::First => "first",
-                Kind::Patch => "patch",
-                Kind::Minor => "minor",
-                Kind::Major => "major",
-            },
+            kind: kind.name(),
             budget_figures: b.figures,
             budget_spread: b.spread,
             version_cost: cost,
@@ -392,15 +379,8 @@ pub fn release(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<Outcome
     written?;
     // Unique records before anonymization, as published: noisy counts.
     let mut uniqueness = uniqueness;
-    let mut rng =
-        crate::anonymize::known::stream(&o.key, &pl.dataset.name, &o.version, &[], "uniqueness");
-    crate::assess::public::public_risk(
-        &mut uniqueness,
-        &mut None,
-        run.eligible.people.len(),
-        pl.series.count_noise,
-        &mut rng,
-    );
+    let people = run.eligible.people.len();
+    crate::assess::public::public_uniqueness(pl, &o.key, &o.version, people, &mut uniqueness);
     stage("computing the report and documents");
     crate::publish::write_documents(&staging.dir, &facts, &uniqueness)?;
     stage("verifying the staged release");

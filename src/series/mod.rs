@@ -47,7 +47,28 @@ pub enum Kind {
     Major,
 }
 
+/// Whether a person spends budget in a version of `kind` (`new`: not in a class of the
+/// version before): a cut measures everyone's figures, a minor version its new people's,
+/// a patch nobody's.
+fn spends(kind: Kind, new: bool) -> bool {
+    match kind {
+        Kind::Patch => false,
+        Kind::Minor => new,
+        Kind::First | Kind::Major => true,
+    }
+}
+
 impl Kind {
+    /// The kind as the manifest and report spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::First => "first",
+            Kind::Patch => "patch",
+            Kind::Minor => "minor",
+            Kind::Major => "major",
+        }
+    }
+
     /// Whether the previous version's classes are kept.
     pub fn continues(self) -> bool {
         matches!(self, Kind::Patch | Kind::Minor)
@@ -240,29 +261,23 @@ impl Step {
                 })
                 .collect()
         };
-        let members = |l: &Ledger| -> std::collections::HashSet<String> {
-            l.classes
-                .iter()
-                .flat_map(|c| c.members.iter().cloned())
-                .collect()
-        };
-        let known: std::collections::HashSet<String> =
-            previous.as_ref().map(members).unwrap_or_default();
+        let known: std::collections::HashSet<&str> = previous
+            .iter()
+            .flat_map(|l| &l.classes)
+            .flat_map(|c| c.members.iter().map(String::as_str))
+            .collect();
         // Without a ledger to read or write (no private folder), nobody needs a
         // fingerprint: a million HMACs saved.
         let mut person = if keep { fps(e) } else { Vec::new() };
+        let mut new: Vec<bool> = person.iter().map(|p| !known.contains(p.as_str())).collect();
         let mut over_budget = 0;
         if let Some(l) = &previous {
             let over: Vec<bool> = person
                 .iter()
-                .map(|p| {
-                    let spends = match kind {
-                        Kind::Patch => false,
-                        Kind::Minor => !known.contains(p),
-                        _ => true,
-                    };
+                .zip(&new)
+                .map(|(p, &n)| {
                     // (With a relative margin: budgets are sums of floats.)
-                    spends
+                    spends(kind, n)
                         && l.budgets.get(p).copied().unwrap_or(0.0) + cost
                             > pl.series.max_budget * (1.0 + 1e-9)
                 })
@@ -275,13 +290,16 @@ impl Step {
                         pl.series.max_budget
                     )));
                 }
+                // The people left out, and their fingerprints with them.
                 let mut it = over.iter();
                 e.people
                     .retain(|_| !*it.next().expect("one flag per person"));
-                person = fps(e);
+                let mut it = over.iter();
+                person.retain(|_| !*it.next().expect("one flag per person"));
+                let mut it = over.iter();
+                new.retain(|_| !*it.next().expect("one flag per person"));
             }
         }
-        let new = person.iter().map(|p| !known.contains(p)).collect();
         Ok(Step {
             kind,
             previous,
@@ -295,9 +313,10 @@ impl Step {
 
     /// What person `i` spends in this version.
     fn spends(&self, i: usize) -> f64 {
-        match self.kind {
-            Kind::Minor if !self.new[i] => 0.0,
-            _ => self.cost,
+        if spends(self.kind, self.new[i]) {
+            self.cost
+        } else {
+            0.0
         }
     }
 
