@@ -10,7 +10,7 @@
 use super::pooled::{PairFigures, Pooled, PAIR_PEOPLE};
 use super::utility::{Analysis, ColumnFigures, Side, StratumAnalysis};
 use crate::anonymize::calibrate::Targets;
-use crate::anonymize::known::Knowledge;
+use crate::anonymize::known::{gauss, Knowledge};
 use crate::anonymize::Partition;
 use crate::pipeline::Pipeline;
 
@@ -137,16 +137,7 @@ fn column(pl: &Pipeline, c: &ColumnFigures, p: usize, t: &Targets) -> ColumnFigu
 /// and each pair's correlation (over the people holding both) with the spread between the
 /// groups' means included.
 pub fn pool(parts: &[Targets], d: usize) -> Targets {
-    let mut t = Targets {
-        d,
-        count: vec![0.0; d],
-        mean: vec![f64::NAN; d],
-        sd: vec![f64::NAN; d],
-        both: vec![0.0; d * d],
-        corr: vec![f64::NAN; d * d],
-        pair_mean: vec![f64::NAN; d * d],
-        pair_var: vec![f64::NAN; d * d],
-    };
+    let mut t = unknown(d);
     let ok = |x: f64| !x.is_nan();
     for p in 0..d {
         let g: Vec<&Targets> = parts
@@ -228,35 +219,55 @@ fn pairs(held: &[f64], rel: &[f64], both: &[f64], d: usize) -> PairFigures {
     }
 }
 
-/// The risk figures as the documents may publish them: each count of people (unique
-/// records at each rounding; nearest-neighbour hits among the people scored) with
-/// Gaussian noise of `count_noise` people, drawn from `rng`, so that no exact figure of
-/// the eligible people is published (the release's pass or refusal used the exact ones).
-pub fn public_risk(
-    uniqueness: &mut [super::risk::Uniqueness],
-    linkage: &mut Option<serde_json::Value>,
+/// The keyed noise stream of a release's risk figures (`what`: which).
+fn risk_stream(
+    pl: &Pipeline,
+    key: &crate::anonymize::noise::NoiseKey,
+    version: &str,
+    what: &str,
+) -> rand_chacha::ChaCha20Rng {
+    crate::anonymize::known::stream(key, &pl.dataset.name, version, &[], what)
+}
+
+/// Unique records before anonymization as the documents may publish them: each count of
+/// people with Gaussian noise of `count_noise` people (an exact count differenced between
+/// versions tells whether a withdrawn person was unique). Keyed by the version: `release`
+/// and `report --source` draw the same noise.
+pub fn public_uniqueness(
+    pl: &Pipeline,
+    key: &crate::anonymize::noise::NoiseKey,
+    version: &str,
     people: usize,
-    count_noise: f64,
-    rng: &mut rand_chacha::ChaCha20Rng,
+    uniqueness: &mut [super::risk::Uniqueness],
 ) {
-    use crate::anonymize::known::gauss;
+    let mut rng = risk_stream(pl, key, version, "uniqueness");
     for u in uniqueness.iter_mut() {
-        let noisy = (u.unique_people as f64 + count_noise * gauss(rng))
+        let noisy = (u.unique_people as f64 + pl.series.count_noise * gauss(&mut rng))
             .round()
             .max(0.0);
         u.unique_people = noisy as usize;
         u.share = noisy / people.max(1) as f64;
     }
-    if let Some(l) = linkage {
-        let scored = l["scored"].as_f64().unwrap_or(0.0).max(1.0);
-        // One draw for both: the hit rate (hits) stays at least the share (hits weighed
-        // by 1 / the row's multiplicity), as it is exactly.
-        let z = count_noise * gauss(rng);
-        for f in ["nearest_neighbour_share", "nearest_neighbour_hit_rate"] {
-            if let Some(x) = l[f].as_f64() {
-                let noisy = (x * scored + z).clamp(0.0, scored) / scored;
-                l[f] = serde_json::json!((noisy * 1e4).round() / 1e4);
-            }
+}
+
+/// The linkage check's figures as the documents may publish them: the nearest-neighbour
+/// hits with Gaussian noise of `count_noise` people (the check itself used the exact ones).
+pub fn public_linkage(
+    pl: &Pipeline,
+    key: &crate::anonymize::noise::NoiseKey,
+    version: &str,
+    linkage: &mut Option<serde_json::Value>,
+) {
+    let Some(l) = linkage else { return };
+    let mut rng = risk_stream(pl, key, version, "linkage");
+    let scored = l["scored"].as_f64().unwrap_or(0.0).max(1.0);
+    // One draw for both: the hit rate (hits) stays at least the share (hits weighed by
+    // 1 / the row's multiplicity), as it is exactly.
+    let z = pl.series.count_noise * gauss(&mut rng);
+    for f in ["nearest_neighbour_share", "nearest_neighbour_hit_rate"] {
+        if let Some(x) = l[f].as_f64() {
+            let noisy = (x * scored + z).clamp(0.0, scored) / scored;
+            l[f] = serde_json::json!((noisy * 1e4).round() / 1e4);
         }
     }
 }

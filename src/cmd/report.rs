@@ -143,14 +143,7 @@ fn recompute(a: &Args, pipeline: &Path, progress: &super::progress::Progress) ->
     let facts = run.facts(&pl, &o, &as_of, &series);
     // Unique records as the release published them: noisy counts, the same draws.
     let mut uniqueness = opentape::assess::risk::uniqueness(&run.eligible);
-    let mut rng =
-        opentape::anonymize::known::stream(&o.key, &pl.dataset.name, &o.version, &[], "uniqueness");
-    opentape::assess::public::public_risk(
-        &mut uniqueness,
-        &mut None,
-        run.eligible.people.len(),
-        pl.series.count_noise,
-        &mut rng,
-    );
+    let people = run.eligible.people.len();
+    opentape::assess::public::public_uniqueness(&pl, &o.key, &o.version, people, &mut uniqueness);
     Ok(opentape::publish::report::build(&facts, &uniqueness))
 }
