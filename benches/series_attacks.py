@@ -127,6 +127,18 @@ def estimates(A, B, names, gender):
     return out
 
 
+def summarize(mae, one, hit):
+    """One attack's tries: mean errors of the estimates and of what one release tells, the
+    tries where the estimate is no closer, and those where the nearest person is the person."""
+    return {
+        "estimate_mae_mm": round(float(np.nanmean(mae)), 2),
+        "one_release_mae_mm": round(float(np.nanmean(one)), 2),
+        "no_closer_than_one_release": int(sum(m >= c for m, c in zip(mae, one))),
+        "nearest_is_person": int(sum(hit)),
+        "tries": len(hit),
+    }
+
+
 def average_attack(a, d, without, with_, key_file, names, g):
     """The documents attack averaged over a series of re-cuts that alternates with and
     without the person: 1.0.0 with, 2.0.0 without (the pair above), 3.0.0 with, 4.0.0
@@ -229,13 +241,7 @@ def main():
             shutil.rmtree(d, ignore_errors=True)
         summary = {}
         for name, r in rec.items():
-            summary[name] = {
-                "estimate_mae_mm": round(float(np.mean(r["mae"])), 2),
-                "one_release_mae_mm": round(float(np.nanmean(r["class_mae"])), 2),
-                "no_closer_than_one_release": int(sum(m >= c for m, c in zip(r["mae"], r["class_mae"]))),
-                "nearest_is_person": int(sum(r["hit"])),
-                "tries": len(r["hit"]),
-            }
+            summary[name] = summarize(r["mae"], r["class_mae"], r["hit"])
         if scenario == "recut" and AVERAGED:
             summary["average"]["versions_with_without"] = sorted(set(AVERAGED))
         results["scenarios"][scenario] = summary

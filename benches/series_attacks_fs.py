@@ -35,6 +35,8 @@ from collections import Counter
 import numpy as np
 import pyarrow.parquet as pq
 
+from series_attacks import summarize
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEY = "series-attack-key-0123456789"
 
@@ -210,16 +212,7 @@ def main():
                 r["one"].append(one)
                 r["hit"].append(nearest == t)
             shutil.rmtree(d, ignore_errors=True)
-        summary = {
-            name: {
-                "estimate_mae_mm": round(float(np.nanmean(r["mae"])), 2),
-                "one_release_mae_mm": round(float(np.nanmean(r["one"])), 2),
-                "no_closer_than_one_release": int(sum(x >= y for x, y in zip(r["mae"], r["one"]))),
-                "nearest_is_person": int(sum(r["hit"])),
-                "tries": len(r["hit"]),
-            }
-            for name, r in rec.items()
-        }
+        summary = {name: summarize(r["mae"], r["one"], r["hit"]) for name, r in rec.items()}
         results["scenarios"][scenario] = summary
         print(scenario, json.dumps(summary), flush=True)
     shutil.rmtree(work, ignore_errors=True)
