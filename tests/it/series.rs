@@ -293,6 +293,17 @@ fn a_patch_needs_the_ledger_and_a_re_cut_does_not() {
     assert!(d.path().join("elsewhere/series/ledger.json").exists());
 }
 
+/// The ids of the checks a `verify --json` run failed.
+fn failed_checks(r: &Run) -> Vec<String> {
+    r.json()["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["ok"] == false)
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).unwrap();
     for e in fs::read_dir(from).unwrap() {
@@ -370,15 +381,18 @@ fn verify_series_checks_a_whole_series_and_catches_a_changed_row() {
         &["verify", "--series", &o, "--private-dir", &p, "--json"],
     );
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
-    let j = r.json();
-    let failed: Vec<&str> = j["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["ok"] == false)
-        .map(|c| c["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(failed, ["ledger", "unchanged"]);
+    assert_eq!(failed_checks(&r), ["ledger", "unchanged"]);
+    // An exact figure of the eligible people in a document (a percentile error, as the
+    // manifest gave before series): caught.
+    let m = out.join("1.0.0/manifest.json");
+    let mut v: serde_json::Value = serde_json::from_str(&fs::read_to_string(&m).unwrap()).unwrap();
+    v["utility"]["worst"]["percentile_error_sd"] = serde_json::json!(0.15);
+    fs::write(&m, serde_json::to_string(&v).unwrap()).unwrap();
+    let r = opentape(
+        &repo(),
+        &["verify", "--series", &o, "--private-dir", &p, "--json"],
+    );
+    assert_eq!(failed_checks(&r), ["ledger", "unchanged", "documents"]);
 }
 
 /// A patch or minor version keeps classes made under the series' k and noise: a pipeline
