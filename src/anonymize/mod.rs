@@ -11,6 +11,8 @@ pub mod partition;
 pub mod patterns;
 pub mod quantile;
 pub mod reproduction;
+pub mod table;
+pub mod targets;
 
 pub use generalize::{generalize, Table};
 pub use partition::{partition, partition_metered, Class, Partition};
