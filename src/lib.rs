@@ -34,6 +34,9 @@ pub mod publish;
 /// A series of versions: which classes a version keeps, the ledger of the private folder.
 pub mod series;
 
+/// Everything of a release but the files (after read and filter): `Run`.
+pub mod prepare;
+
 /// The chain of the five.
 pub mod release;
 

@@ -4,6 +4,7 @@
 mod common;
 
 mod it {
+    mod chain;
     mod fuzz_readers;
     mod inspect;
     mod interrupt;

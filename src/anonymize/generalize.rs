@@ -362,9 +362,9 @@ pub fn generalize(
     e: &Eligible,
     part: &mut Partition,
     key: &NoiseKey,
-    owner_keys: &crate::read::OwnerKeys,
     known: &Knowledge,
 ) -> Table {
+    let owner_keys = &e.owner_keys;
     let rep = pl.release.representation;
     let columns = column_names(pl);
     let ratio = noise::scale_ratio(pl.release.noise_scale);
@@ -554,13 +554,12 @@ mod tests {
                 pl.release.moments_strength = strength;
                 pl.release.partition_space = space;
                 pl.release.cut = cut;
-                let (e, mut part, keys) = classes_of(&pl);
+                let (e, mut part) = classes_of(&pl);
                 let t = release_table(
                     &pl,
                     &e,
                     &mut part,
                     &NoiseKey::from_bytes(vec![3; 32]).unwrap(),
-                    &keys,
                 );
                 let mut row_of = vec![None; e.people.len()];
                 for (ci, c) in part.classes.iter().enumerate() {
@@ -591,13 +590,12 @@ mod tests {
         pl.release.k = 4;
         pl.release.noise_scale = 0.0;
         pl.release.moments = Moments::None;
-        let (e, mut part, keys) = classes_of(&pl);
+        let (e, mut part) = classes_of(&pl);
         let t = release_table(
             &pl,
             &e,
             &mut part,
             &NoiseKey::from_bytes(vec![3; 32]).unwrap(),
-            &keys,
         );
         let frame = crate::anonymize::known::Frame::of(&pl);
         let mut shifts: std::collections::BTreeMap<(usize, usize), Vec<f64>> = Default::default();
@@ -637,7 +635,7 @@ mod tests {
         let mut pl = pipeline();
         pl.release.k = 4;
         pl.release.noise_scale = 0.0;
-        let (e, mut part, keys) = classes_of(&pl);
+        let (e, mut part) = classes_of(&pl);
         // Narrow the first measurement's plausible range below some class means.
         let m0 = pl.measurements[0];
         let means: Vec<f64> = part
@@ -658,7 +656,6 @@ mod tests {
             &e,
             &mut part,
             &NoiseKey::from_bytes(vec![3; 32]).unwrap(),
-            &keys,
         );
         assert!(t.clamped > 0);
         assert!(t.iter_rows().all(|(_, r)| r[0].unwrap() <= cap as i64));
@@ -673,19 +670,17 @@ mod tests {
             .map(|i| (i, "Male", vec![300.0 + (i * 7 % 40) as f64]))
             .collect();
         let e = eligible(&pl, &rows);
-        let mut part = partition(&pl, &e);
+        let mut part = partition(&pl, &e, &Default::default());
         assert!(part.classes.len() > 3);
-        let keys: crate::read::OwnerKeys = (0..40).map(|i| format!("o{i}")).collect();
         let key = NoiseKey::from_bytes(vec![9; 32]).unwrap();
-        let t1 = release_table(&pl, &e, &mut part, &key, &keys);
-        let t2 = release_table(&pl, &e, &mut part, &key, &keys);
+        let t1 = release_table(&pl, &e, &mut part, &key);
+        let t2 = release_table(&pl, &e, &mut part, &key);
         assert!(t1.iter_rows().eq(t2.iter_rows()));
         let other = release_table(
             &pl,
             &e,
             &mut part,
             &NoiseKey::from_bytes(vec![8; 32]).unwrap(),
-            &keys,
         );
         assert!(!t1.iter_rows().eq(other.iter_rows()));
         // Every distinct row appears at least k times.
@@ -722,12 +717,12 @@ mod tests {
             for (i, &(_, _, a, b)) in people.iter().enumerate() {
                 e.people.values_mut(i).copy_from_slice(&[300.0 + a as f32, 1300.0 + 0.5 * a as f32 + b as f32, 300.0 + b as f32]);
             }
-            let keys: crate::read::OwnerKeys = (0..80).map(|i| format!("owner-{i}")).collect();
+            e.owner_keys = (0..80).map(|i| format!("owner-{i}")).collect();
             let key = NoiseKey::from_bytes(vec![6; 32]).unwrap();
             let run = |threads: usize| {
                 rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(|| {
-                    let mut part = partition(&pl, &e);
-                    let t = release_table(&pl, &e, &mut part, &key, &keys);
+                    let mut part = partition(&pl, &e, &Default::default());
+                    let t = release_table(&pl, &e, &mut part, &key);
                     t.iter_rows().map(|(c, r)| (c.to_vec(), r.to_vec())).collect::<Vec<_>>()
                 })
             };
@@ -772,12 +767,12 @@ mod tests {
                     };
                 }
             }
-            let keys: crate::read::OwnerKeys = (0..70).map(|i| format!("owner-{i}")).collect();
+            e.owner_keys = (0..70).map(|i| format!("owner-{i}")).collect();
             let key = NoiseKey::from_bytes(vec![7; 32]).unwrap();
             let run = |threads: usize| {
                 rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(|| {
-                    let mut part = partition(&pl, &e);
-                    let t = release_table(&pl, &e, &mut part, &key, &keys);
+                    let mut part = partition(&pl, &e, &Default::default());
+                    let t = release_table(&pl, &e, &mut part, &key);
                     (part, t)
                 })
             };
@@ -817,7 +812,6 @@ mod tests {
         pl.release.partition_space = PartitionSpace::Whitened;
         pl.release.cut = Cut::Auto;
         let e = correlated(&mut pl, 400);
-        let keys: crate::read::OwnerKeys = (0..400).map(|i| format!("o{i}")).collect();
         let key = NoiseKey::from_bytes(vec![4; 32]).unwrap();
         let run = |threads: usize| {
             rayon::ThreadPoolBuilder::new()
@@ -825,8 +819,8 @@ mod tests {
                 .build()
                 .unwrap()
                 .install(|| {
-                    let mut part = partition(&pl, &e);
-                    let t = release_table(&pl, &e, &mut part, &key, &keys);
+                    let mut part = partition(&pl, &e, &Default::default());
+                    let t = release_table(&pl, &e, &mut part, &key);
                     (
                         part.classes.len(),
                         t.iter_rows().map(|(_, r)| r.to_vec()).collect::<Vec<_>>(),
@@ -876,14 +870,12 @@ mod tests {
         for i in 0..200 {
             e.people.values_mut(i)[1] = same as f32;
         }
-        let mut part = partition(&pl, &e);
-        let keys: crate::read::OwnerKeys = (0..200).map(|i| format!("o{i}")).collect();
+        let mut part = partition(&pl, &e, &Default::default());
         let t = release_table(
             &pl,
             &e,
             &mut part,
             &NoiseKey::from_bytes(vec![2; 32]).unwrap(),
-            &keys,
         );
         assert!(
             t.moved > 0,

@@ -15,7 +15,7 @@ pub mod table;
 pub mod targets;
 
 pub use generalize::{generalize, Table};
-pub use partition::{partition, partition_metered, Class, Partition};
+pub use partition::{partition, Class, Partition};
 
 /// Builders shared by the stage tests.
 #[cfg(test)]
@@ -48,6 +48,8 @@ pub(crate) mod testing {
                 .collect();
             store.push(at, *owner, &[code], &values);
         }
+        // Owners `o0`, `o1`, ...: the keys their pseudonyms (and so the noise) derive from.
+        let owners = people.iter().map(|p| p.0 as usize + 1).max().unwrap_or(0);
         Eligible {
             people: store,
             tally: Tally::default(),
@@ -55,7 +57,7 @@ pub(crate) mod testing {
             records_read: people.len() as u64,
             users_read: 0,
             files: vec![],
-            owner_keys: Default::default(),
+            owner_keys: (0..owners).map(|i| format!("o{i}")).collect(),
             consent_value_owners: None,
         }
     }
@@ -67,15 +69,14 @@ pub(crate) mod testing {
         e: &Eligible,
         part: &mut Partition,
         key: &crate::anonymize::noise::NoiseKey,
-        keys: &crate::read::OwnerKeys,
     ) -> super::Table {
         let known = super::known::Knowledge::measure(pl, e, key, "test", None);
-        super::generalize(pl, e, part, key, keys, &known)
+        super::generalize(pl, e, part, key, &known)
     }
 
     /// 60 people in two strata with plausible, correlated values (catalog mid-range plus
     /// offsets).
-    pub fn classes_of(pl: &Pipeline) -> (Eligible, Partition, crate::read::OwnerKeys) {
+    pub fn classes_of(pl: &Pipeline) -> (Eligible, Partition) {
         let rows: Vec<(u32, &str, Vec<f64>)> = (0..60)
             .map(|i| (i, if i % 3 == 0 { "Female" } else { "Male" }, vec![0.0]))
             .collect();
@@ -92,9 +93,8 @@ pub(crate) mod testing {
                     .round() as f32;
             }
         }
-        let part = partition(pl, &e);
-        let keys = (0..60).map(|i| format!("o{i}")).collect();
-        (e, part, keys)
+        let part = partition(pl, &e, &Default::default());
+        (e, part)
     }
 
     /// 400 people in one stratum, 3 measurements: correlated, so whitening changes them.

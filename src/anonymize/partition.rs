@@ -106,12 +106,9 @@ fn at_least_distinct(owners: impl Iterator<Item = u32>, m: usize) -> bool {
     false
 }
 
-pub fn partition(pl: &Pipeline, e: &Eligible) -> Partition {
-    partition_metered(pl, e, &Meter::default())
-}
-
-/// As [`partition`], counting on `meter` the people placed in a class or suppressed.
-pub fn partition_metered(pl: &Pipeline, e: &Eligible, meter: &Meter) -> Partition {
+/// The classes of `e`'s people, counting on `meter` the people placed in a class or
+/// suppressed.
+pub fn partition(pl: &Pipeline, e: &Eligible, meter: &Meter) -> Partition {
     let k = pl.release.k;
     meter.start(e.people.len() as u64, crate::progress::Unit::Count);
     let patterns = super::patterns::choose(pl, e);
@@ -396,7 +393,7 @@ mod tests {
                 .map(|(o, male, v, same)| (*o, if *male { "Male" } else { "Female" }, if *same { vec![150.0] } else { v.clone() }))
                 .collect();
             let e = eligible(&pl, &rows);
-            let part = partition(&pl, &e);
+            let part = partition(&pl, &e, &Default::default());
             let mut seen = vec![false; e.people.len()];
             for c in &part.classes {
                 let owners = distinct(c.members.iter().map(|&m| e.people.owner(m as usize)));
@@ -452,11 +449,11 @@ mod tests {
             .collect();
         let e = eligible(&pl, &rows);
         pl.release.cut = Cut::Median;
-        let median = partition(&pl, &e).classes.len();
+        let median = partition(&pl, &e, &Default::default()).classes.len();
         pl.release.cut = Cut::Auto;
-        let auto = partition(&pl, &e);
+        let auto = partition(&pl, &e, &Default::default());
         pl.release.cut = Cut::Balanced;
-        let balanced = partition(&pl, &e).classes.len();
+        let balanced = partition(&pl, &e, &Default::default()).classes.len();
         assert!(median <= pl.measurements.len());
         assert_eq!(auto.classes.len(), balanced);
         assert!(balanced > median, "{balanced} vs {median}");
@@ -465,9 +462,9 @@ mod tests {
         pl.measurements.truncate(3);
         let e = eligible(&pl, &rows);
         pl.release.cut = Cut::Median;
-        let median = partition(&pl, &e);
+        let median = partition(&pl, &e, &Default::default());
         pl.release.cut = Cut::Auto;
-        let auto = partition(&pl, &e);
+        let auto = partition(&pl, &e, &Default::default());
         assert_eq!(median.classes.len(), auto.classes.len());
         assert!(median
             .classes

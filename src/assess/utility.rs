@@ -523,13 +523,12 @@ mod tests {
     #[test]
     fn streamed_utility_figures_match_the_columns() {
         let pl = pipeline();
-        let (e, mut part, keys) = classes_of(&pl);
+        let (e, mut part) = classes_of(&pl);
         let t = release_table(
             &pl,
             &e,
             &mut part,
             &NoiseKey::from_bytes(vec![5; 32]).unwrap(),
-            &keys,
         );
         let a = crate::assess::utility::analyse(&pl, &e, &part, &t);
         assert!(!a.strata.is_empty());

@@ -23,14 +23,14 @@ pub fn run(a: Args) -> Result<i32> {
     let pl = Pipeline::load(&a.input.pipeline)?;
     let as_of = a.input.as_of()?;
     let inputs = a.input.inputs(&pl);
-    let eligible = opentape::release::eligible(
-        &pl,
-        &inputs,
-        &a.store_key.read_options(a.input.limits())?,
+    let quiet = opentape::progress::Meter::default();
+    let o = opentape::release::RunOptions {
         as_of,
-        &opentape::progress::Meter::default(),
-        &|_| {},
-    )?;
+        read: a.store_key.read_options(a.input.limits())?,
+        on_stage: None,
+        meter: &quiet,
+    };
+    let eligible = opentape::release::eligible(&pl, &inputs, &o)?;
     let names: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
     let summary = opentape::inspect::summarize(&pl, &names, as_of, &eligible);
     if a.json {

@@ -105,11 +105,7 @@ impl StoreKeyArg {
         let store_key = self
             .load()?
             .map(|k| std::sync::Arc::new(opentape::read::decrypt::StoreKey::derive(&k)));
-        Ok(opentape::read::ReadOptions {
-            limits,
-            store_key,
-            owner_rules: None,
-        })
+        Ok(opentape::read::ReadOptions::new(limits, store_key))
     }
 }
 

@@ -61,20 +61,24 @@ pub fn run(a: Args, progress: &super::progress::Progress) -> Result<i32> {
     };
     let stages = std::cell::RefCell::new(Vec::new());
     let opts = opentape::release::Options {
-        version: a.version.clone(),
+        run: opentape::release::RunOptions {
+            as_of,
+            read: a.keys.store.read_options(a.input.limits())?,
+            on_stage: Some(Box::new(|s: &str| {
+                progress.stage(s);
+                stages
+                    .borrow_mut()
+                    .push((s.to_string(), std::time::Instant::now()));
+            })),
+            meter: progress.meter(),
+        },
+        edition: opentape::release::Edition {
+            key,
+            version: a.version.clone(),
+            created,
+        },
         out: a.out.clone(),
         private_dir: a.private_dir.clone(),
-        as_of,
-        created,
-        key,
-        on_stage: Some(Box::new(|s: &str| {
-            progress.stage(s);
-            stages
-                .borrow_mut()
-                .push((s.to_string(), std::time::Instant::now()));
-        })),
-        meter: Some(progress.meter()),
-        read: a.keys.store.read_options(a.input.limits())?,
     };
     let inputs = a.input.inputs(&pl);
     let result = opentape::release::release(&pl, &inputs, &opts);

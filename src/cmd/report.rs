@@ -109,21 +109,22 @@ fn recompute(a: &Args, pipeline: &Path, progress: &super::progress::Progress) ->
             .map(str::to_string)
             .ok_or_else(|| Error::input(&a.release, format!("manifest.json has no {p}")))
     };
-    let o = opentape::release::Options {
-        version: field("/dataset/version")?,
-        out: a.release.clone(),
-        private_dir: None,
+    let o = opentape::release::RunOptions {
         as_of,
-        created: field("/dataset/created")?,
-        key,
-        on_stage: Some(Box::new(|s: &str| progress.stage(s))),
-        meter: Some(progress.meter()),
         read: a
             .keys
             .store
             .read_options(opentape::read::Limits::default())?,
+        on_stage: Some(Box::new(|s: &str| progress.stage(s))),
+        meter: progress.meter(),
     };
-    let (run, _) = opentape::release::anonymize(&pl, &a.source, &o, None)?;
+    let v = opentape::release::Edition {
+        key,
+        version: field("/dataset/version")?,
+        created: field("/dataset/created")?,
+    };
+    let eligible = opentape::release::eligible(&pl, &a.source, &o)?;
+    let run = opentape::prepare::prepare(&pl, eligible, &o, &v, None)?;
     progress.stage("comparing with the published table");
     let same = opentape::publish::table::same_table(
         &run.table,
@@ -140,10 +141,10 @@ fn recompute(a: &Args, pipeline: &Path, progress: &super::progress::Progress) ->
     }
     let as_of = opentape::date::format_date(as_of);
     let series = run.series_facts(&pl);
-    let facts = run.facts(&pl, &o, &as_of, &series);
+    let facts = run.facts(&pl, &v, &as_of, &series);
     // Unique records as the release published them: noisy counts, the same draws.
     let mut uniqueness = opentape::assess::risk::uniqueness(&run.eligible);
     let people = run.eligible.people.len();
-    opentape::assess::public::public_uniqueness(&pl, &o.key, &o.version, people, &mut uniqueness);
+    opentape::assess::public::public_uniqueness(&pl, &v.key, &v.version, people, &mut uniqueness);
     Ok(opentape::publish::report::build(&facts, &uniqueness))
 }

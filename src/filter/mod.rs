@@ -16,7 +16,7 @@ use serde_json::Value;
 pub struct Eligible {
     pub people: People,
     pub tally: Tally,
-    /// Emptied by `release::anonymize` once written to the private folder and counted.
+    /// Emptied by `prepare::prepare` once written to the private folder and counted.
     pub dropped: Vec<Dropped>,
     /// Person records read (sets, people, rows), including malformed ones.
     pub records_read: u64,

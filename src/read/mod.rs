@@ -54,7 +54,18 @@ pub struct ReadOptions {
     /// them, each user record is kept as the rules' verdict rather than its filter values,
     /// and a store reader decrypts the sets of owners the rules keep only (the others are
     /// dropped by the filter anyway).
-    pub owner_rules: Option<OwnerRules>,
+    pub(crate) owner_rules: Option<OwnerRules>,
+}
+
+impl ReadOptions {
+    /// Reading within `limits`, with the store's key where its values are encrypted.
+    pub fn new(limits: Limits, store_key: Option<std::sync::Arc<decrypt::StoreKey>>) -> Self {
+        ReadOptions {
+            limits,
+            store_key,
+            owner_rules: None,
+        }
+    }
 }
 
 /// What the owner rules say of an owner whose user record holds these filter values
@@ -71,26 +82,9 @@ impl std::fmt::Debug for OwnerRules {
     }
 }
 
-/// Reads every input with the pipeline's reader, within the default limits.
-pub fn read(pl: &Pipeline, inputs: &[PathBuf]) -> Result<Export> {
-    read_limited(pl, inputs, Limits::default())
-}
-
-pub fn read_limited(pl: &Pipeline, inputs: &[PathBuf], limits: Limits) -> Result<Export> {
-    let o = ReadOptions {
-        limits,
-        ..ReadOptions::default()
-    };
-    read_metered(pl, inputs, &o, &Meter::default())
-}
-
-/// As [`read_limited`], with a store key, counting the bytes read on `meter`.
-pub fn read_metered(
-    pl: &Pipeline,
-    inputs: &[PathBuf],
-    o: &ReadOptions,
-    meter: &Meter,
-) -> Result<Export> {
+/// Reads every input with the pipeline's reader, within `o`'s limits and with its store
+/// key, counting the bytes read on `meter`.
+pub fn read(pl: &Pipeline, inputs: &[PathBuf], o: &ReadOptions, meter: &Meter) -> Result<Export> {
     let limits = o.limits;
     let mut files = Vec::new();
     for input in inputs {

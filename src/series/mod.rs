@@ -125,15 +125,30 @@ fn columns(pl: &Pipeline) -> Vec<String> {
         .collect()
 }
 
-/// The kind of `version` after what `out` holds, and the ledger it continues from
-/// `private`. Refuses (exit 2) a patch or minor version without the ledger.
+/// What a release continues: its kind, the previous ledger, the fingerprints' key, and
+/// whether people's fingerprints are kept (only with a private folder to keep them in).
+pub struct Start {
+    pub kind: Kind,
+    pub previous: Option<Ledger>,
+    pub secret: Vec<u8>,
+    pub fingerprints: bool,
+}
+
+/// Where `version` starts after what `out` holds, continuing the ledger of `private`.
+/// Refuses (exit 2) a patch or minor version without the ledger.
 pub fn open(
     pl: &Pipeline,
     out: &Path,
     private: Option<&Path>,
     version: &str,
     key: &NoiseKey,
-) -> Result<(Kind, Option<Ledger>, Vec<u8>)> {
+) -> Result<Start> {
+    let start = |kind, previous, secret: &[u8]| Start {
+        kind,
+        previous,
+        secret: secret.to_vec(),
+        fingerprints: private.is_some(),
+    };
     let new = Version::parse(version).expect("checked by the caller");
     let latest = versions::published(out).last().map(|(v, _)| v.clone());
     let ledger = match private {
@@ -142,7 +157,7 @@ pub fn open(
     };
     let Some(latest) = latest else {
         let secret = key.pseudonym(&format!("opentape/series\0{}", pl.dataset.name));
-        return Ok((Kind::First, None, secret.to_vec()));
+        return Ok(start(Kind::First, None, &secret));
     };
     if new <= latest {
         return Err(Error::Refused(format!(
@@ -183,7 +198,7 @@ pub fn open(
                     if kind == Kind::Patch { "patch" } else { "minor" }
                 )));
             }
-            Ok((kind, Some(l), secret))
+            Ok(start(kind, Some(l), &secret))
         }
         other => {
             if kind == Kind::Major {
@@ -191,7 +206,7 @@ pub fn open(
                 // measured again: stated in the manifest).
                 let secret =
                     key.pseudonym(&format!("opentape/series\0{}\0{version}", pl.dataset.name));
-                return Ok((kind, None, secret.to_vec()));
+                return Ok(start(kind, None, &secret));
             }
             let found = match (&other, private) {
                 (Some(l), _) => format!(
@@ -505,7 +520,7 @@ pub fn continued(
             keep[i as usize] = true;
         }
         let sub = e.subset(&keep);
-        let mut cpart = crate::anonymize::partition_metered(pl, &sub, meter);
+        let mut cpart = crate::anonymize::partition(pl, &sub, meter);
         let known = Knowledge::measure(
             pl,
             &sub,
@@ -513,7 +528,7 @@ pub fn continued(
             &format!("{version}\0new"),
             step.spreads().as_ref(),
         );
-        let ct = crate::anonymize::generalize(pl, &sub, &mut cpart, key, &sub.owner_keys, &known);
+        let ct = crate::anonymize::generalize(pl, &sub, &mut cpart, key, &known);
         (clamped, moved) = (ct.clamped, ct.moved);
         made = cpart.classes.len();
         for (c, class) in cpart.classes.iter().enumerate() {
@@ -587,8 +602,7 @@ mod tests {
     #[test]
     fn the_budget_cap_leaves_out_or_refuses() {
         let mut pl = pipeline();
-        let (mut e, _, keys) = classes_of(&pl);
-        e.owner_keys = keys;
+        let (e, _) = classes_of(&pl);
         let secret = b"test-secret".to_vec();
         let (figures, spread) = pl.series.rho(pl.measurements.len());
         pl.series.max_budget = spread + 2.0 * figures;

@@ -30,7 +30,12 @@ fn run_v3(sets: &[u8]) {
     )
     .unwrap();
     let pl = pipeline("freesewing-v3");
-    if let Ok(export) = opentape::read::read(&pl, &[d.path().to_path_buf()]) {
+    if let Ok(export) = opentape::read::read(
+        &pl,
+        &[d.path().to_path_buf()],
+        &Default::default(),
+        &Default::default(),
+    ) {
         let e = opentape::filter::apply(&pl, export, opentape::date::parse_date(AS_OF).unwrap());
         let _ = opentape::assess::risk::uniqueness(&e);
     }
@@ -80,7 +85,7 @@ proptest! {
         let p = d.path().join("t.csv");
         fs::write(&p, bytes).unwrap();
         let pl = pipeline("ansur2");
-        let _ = opentape::read::read(&pl, &[p]);
+        let _ = opentape::read::read(&pl, &[p], &Default::default(), &Default::default());
     }
 }
 

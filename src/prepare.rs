@@ -1,0 +1,239 @@
+//! Everything of a release but the files: from the eligible people to the anonymized,
+//! checked table and the figures the documents describe it by.
+
+use crate::anonymize::known::Knowledge;
+use crate::anonymize::noise::NoiseKey;
+use crate::anonymize::{Partition, Table};
+use crate::error::{Error, Result};
+use crate::filter::Eligible;
+use crate::pipeline::Pipeline;
+use crate::publish::facts::{Counts, Facts};
+use crate::release::{Edition, RunOptions};
+use crate::series::{Start, Step};
+use serde_json::Value;
+
+/// The anonymized table and what it was made from, before anything is written.
+pub struct Run {
+    pub eligible: Eligible,
+    /// The eligible people's counts, for the documents (which never see the people).
+    pub counts: Counts,
+    pub partition: Partition,
+    pub table: Table,
+    /// The linkage check's figures (it passed, or the run was refused).
+    pub linkage: Option<Value>,
+    /// The released rows against the release's noisy figures: what the documents say.
+    pub analysis: crate::assess::utility::Analysis,
+    /// The released rows against the eligible people themselves: private only.
+    pub exact: crate::assess::utility::Analysis,
+    /// The noisy figures the rows were placed by (and the documents compare with).
+    pub known: Knowledge,
+    /// Where the version stands in its series (none for a recomputed report).
+    pub step: Option<Step>,
+    /// Classes kept from the previous version (the first ones; 0 unless a patch or minor).
+    pub kept: usize,
+    /// Classes made in this version, and people of the previous version's classes who left.
+    pub new_classes: usize,
+    pub left: usize,
+}
+
+/// Everything of a release after reading and filtering, but the files: refusals,
+/// partition (or the series' kept classes), generalize, the linkage check and utility.
+/// Refuses (nothing written) when a guarantee or a limit does not hold. `series` is where
+/// the version stands in its series (`None` for a recomputed report: a first version).
+pub fn prepare(
+    pl: &Pipeline,
+    mut eligible: Eligible,
+    o: &RunOptions,
+    v: &Edition,
+    series: Option<Start>,
+) -> Result<Run> {
+    let stage = |s: &str| o.stage(s);
+    let meter = o.meter;
+    let rejected = eligible.rejected_share();
+    if rejected > pl.filters.plausibility.max_rejected {
+        return Err(Error::Refused(format!(
+            "{:.2}% of {} records are malformed or implausible, more than max_rejected = {:.2}%: \
+             a release from this export could be biased (see --private-dir for where they are)",
+            rejected * 100.0,
+            eligible.records_read,
+            pl.filters.plausibility.max_rejected * 100.0
+        )));
+    }
+    if eligible.people.is_empty() {
+        return Err(Error::Refused(
+            "no eligible people: nothing to release".into(),
+        ));
+    }
+    // Where dropped records were has been written and counted (the tally keeps the
+    // counts): millions of entries at 10M people, freed before the anonymization.
+    eligible.dropped = Vec::new();
+    let step = match series {
+        Some(s) => Some(Step::new(
+            pl,
+            s.kind,
+            s.previous,
+            s.secret,
+            &mut eligible,
+            s.fingerprints,
+        )?),
+        None => None,
+    };
+    if eligible.people.is_empty() {
+        return Err(Error::Refused(
+            "every eligible person is over the series budget cap ([series] max_budget): nothing to release".into(),
+        ));
+    }
+    let carried = step.as_ref().and_then(|s| s.spreads());
+    let continued = step.as_ref().filter(|s| s.kind.continues());
+    // What the rows are placed by and the documents compare with: the noisy figures of
+    // everyone whose values are used.
+    let measure = || Knowledge::measure(pl, &eligible, &v.key, &v.version, carried.as_ref());
+    let (partition, table, known, new_classes, left) = match continued {
+        Some(step) => {
+            stage("keeping the previous version's classes, placing new people");
+            let (p, t, made, left) =
+                crate::series::continued(pl, &eligible, step, &v.key, &v.version, meter);
+            meter.stop();
+            // Nothing new is measured of the people who stay: the last cut's figures.
+            let last_cut = step
+                .previous
+                .as_ref()
+                .map(|l| l.known.clone())
+                .unwrap_or_default();
+            let known = Knowledge::carried(pl, last_cut);
+            (p, t, known, made, left)
+        }
+        None => {
+            let (p, t, known) = cut(pl, &eligible, o, &v.key, measure)?;
+            let made = p.classes.len();
+            let left = step.as_ref().map_or(0, |s| s.left());
+            (p, t, known, made, left)
+        }
+    };
+    // Classes kept from the previous version (a patch or minor version): the first ones.
+    let kept = continued.map_or(0, |s| s.previous.as_ref().map_or(0, |l| l.classes.len()));
+    // Independent of each other (both only read the table and the people): side by side,
+    // so the one that uses the cores less leaves them to the other.
+    stage("checking linkage against the source and measuring utility");
+    let (link, analysis) = rayon::join(
+        || crate::assess::linkage::linkage(pl, &eligible, &partition, &table, kept),
+        || crate::assess::utility::analyse(pl, &eligible, &partition, &table),
+    );
+    if !link.ok {
+        return Err(Error::Refused(format!(
+            "the linkage check fails on the anonymized table; nothing was written: {} ({})",
+            link.detail,
+            link.problems.join("; ")
+        )));
+    }
+    let public = crate::assess::public::public(pl, &partition, &analysis, &known);
+    // The linkage figures as published: noisy (the check above used the exact ones).
+    let mut linkage = link.figures;
+    crate::assess::public::public_linkage(pl, &v.key, &v.version, &mut linkage);
+    Ok(Run {
+        counts: Counts::of(&eligible),
+        eligible,
+        partition,
+        table,
+        linkage,
+        analysis: public,
+        exact: analysis,
+        known,
+        step,
+        kept,
+        new_classes,
+        left,
+    })
+}
+
+/// A release of everyone (a first version or a re-cut): partition, the suppression limit,
+/// generalize by noisy figures (the series' spreads where it has them).
+fn cut(
+    pl: &Pipeline,
+    eligible: &Eligible,
+    o: &RunOptions,
+    key: &NoiseKey,
+    measure: impl Fn() -> Knowledge,
+) -> Result<(Partition, Table, Knowledge)> {
+    let meter = o.meter;
+    o.stage("partitioning into k-anonymous classes");
+    let mut partition = crate::anonymize::partition(pl, eligible, meter);
+    meter.stop();
+    let suppressed = partition.suppressed.len() as f64 / eligible.people.len() as f64;
+    if suppressed > pl.release.max_suppressed {
+        return Err(Error::Refused(format!(
+            "{} of {} eligible people ({:.2}%) cannot be placed in a class of k = {} distinct owners, more than max_suppressed = {:.2}%",
+            partition.suppressed.len(),
+            eligible.people.len(),
+            suppressed * 100.0,
+            pl.release.k,
+            pl.release.max_suppressed * 100.0
+        )));
+    }
+    o.stage("generalizing, restoring moments and adding noise");
+    let known = measure();
+    let table = crate::anonymize::generalize(pl, eligible, &mut partition, key, &known);
+    // Classes whose row stayed on a record were suppressed: the limit holds with them.
+    if partition.withdrawn > 0 {
+        let suppressed = partition.suppressed.len() as f64 / eligible.people.len() as f64;
+        if suppressed > pl.release.max_suppressed {
+            return Err(Error::Refused(format!(
+                "{} of {} eligible people ({:.2}%) cannot be released ({} of them in classes whose row would reproduce the records of fewer than k owners), more than max_suppressed = {:.2}%",
+                partition.suppressed.len(),
+                eligible.people.len(),
+                suppressed * 100.0,
+                partition.withdrawn,
+                pl.release.max_suppressed * 100.0
+            )));
+        }
+    }
+    Ok((partition, table, known))
+}
+
+impl Run {
+    /// Where the version stands in its series (a first version for a recomputed report).
+    pub fn series_facts(&self, pl: &Pipeline) -> crate::publish::facts::SeriesFacts {
+        use crate::series::Kind;
+        let b = self.known.budget;
+        let measured = !self.known.measured.is_empty();
+        let (kind, cost, spent, over) = match &self.step {
+            Some(s) => (s.kind, s.cost, s.spent_max(), s.over_budget),
+            None => (Kind::First, b.total(), b.total(), 0),
+        };
+        crate::publish::facts::SeriesFacts {
+            kind: kind.name(),
+            budget_figures: b.figures,
+            budget_spread: b.spread,
+            version_cost: cost,
+            spent_max: spent,
+            cap: pl.series.max_budget,
+            spreads_measured: measured,
+            counterfeit_rows: self.partition.classes.iter().map(|c| c.counterfeit).sum(),
+            new_classes: self.new_classes,
+            left: self.left,
+            over_budget: over,
+        }
+    }
+
+    pub fn facts<'a>(
+        &'a self,
+        pl: &'a Pipeline,
+        v: &'a Edition,
+        as_of: &'a str,
+        series: &'a crate::publish::facts::SeriesFacts,
+    ) -> Facts<'a> {
+        Facts {
+            series,
+            linkage: self.linkage.as_ref(),
+            analysis: &self.analysis,
+            pl,
+            version: &v.version,
+            created: &v.created,
+            as_of,
+            reproducible: v.key.reproducible,
+            counts: &self.counts,
+            partition: &self.partition,
+            table: &self.table,
+        }
+    }
+}
