@@ -367,7 +367,7 @@ pub fn generalize(
     let owner_keys = &e.owner_keys;
     let rep = pl.release.representation;
     let columns = column_names(pl);
-    let ratio = noise::scale_ratio(pl.release.noise_scale);
+    let ratio = pl.release.noise_scale.ratio();
     // Pseudonyms of the owners of eligible people only (others are never in a class).
     let mut needed = vec![false; owner_keys.len()];
     for o in e.people.owners() {
@@ -588,7 +588,7 @@ mod tests {
     fn none_without_noise_is_class_means_shifted_to_the_known_mean() {
         let mut pl = pipeline();
         pl.release.k = 4;
-        pl.release.noise_scale = 0.0;
+        pl.release.noise_scale = crate::pipeline::NoiseScale::NONE;
         pl.release.moments = Moments::None;
         let (e, mut part) = classes_of(&pl);
         let t = release_table(
@@ -634,7 +634,7 @@ mod tests {
     fn values_pushed_outside_the_catalog_range_are_clamped_and_counted() {
         let mut pl = pipeline();
         pl.release.k = 4;
-        pl.release.noise_scale = 0.0;
+        pl.release.noise_scale = crate::pipeline::NoiseScale::NONE;
         let (e, mut part) = classes_of(&pl);
         // Narrow the first measurement's plausible range below some class means.
         let m0 = pl.measurements[0];
@@ -856,7 +856,7 @@ mod tests {
     fn quantile_rows_never_equal_a_record_of_fewer_than_k_owners() {
         let mut pl = pipeline();
         pl.release.k = 5;
-        pl.release.noise_scale = 0.0;
+        pl.release.noise_scale = crate::pipeline::NoiseScale::NONE;
         pl.release.moments = Moments::Quantile;
         pl.release.partition_space = PartitionSpace::Whitened;
         pl.release.cut = Cut::Auto;

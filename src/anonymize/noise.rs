@@ -9,6 +9,7 @@
 //! and key give the same noise in every re-release (re-releases cannot be averaged), and a
 //! class's rows all get the same draw (they stay identical).
 
+use crate::pipeline::NoiseScale;
 use hmac::{Hmac, Mac};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
@@ -143,20 +144,14 @@ pub fn discrete_laplace<R: Rng>(rng: &mut R, s: u64, t: u64) -> i64 {
 
 /// Variance of the discrete Laplace with this scale (0 for no noise), in grid units:
 /// 2q / (1 - q)^2 with q = exp(-1/scale).
-pub fn variance(scale: f64) -> f64 {
-    match scale_ratio(scale) {
+pub fn variance(scale: NoiseScale) -> f64 {
+    match scale.ratio() {
         None => 0.0,
         Some((s, t)) => {
             let q = (-(s as f64) / t as f64).exp();
             2.0 * q / (1.0 - q).powi(2)
         }
     }
-}
-
-/// Scale as a ratio t/s with s = 10: one decimal place of precision.
-pub fn scale_ratio(scale: f64) -> Option<(u64, u64)> {
-    let t = (scale * 10.0).round();
-    (t >= 1.0 && t.is_finite()).then_some((10, t as u64))
 }
 
 #[cfg(test)]
@@ -166,7 +161,7 @@ mod tests {
     #[test]
     fn discrete_laplace_has_the_right_shape() {
         let mut rng = ChaCha20Rng::seed_from_u64(7);
-        let (s, t) = scale_ratio(2.0).unwrap();
+        let (s, t) = NoiseScale::new(2.0).unwrap().ratio().unwrap();
         let n = 200_000;
         let draws: Vec<i64> = (0..n).map(|_| discrete_laplace(&mut rng, s, t)).collect();
         let mean = draws.iter().sum::<i64>() as f64 / n as f64;

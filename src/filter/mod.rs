@@ -134,8 +134,8 @@ impl Checks {
         };
         let account = pl.filters.account.as_ref();
         Checks {
-            consent: pl.filters.consent.field.as_deref().and_then(index),
-            retention: pl.filters.retention.field.as_deref().and_then(index),
+            consent: pl.filters.consent.rule.field().and_then(index),
+            retention: pl.filters.retention.field().and_then(index),
             status: account
                 .and_then(|a| a.status_field.as_deref())
                 .and_then(index),
@@ -253,7 +253,7 @@ fn owner_verdict<'v>(
     if let Some(reason) = account_verdict(pl, c, &value) {
         return Some(reason);
     }
-    let max_age = match &pl.filters.retention_rule {
+    let max_age = match &pl.filters.retention {
         RetentionRule::MaxAge { days, .. } => Some(*days),
         RetentionRule::Waived(_) => None,
     };
@@ -331,8 +331,8 @@ fn verdict_field(x: &Context, reason: Reason, i: u32, people: &People) -> Option
     let pl = x.pl;
     match reason {
         Reason::NoUserRecord => None,
-        Reason::NoConsent => pl.filters.consent.field.clone(),
-        Reason::NoLastSeen | Reason::StaleOwner => pl.filters.retention.field.clone(),
+        Reason::NoConsent => pl.filters.consent.rule.field().map(str::to_string),
+        Reason::NoLastSeen | Reason::StaleOwner => pl.filters.retention.field().map(str::to_string),
         Reason::NotActive | Reason::RefusedRole | Reason::TestAccount => {
             let a = pl.filters.account.as_ref();
             a.and_then(|a| match reason {
@@ -443,7 +443,7 @@ pub fn apply(pl: &Pipeline, export: Export, as_of: i64) -> Eligible {
 
 fn consents(pl: &Pipeline, v: Option<&Value>) -> bool {
     let Some(v) = v else { return false };
-    match &pl.filters.consent_rule {
+    match &pl.filters.consent.rule {
         ConsentRule::AtLeast { min, .. } => v.as_f64().is_some_and(|x| x >= *min),
         ConsentRule::Equals { value, .. } => equals(value, v),
         ConsentRule::Waived(_) => false,

@@ -3,9 +3,10 @@
 
 use super::*;
 
+/// `[filters.consent]` as written; resolved into [`Consent`] when the pipeline loads.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Consent {
+pub(super) struct ConsentTable {
     /// `entity.path`, e.g. `user.consent` or `user.consent.openData`.
     pub field: Option<String>,
     /// Keep owners whose value is a number >= this (FreeSewing v3).
@@ -26,6 +27,19 @@ pub struct Consent {
     pub any_true: Vec<String>,
 }
 
+/// The consent rules in force, as validated.
+#[derive(Debug, Clone, Default)]
+pub struct Consent {
+    /// Who counts as having consented (besides `also_true` / `any_true`).
+    pub rule: ConsentRule,
+    /// A kept value counted on its own in the manifest (FreeSewing: 3).
+    pub count_value: Option<i64>,
+    /// Fields that must also be `true`.
+    pub also_true: Vec<String>,
+    /// Fields of which at least one must be `true` (when any are given).
+    pub any_true: Vec<String>,
+}
+
 /// Who counts as having consented (besides `also_true` / `any_true`), as validated.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ConsentRule {
@@ -43,6 +57,16 @@ impl Default for ConsentRule {
     }
 }
 
+impl ConsentRule {
+    /// The field the rule reads, if any.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            ConsentRule::Waived(_) => None,
+            ConsentRule::AtLeast { field, .. } | ConsentRule::Equals { field, .. } => Some(field),
+        }
+    }
+}
+
 /// Which owners are recent enough, as validated.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RetentionRule {
@@ -55,6 +79,16 @@ pub enum RetentionRule {
 impl Default for RetentionRule {
     fn default() -> Self {
         RetentionRule::Waived(String::new())
+    }
+}
+
+impl RetentionRule {
+    /// The field the rule reads, if any.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            RetentionRule::Waived(_) => None,
+            RetentionRule::MaxAge { field, .. } => Some(field),
+        }
     }
 }
 
@@ -76,9 +110,11 @@ pub struct Account {
     pub test_domains: Vec<String>,
 }
 
+/// `[filters.retention]` as written; resolved into a [`RetentionRule`] when the pipeline
+/// loads.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Retention {
+pub(super) struct RetentionTable {
     pub field: Option<String>,
     pub max_age_days: Option<u32>,
     pub waived: Option<String>,
@@ -148,19 +184,25 @@ impl Required {
     }
 }
 
+/// `[filters]` as written: the loader resolves it into [`Filters`]; nothing else reads it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub(super) struct FiltersTable {
+    pub consent: ConsentTable,
+    pub account: Option<Account>,
+    pub retention: RetentionTable,
+    pub dedupe: Dedupe,
+    pub plausibility: Plausibility,
+}
+
+/// The filters in force, validated when the pipeline loads.
+#[derive(Debug, Clone)]
 pub struct Filters {
     pub consent: Consent,
-    /// The consent rule in force, resolved from `consent` when the pipeline loads.
-    #[serde(skip)]
-    pub consent_rule: ConsentRule,
-    /// The retention rule in force, resolved from `retention` when the pipeline loads.
-    #[serde(skip)]
-    pub retention_rule: RetentionRule,
+    /// Which owners are recent enough.
+    pub retention: RetentionRule,
     /// Account rules (optional): status, role, test accounts.
     pub account: Option<Account>,
-    pub retention: Retention,
     pub dedupe: Dedupe,
     pub plausibility: Plausibility,
 }

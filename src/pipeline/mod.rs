@@ -111,7 +111,7 @@ struct PipelineFile {
     roles: BTreeMap<String, BTreeMap<String, Role>>,
     #[serde(default)]
     categories: BTreeMap<String, CategoryDef>,
-    filters: Filters,
+    filters: FiltersTable,
     release: Release,
     #[serde(default)]
     series: Series,
@@ -339,16 +339,6 @@ impl Pipeline {
                 "max_rejected and max_suppressed are shares between 0 and 1".into(),
             ));
         }
-        // The exact sampler draws at scales of whole tenths (noise::scale_ratio): any other
-        // scale would be released as one value and sampled as another (below 0.05: none).
-        let s = file.release.noise_scale;
-        let tenths = (s * 10.0).round();
-        if !(0.0..=1000.0).contains(&s) || (s * 10.0 - tenths).abs() > 1e-9 {
-            return Err(err(format!(
-                "[release] noise_scale = {s}: the noise is drawn at scales of whole tenths of a \
-                 step; use 0 (no noise) or 0.1, 0.2, ... up to 1000"
-            )));
-        }
         if !(0.0..=1.0).contains(&file.release.moments_strength) {
             return Err(err(
                 "[release] moments_strength must be between 0 and 1".into()
@@ -360,8 +350,6 @@ impl Pipeline {
             ));
         }
         let mut file = file;
-        file.filters.consent_rule = consent_rule;
-        file.filters.retention_rule = retention_rule;
         file.release.moments = match (file.release.moments_setting, file.release.representation) {
             (Some(m @ (Moments::Restore | Moments::Quantile)), Representation::Range) => {
                 return Err(err(format!(
@@ -460,7 +448,18 @@ impl Pipeline {
             catalog_path,
             roles: file.roles,
             categories,
-            filters: file.filters,
+            filters: Filters {
+                consent: Consent {
+                    rule: consent_rule,
+                    count_value: file.filters.consent.count_value,
+                    also_true: file.filters.consent.also_true,
+                    any_true: file.filters.consent.any_true,
+                },
+                retention: retention_rule,
+                account: file.filters.account,
+                dedupe: file.filters.dedupe,
+                plausibility: file.filters.plausibility,
+            },
             release: file.release,
             series: {
                 let mut s = file.series;
@@ -476,20 +475,22 @@ impl Pipeline {
     pub fn filter_fields(&self) -> Vec<String> {
         let consent = &self.filters.consent;
         let c = consent
-            .field
-            .iter()
-            .chain(&consent.also_true)
-            .chain(&consent.any_true);
+            .rule
+            .field()
+            .into_iter()
+            .chain(consent.also_true.iter().map(String::as_str))
+            .chain(consent.any_true.iter().map(String::as_str));
         let a = self.filters.account.iter().flat_map(|a| {
             a.status_field
                 .iter()
                 .chain(a.role_field.iter())
                 .chain(a.email_field.iter())
+                .map(String::as_str)
         });
         let mut v: Vec<String> = c
-            .chain(self.filters.retention.field.iter())
+            .chain(self.filters.retention.field())
             .chain(a)
-            .cloned()
+            .map(str::to_string)
             .collect();
         // One field may serve two rules: listed once.
         let mut seen = std::collections::BTreeSet::new();
@@ -584,9 +585,10 @@ mod tests {
             let t = text.replace("noise_scale = 0.5\n", &format!("noise_scale = {good}\n"));
             let pl = Pipeline::parse(&t, &path).unwrap();
             let want = good.parse::<f64>().unwrap();
-            assert_eq!(pl.release.noise_scale, want);
+            let scale = pl.release.noise_scale;
+            assert_eq!(scale.value(), want);
             // What the manifest states is what the sampler draws at.
-            match crate::anonymize::noise::scale_ratio(want) {
+            match scale.ratio() {
                 None => assert_eq!(want, 0.0),
                 Some((s, t)) => assert!((t as f64 / s as f64 - want).abs() < 1e-12),
             }

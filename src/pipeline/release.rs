@@ -66,7 +66,63 @@ pub struct Release {
     /// Scale of the discrete Laplace noise added to each class centroid, in units of each
     /// measurement's resolution (mm). 0 = no noise.
     #[serde(default)]
-    pub noise_scale: f64,
+    pub noise_scale: NoiseScale,
+}
+
+/// Scale of the discrete Laplace noise, in units of a measurement's resolution: a whole
+/// number of tenths from 0 (no noise) to 1000, the scales the exact sampler draws at (as
+/// the ratio t/s with s = 10). Checked when it is made, so a scale is never published as
+/// one value and drawn at another, and nothing downstream checks it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NoiseScale {
+    tenths: u64,
+}
+
+impl NoiseScale {
+    /// No noise.
+    pub const NONE: NoiseScale = NoiseScale { tenths: 0 };
+
+    /// The scale `s`, if the sampler can draw at it.
+    pub fn new(s: f64) -> std::result::Result<NoiseScale, String> {
+        let tenths = (s * 10.0).round();
+        if !(0.0..=1000.0).contains(&s) || (s * 10.0 - tenths).abs() > 1e-9 {
+            return Err(format!(
+                "noise_scale = {s}: the noise is drawn at scales of whole tenths of a step; \
+                 use 0 (no noise) or 0.1, 0.2, ... up to 1000"
+            ));
+        }
+        Ok(NoiseScale {
+            tenths: tenths as u64,
+        })
+    }
+
+    /// The scale as a number (what the manifest states).
+    pub fn value(self) -> f64 {
+        self.tenths as f64 / 10.0
+    }
+
+    /// The scale as the sampler's ratio t/s (s = 10); `None` for no noise.
+    pub fn ratio(self) -> Option<(u64, u64)> {
+        (self.tenths > 0).then_some((10, self.tenths))
+    }
+}
+
+impl std::fmt::Display for NoiseScale {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.value().fmt(f)
+    }
+}
+
+impl<'de> Deserialize<'de> for NoiseScale {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        NoiseScale::new(f64::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+impl serde::Serialize for NoiseScale {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.value().serialize(s)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]

@@ -393,7 +393,7 @@ pub fn datasheet(f: &Facts) -> String {
         let _ = writeln!(s, "Readings taken to be safe where FreeSewing's source leaves a doubt (to confirm with the platform's maintainer): the v3 name `waistToArmhole` is read as the v4 `waistToArmpit` (the backend renamed it in v4; a v3 set never updated since keeps the old name); values are millimetres (degrees for `shoulderSlope`) whatever the account's `imperial` display setting; a set is published only when its owner's account passes every rule below at the time of the snapshot.\n");
     }
     use crate::pipeline::{ConsentRule, RetentionRule};
-    let consent = match &pl.filters.consent_rule {
+    let consent = match &pl.filters.consent.rule {
         ConsentRule::Waived(w) => format!("waived: {w}"),
         ConsentRule::AtLeast { field, min } => format!("kept only owners with `{field}` >= {min}"),
         ConsentRule::Equals { field, value } => {
@@ -413,7 +413,7 @@ pub fn datasheet(f: &Facts) -> String {
             .collect();
         consent.push_str(&format!(" and ({})", any.join(" or ")));
     }
-    let retention = match &pl.filters.retention_rule {
+    let retention = match &pl.filters.retention {
         RetentionRule::Waived(w) => format!("waived: {w}"),
         RetentionRule::MaxAge { field, days } => format!(
             "dropped owners whose `{field}` is more than {days} days before {}",

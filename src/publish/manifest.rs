@@ -61,12 +61,12 @@ pub(crate) fn manifest(f: &Facts, files: &[(String, u64, String)]) -> Value {
             "max_suppressed": pl.release.max_suppressed,
             "max_rejected": pl.filters.plausibility.max_rejected,
             "filters": {
-                "consent": match &pl.filters.consent_rule {
+                "consent": match &pl.filters.consent.rule {
                     ConsentRule::Waived(w) => json!({"waived": w}),
                     ConsentRule::AtLeast { field, min } => json!({"field": field, "at_least": min}),
                     ConsentRule::Equals { field, value } => json!({"field": field, "equals": value.to_string()}),
                 },
-                "retention": match &pl.filters.retention_rule {
+                "retention": match &pl.filters.retention {
                     RetentionRule::Waived(w) => json!({"waived": w}),
                     RetentionRule::MaxAge { field, days } => json!({"field": field, "max_age_days": days, "as_of": f.as_of}),
                 },
