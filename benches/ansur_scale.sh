@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# A wide research table at scale (issue 18): ANSUR II resampled to ROWS rows by
+# A wide research table at scale: ANSUR II resampled to ROWS rows by
 # benches/ansur_table.py (93 measurements, each value scaled by a small random factor),
-# released with pipelines/ansur2.toml (its defaults: the issue 11/15 method), against the
+# released with pipelines/ansur2.toml (its defaults: the `quantile` method), against the
 # I/O floor in the same run (examples/io_floor.rs: polars reads the two CSV files, types
 # inferred, and writes the release's table as Parquet + CSV), and `opentape verify`.
 #

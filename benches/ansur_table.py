@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A wide research table at scale, made from the shipped ANSUR II files (issue 18).
+"""A wide research table at scale, made from the shipped ANSUR II files.
 
 Writes OUT_DIR/ANSUR_II_MALE_Public.csv and OUT_DIR/ANSUR_II_FEMALE_Public.csv with ROWS
 rows in all (the two files' shares kept): each row is a real ANSUR II row drawn at random

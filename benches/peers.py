@@ -1,4 +1,4 @@
-"""Peer comparison (issue 8): opentape against anjana and anonypy on one table.
+"""Peer comparison: opentape against anjana and anonypy on one table.
 
 The table: 100,000 synthetic people from `opentape sample` (seed 1), five numeric
 measurements (chest, waist, hips, inseam, neck, in mm) and has_breasts; k = 10. For each

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Privacy-utility frontier on ANSUR II, on measures that separate methods (issue 15).
+"""Privacy-utility frontier on ANSUR II, on measures that separate methods.
 
 Splits ANSUR II 80/20 (train/control, fixed seed), releases the training part with opentape
 for each method and k, and measures each release against the people it was made from (the
@@ -7,7 +7,7 @@ training part: the split alone moves the full data's means by about 0.2%, so the
 the wrong reference). Risks are run for several attack seeds and given as the mean with a 95%
 interval over the seeds (mean +- 1.96 sd / sqrt(seeds)).
 
-Measures (see ../shared/FRONTIER.md for why each is there):
+Measures (BENCHMARKS.md says why each is there):
 - utility against the training part: worst mean error %, worst std error %, worst correlation
   change, worst 5/25/75/95th percentile error in training standard deviations (continuity-
   corrected for the 1 mm grid, see mid_percentile; the plain percentile is printed too),
@@ -29,7 +29,7 @@ Measures (see ../shared/FRONTIER.md for why each is there):
   their Gender (z-distance, training standard deviations) is their own class's row; and
   opentape's own linkage score (report.json, risk.linkage.nearest_neighbour_share:
   hits weighted by 1 / multiplicity);
-- anonymeter as configured before issue 15, labelled "configured": singling out (default
+- anonymeter as configured before the `quantile` method, labelled "configured": singling out (default
   n_cols, 100,000 attempts, control 1,214 vs 4,854 with anonymeter's size correction) and
   linkability on the table with its duplicate rows. Neither separates methods: the first
   rewards shrinking the spread, the second reads near zero for any k-anonymous table.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scale harness (issue 8): for each size, a synthetic FreeSewing v3 export from `opentape
+# Scale harness: for each size, a synthetic FreeSewing v3 export from `opentape
 # sample`, then in the same run:
 #   - `opentape release --timings` (k = 10; it verifies the staged files itself): time per
 #     stage, total wall time and peak RSS;

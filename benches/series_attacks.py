@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Differencing attacks on a release series (issue 30), on ANSUR II.
+"""Differencing attacks on a release series, on ANSUR II.
 
 For random people, three series are published with the opentape binary:
   withdrawal: 1.0.0 of everyone, then 1.0.1 without the person (a patch);

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Differencing attacks on a release series of FreeSewing sets (issue 30): the shipped v3
+"""Differencing attacks on a release series of FreeSewing sets: the shipped v3
 sample (NDJSON) and a FreeSewing backend database written without opentape's code
 (benches/sparse_store.py). The same scenarios and attacks as benches/series_attacks.py
 (ANSUR II), on tables whose rows hold different measurements:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Statistics along a release series of ANSUR II with churn (issue 30).
+"""Statistics along a release series of ANSUR II with churn.
 
 A series of versions is published with the opentape binary from a changing population:
 the first version holds a random 80% of ANSUR II (the split of the privacy evaluation),

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sparse sets (issue 29): stores where each set holds what its owner entered, released with
+# Sparse sets: stores where each set holds what its owner entered, released with
 # the shipped pipelines, measured against what the rules allow (benches/sparse_eval.py).
 #
 # usage: benches/sparse.sh [ALLOWED...]      (default: 1100 11000)

@@ -8,7 +8,7 @@ SOURCE_DIR: what was released from: a v3 NDJSON dump (sets.ndjson) or a v2 expor
 (membership.csv says which records were eligible and where each went; dropped.csv where the
 others went). RELEASE_DIR: the published version.
 
-Figures (the targets of issue 29):
+Figures (the sparse sets' targets):
 - people: released people / people the rules allow (consent, account, retention), and
   values: released values / values those people hold;
 - per measurement released for >= --min-people people: mean and standard deviation of the

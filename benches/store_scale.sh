@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The SQLite target of issue 18: a release from FreeSewing's backend database (N sets,
+# The SQLite scale target: a release from FreeSewing's backend database (N sets,
 # encrypted at rest, from `opentape sample --format freesewing-sqlite`) against its own
 # I/O floor: `examples/io_floor.rs` reads the database's Set and User tables with a plain
 # `SELECT *` (nothing decrypted) and writes the same released table as Parquet + CSV.

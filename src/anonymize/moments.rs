@@ -5,7 +5,7 @@
 //! eligible data's covariance (`A = S_y^{1/2} S_x^{-1/2}`: whiten the class means, recolor
 //! with the original covariance). Rows of a class stay identical (k-anonymity untouched);
 //! only where the class points sit moves. A partial map `alpha * A + (1 - alpha) * I`
-//! trades utility back for privacy (issue 5).
+//! trades utility back for privacy (BENCHMARKS.md: the earlier frontier).
 
 use rayon::prelude::*;
 

@@ -258,7 +258,7 @@ fn stratum(
 /// Replaces the z-scores (row-major, n x d) by their whitened scores `z V L^{-1/2}`, with
 /// `R = V L V^T` their correlation matrix (eigenvalues floored at 1e-9 of the largest):
 /// every direction of the body's shape gets unit variance, so Mondrian cuts across shapes
-/// rather than along overall size (`partition_space = "whitened"`, issue 15).
+/// rather than along overall size (`partition_space = "whitened"`; BENCHMARKS.md, the privacy-utility frontier).
 fn whiten(z: &mut [f32], n: usize, d: usize) {
     let (_, r) = moments::moments(z, &vec![1.0; n], d);
     let (l, v) = moments::sym_eigen(&r, d);

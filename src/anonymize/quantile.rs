@@ -1,5 +1,5 @@
 //! Quantile-preserving exact moment restoration and mean-exact rounding (`moments =
-//! "quantile"`, issue 15; the method of `../shared/FRONTIER.md` section 4).
+//! "quantile"`; measured in BENCHMARKS.md "Privacy-utility frontier on ANSUR II").
 //!
 //! Per stratum, from the class means: one exact linear map to the people's mean and
 //! covariance; then rounds of (per measurement, give the classes the people's k-smoothed

@@ -71,7 +71,10 @@ fn source(
     };
     let e = opentape::release::eligible(&pl, &a.source, &o)?;
     let src = opentape::assess::linkage::checker_source(&pl, Box::new(e));
-    Ok(Some((Box::new(src), private.join("membership.csv"))))
+    Ok(Some((
+        Box::new(src),
+        private.join(opentape::publish::layout::MEMBERSHIP),
+    )))
 }
 
 pub fn run(a: Args, progress: &super::progress::Progress) -> Result<i32> {

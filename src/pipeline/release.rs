@@ -31,7 +31,7 @@ pub struct Release {
     /// class means), `restore` (one linear map per stratum toward the eligible data's
     /// covariance, with strength `moments_strength` between 0 = none and 1 = full) or
     /// `quantile` (exact mean and covariance, each measurement's k-smoothed quantiles, and
-    /// mean-exact rounding; `../shared/FRONTIER.md` section 4, issue 15).
+    /// mean-exact rounding; measured in BENCHMARKS.md "Privacy-utility frontier on ANSUR II").
     /// Default: `quantile` for centroid releases, `none` for ranges.
     #[serde(default, rename = "moments")]
     pub(super) moments_setting: Option<Moments>,
@@ -151,15 +151,15 @@ pub enum Cut {
     Auto,
 }
 
-/// Rounds of `moments = "quantile"`: five, as measured in `../shared/FRONTIER.md`.
+/// Rounds of `moments = "quantile"`: five, as measured in BENCHMARKS.md (the privacy-utility frontier).
 pub const DEFAULT_QUANTILE_ROUNDS: usize = 5;
 
 fn default_quantile_rounds() -> usize {
     DEFAULT_QUANTILE_ROUNDS
 }
 
-/// The default strength of `moments = "restore"` (the default method before issue 15,
-/// kept for comparison): chosen in issue 5 on anonymeter figures that issue 15 showed do not
+/// The default strength of `moments = "restore"` (the default method before `quantile`,
+/// kept for comparison): chosen on anonymeter figures that the later frontier showed do not
 /// separate methods (BENCHMARKS.md).
 pub const DEFAULT_STRENGTH: f64 = 0.7;
 

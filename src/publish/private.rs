@@ -1,6 +1,7 @@
 //! The private run folder: where dropped records were and why, and which released row
 //! each person's class got. Never next to a release.
 
+use super::layout;
 use crate::anonymize::{Partition, Table};
 use crate::error::{Error, Result};
 use crate::filter::Eligible;
@@ -28,7 +29,7 @@ pub fn write_private(dir: &Path, out: &Path, e: &Eligible) -> Result<PathBuf> {
     check_private_dir(dir, out)?;
     std::fs::create_dir_all(dir).map_err(|er| Error::io(dir, er))?;
     check_private_dir(dir, out)?;
-    let path = dir.join("dropped.csv");
+    let path = dir.join(layout::DROPPED);
     let mut w =
         std::io::BufWriter::new(std::fs::File::create(&path).map_err(|er| Error::io(&path, er))?);
     let mut text = String::from("record,field,stage,reason\n");
@@ -76,7 +77,7 @@ pub fn write_membership(
         let rec = e.record_key(e.people.at(m as usize)).replace('"', "\"\"");
         text.push_str(&format!("\"{rec}\",{rest}\n"));
     }
-    let path = dir.join("membership.csv");
+    let path = dir.join(layout::MEMBERSHIP);
     std::fs::write(&path, text).map_err(|er| Error::io(&path, er))
 }
 
@@ -119,6 +120,6 @@ pub fn write_utility(
             },
         });
     }
-    let path = dir.join("utility.json");
+    let path = dir.join(layout::UTILITY);
     std::fs::write(&path, super::manifest::pretty(&v)).map_err(|er| Error::io(&path, er))
 }

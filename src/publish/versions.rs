@@ -3,6 +3,7 @@
 //! values a patch. `release` refuses a version number that understates the change, and
 //! `diff` reports what changed between two releases.
 
+use super::layout;
 use crate::error::{Error, Result};
 use serde_json::Value;
 use std::cmp::Ordering;
@@ -75,7 +76,7 @@ pub fn published(out: &Path) -> Vec<(Version, PathBuf)> {
             let name = e.file_name().to_string_lossy().into_owned();
             let ver = Version::parse(&name)?;
             e.path()
-                .join("manifest.json")
+                .join(layout::MANIFEST)
                 .is_file()
                 .then(|| (ver, e.path()))
         })
@@ -85,7 +86,7 @@ pub fn published(out: &Path) -> Vec<(Version, PathBuf)> {
 }
 
 pub fn read_manifest(dir: &Path) -> Result<Value> {
-    let p = dir.join("manifest.json");
+    let p = dir.join(layout::MANIFEST);
     let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
     serde_json::from_str(&text).map_err(|e| Error::input(&p, format!("not valid JSON: {e}")))
 }
@@ -125,7 +126,7 @@ fn csv_sha(m: &Value) -> Option<String> {
     m["files"]
         .as_array()?
         .iter()
-        .find(|f| f["name"] == "measurements.csv")
+        .find(|f| f["name"] == layout::CSV)
         .and_then(|f| f["sha256"].as_str().map(String::from))
 }
 
@@ -310,8 +311,8 @@ pub fn write_index(out: &Path) -> Result<()> {
         "# Changelog\n\nAll releases of this dataset, newest first. Format: Keep a Changelog; versions: SemVer.\n{}",
         entries.concat()
     );
-    replace_file(&out.join("CHANGELOG.md"), &text)?;
-    replace_file(&out.join("latest"), &format!("{latest}\n"))
+    replace_file(&out.join(layout::CHANGELOG), &text)?;
+    replace_file(&out.join(layout::LATEST), &format!("{latest}\n"))
 }
 
 /// Writes `path` through a hidden temp file beside it and a rename.

@@ -1,4 +1,4 @@
-//! People column by column (issue 18): where each was, its owner, its category values as
+//! People column by column (for speed at 10M people): where each was, its owner, its category values as
 //! codes into one list of values per category, and its measurements in one f32 block.
 //! Stored in chunks of 16,384 people, so the store grows without copying what it holds
 //! and a filter that drops people frees the chunks it empties.

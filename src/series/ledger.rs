@@ -5,14 +5,15 @@
 
 use crate::anonymize::known::Spread;
 use crate::error::{Error, Result};
+use crate::publish::layout;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Folder of the ledger inside the private folder.
-pub const DIR: &str = "series";
+pub const DIR: &str = layout::SERIES_DIR;
 /// The latest state.
-pub const LATEST: &str = "ledger.json";
+pub const LATEST: &str = layout::LEDGER;
 
 /// One class as published: its stratum, released values and rows, and who is in it now.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -86,14 +86,14 @@ fn releases_the_samples_with_k_10_and_little_suppression() {
         );
         assert_eq!(m["parameters"]["k"], 10);
         assert!(m["counts"]["owners_per_class_min"].as_u64().unwrap() >= 10);
-        // The default method (issue 15), and its utility against the released people: the
+        // The default method (`quantile`), and its utility against the released people: the
         // measured ANSUR II figures with room for the samples' smaller strata.
         assert_eq!(m["parameters"]["moments"]["method"], "quantile", "{p}");
         assert_eq!(m["parameters"]["partition_space"], "whitened", "{p}");
         assert_eq!(m["parameters"]["cut"], "auto", "{p}");
         // ANSUR II is complete: its figures per stratum. The FreeSewing samples hold what
         // owners entered: their figures over the whole table, per measurement and pair,
-        // against the eligible people holding it (the targets of issue 29: mean 0.5%, std
+        // against the eligible people holding it (the sparse sets' targets: mean 0.5%, std
         // 3%; correlations 0.05, which the 1,100-person samples do not reach: BENCHMARKS).
         // Against the people themselves: the private utility.json (the manifest compares
         // with the release's noisy figures, and gives no exact figure of the people).

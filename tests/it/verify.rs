@@ -647,7 +647,7 @@ fn leak() -> impl proptest::strategy::Strategy<Value = Leak> {
 
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
-    /// Every generated leak of a good release makes `opentape verify` exit 1 (issue 16):
+    /// Every generated leak of a good release makes `opentape verify` exit 1:
     /// random cells, columns, bytes, rows and metadata.
     #[test]
     fn verify_fails_on_every_generated_leak(l in leak()) {
