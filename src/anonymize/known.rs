@@ -22,6 +22,7 @@ use super::calibrate::Targets;
 use super::noise::NoiseKey;
 use crate::filter::Eligible;
 use crate::pipeline::{Pipeline, Series};
+use faer::{Accum, Mat, MatRef, Par};
 use rand::Rng;
 use rand_chacha::ChaCha20Rng;
 use rayon::prelude::*;
@@ -30,6 +31,15 @@ use serde::{Deserialize, Serialize};
 /// People per chunk of the sums: partial sums added in chunk order, so the figures do not
 /// depend on the thread count.
 const CHUNK: usize = 4096;
+/// People per product inside a chunk: small enough that a product sums over its people in
+/// one pass (no blocking that could depend on the machine's caches).
+const BLOCK: usize = 128;
+
+/// Adds `a b^T` (a, b: d x people) to `dst` (d x d), sequentially (the chunks run in
+/// parallel; each chunk's sums are the same whatever the thread count).
+fn add_products(dst: &mut Mat<f64>, a: MatRef<'_, f64>, b: MatRef<'_, f64>) {
+    faer::linalg::matmul::matmul(dst.as_mut(), Accum::Add, a, b.transpose(), 1.0, Par::Seq);
+}
 
 /// Frame units per catalog half-range: an eighth of it is about one standard deviation of
 /// a population (ANSUR II: 0.6 to 1.1 of the half-range's eighth, median 0.6).
@@ -175,21 +185,27 @@ pub fn figures(
                 both: vec![0.0; d * d],
                 sum: vec![0.0; d],
             };
-            let mut held = Vec::with_capacity(d);
-            for &i in chunk {
-                held.clear();
-                for (j, &v) in e.people.values(i as usize).iter().enumerate() {
-                    if !v.is_nan() {
-                        held.push(j);
-                        f.count[j] += 1.0;
-                        let y = (v as f64 - frame.center[j]) / frame.unit[j];
-                        f.sum[j] += y.clamp(-UNITS_PER_HALF_RANGE, UNITS_PER_HALF_RANGE);
+            // Who holds what, a block of people at a time (columns of `m`): the pairs held
+            // together are `m m^T`, one product instead of a loop over every pair.
+            let mut m = Mat::<f64>::zeros(d, BLOCK);
+            let mut both = Mat::<f64>::zeros(d, d);
+            for block in chunk.chunks(BLOCK) {
+                m.fill(0.0);
+                for (c, &i) in block.iter().enumerate() {
+                    for (j, &v) in e.people.values(i as usize).iter().enumerate() {
+                        if !v.is_nan() {
+                            m[(j, c)] = 1.0;
+                            f.count[j] += 1.0;
+                            let y = (v as f64 - frame.center[j]) / frame.unit[j];
+                            f.sum[j] += y.clamp(-UNITS_PER_HALF_RANGE, UNITS_PER_HALF_RANGE);
+                        }
                     }
                 }
-                for (x, &a) in held.iter().enumerate() {
-                    for &b in &held[x + 1..] {
-                        f.both[a * d + b] += 1.0;
-                    }
+                add_products(&mut both, m.as_ref(), m.as_ref());
+            }
+            for a in 0..d {
+                for b in a + 1..d {
+                    f.both[a * d + b] = both[(a, b)];
                 }
             }
             f
@@ -302,27 +318,51 @@ pub fn spread(
         .map(|chunk| {
             let mut t = SecondSums::new(d);
             let mut held: Vec<(usize, f64)> = Vec::with_capacity(d);
-            for &i in chunk {
-                held.clear();
-                for (j, &v) in e.people.values(i as usize).iter().enumerate() {
-                    if !v.is_nan() && !f.mean[j].is_nan() {
-                        held.push((j, (v as f64 - f.mean[j]) / frame.unit[j]));
+            // A block of people at a time, as columns: `y` their centred, clipped values (0
+            // where not held), `m` who holds what, `y2` the squares. Every sum over people
+            // holding a pair is then a product: y y^T (products, and squares on the
+            // diagonal), y m^T (each side's sum), y2 m^T (each side's squares).
+            let (mut y, mut m, mut y2) = (
+                Mat::<f64>::zeros(d, BLOCK),
+                Mat::<f64>::zeros(d, BLOCK),
+                Mat::<f64>::zeros(d, BLOCK),
+            );
+            let (mut product, mut pair_sum, mut pair_sq) = (
+                Mat::<f64>::zeros(d, d),
+                Mat::<f64>::zeros(d, d),
+                Mat::<f64>::zeros(d, d),
+            );
+            for block in chunk.chunks(BLOCK) {
+                y.fill(0.0);
+                m.fill(0.0);
+                y2.fill(0.0);
+                for (c, &i) in block.iter().enumerate() {
+                    held.clear();
+                    for (j, &v) in e.people.values(i as usize).iter().enumerate() {
+                        if !v.is_nan() && !f.mean[j].is_nan() {
+                            held.push((j, (v as f64 - f.mean[j]) / frame.unit[j]));
+                        }
+                    }
+                    let norm = held.iter().map(|h| h.1 * h.1).sum::<f64>().sqrt();
+                    let scale = if norm > clip { clip / norm } else { 1.0 };
+                    for &(j, v) in &held {
+                        let v = v * scale;
+                        y[(j, c)] = v;
+                        m[(j, c)] = 1.0;
+                        y2[(j, c)] = v * v;
                     }
                 }
-                let norm = held.iter().map(|h| h.1 * h.1).sum::<f64>().sqrt();
-                if norm > clip {
-                    for h in held.iter_mut() {
-                        h.1 *= clip / norm;
-                    }
-                }
-                for (x, &(a, ya)) in held.iter().enumerate() {
-                    t.sq[a] += ya * ya;
-                    for &(b, yb) in &held[x + 1..] {
-                        t.product[a * d + b] += ya * yb;
-                        t.pair_sum[a * d + b] += ya;
-                        t.pair_sum[b * d + a] += yb;
-                        t.pair_sq[a * d + b] += ya * ya;
-                        t.pair_sq[b * d + a] += yb * yb;
+                add_products(&mut product, y.as_ref(), y.as_ref());
+                add_products(&mut pair_sum, y.as_ref(), m.as_ref());
+                add_products(&mut pair_sq, y2.as_ref(), m.as_ref());
+            }
+            for a in 0..d {
+                t.sq[a] = product[(a, a)];
+                for b in 0..d {
+                    if a != b {
+                        t.product[a * d + b] = product[(a, b)];
+                        t.pair_sum[a * d + b] = pair_sum[(a, b)];
+                        t.pair_sq[a * d + b] = pair_sq[(a, b)];
                     }
                 }
             }
@@ -577,21 +617,12 @@ pub fn nearest_correlation(r: &[f64], n: usize) -> Vec<f64> {
     if n == 0 {
         return Vec::new();
     }
-    let (l, v) = super::moments::sym_eigen(r, n);
-    let floor = l.iter().cloned().fold(0.0, f64::max) * 1e-3;
-    if l.iter().all(|&x| x >= floor) {
+    let e = super::moments::sym_eigen(r, n);
+    let floor = e.0.iter().cloned().fold(0.0, f64::max) * 1e-3;
+    if e.0.iter().all(|&x| x >= floor) {
         return r.to_vec();
     }
-    let mut out = vec![0.0; n * n];
-    for (k, &lk) in l.iter().enumerate() {
-        let lk = lk.max(floor);
-        for a in 0..n {
-            let va = v[a * n + k] * lk;
-            for b in 0..n {
-                out[a * n + b] += va * v[b * n + k];
-            }
-        }
-    }
+    let mut out = super::moments::sym_fn(&e, n, |lk| lk.max(floor));
     let diag: Vec<f64> = (0..n).map(|a| out[a * n + a].max(1e-12).sqrt()).collect();
     for a in 0..n {
         for b in 0..n {

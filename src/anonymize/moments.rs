@@ -7,87 +7,46 @@
 //! only where the class points sit moves. A partial map `alpha * A + (1 - alpha) * I`
 //! trades utility back for privacy (BENCHMARKS.md: the earlier frontier).
 
+use faer::{Mat, MatRef, Side};
 use rayon::prelude::*;
 
-/// Symmetric eigen-decomposition by cyclic Jacobi rotations: (eigenvalues, eigenvectors
-/// as columns, row-major d x d). Exact enough for d up to a few hundred.
+/// A row-major `d x d` slice as a faer matrix.
+fn square(a: &[f64], d: usize) -> MatRef<'_, f64> {
+    MatRef::from_row_major_slice(a, d, d)
+}
+
+/// A faer matrix as a row-major slice.
+fn row_major(m: MatRef<'_, f64>) -> Vec<f64> {
+    (0..m.nrows())
+        .flat_map(|i| (0..m.ncols()).map(move |j| m[(i, j)]))
+        .collect()
+}
+
+/// Symmetric eigen-decomposition (faer's self-adjoint solver, which reads the lower
+/// triangle): (eigenvalues in nondecreasing order, eigenvectors as columns, row-major
+/// d x d). A matrix it cannot decompose (non-finite entries) gives NaN eigenvalues.
 pub fn sym_eigen(a: &[f64], d: usize) -> (Vec<f64>, Vec<f64>) {
-    let mut a = a.to_vec();
-    let mut v = vec![0.0; d * d];
-    for i in 0..d {
-        v[i * d + i] = 1.0;
-    }
-    for _sweep in 0..100 {
-        let off: f64 = (0..d)
-            .flat_map(|i| (0..d).filter(move |&j| j != i).map(move |j| (i, j)))
-            .map(|(i, j)| a[i * d + j].powi(2))
-            .sum();
-        let scale: f64 = (0..d)
-            .map(|i| a[i * d + i].powi(2))
-            .sum::<f64>()
-            .max(1e-300);
-        if off <= 1e-24 * scale {
-            break;
+    match square(a, d).self_adjoint_eigen(Side::Lower) {
+        Ok(e) => {
+            let l = e.S().column_vector();
+            ((0..d).map(|k| l[k]).collect(), row_major(e.U()))
         }
-        for p in 0..d {
-            for q in p + 1..d {
-                let apq = a[p * d + q];
-                if apq.abs() < 1e-300 {
-                    continue;
-                }
-                let theta = (a[q * d + q] - a[p * d + p]) / (2.0 * apq);
-                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
-                let t = if theta == 0.0 { 1.0 } else { t };
-                let c = 1.0 / (t * t + 1.0).sqrt();
-                let s = t * c;
-                for k in 0..d {
-                    let akp = a[k * d + p];
-                    let akq = a[k * d + q];
-                    a[k * d + p] = c * akp - s * akq;
-                    a[k * d + q] = s * akp + c * akq;
-                }
-                for k in 0..d {
-                    let apk = a[p * d + k];
-                    let aqk = a[q * d + k];
-                    a[p * d + k] = c * apk - s * aqk;
-                    a[q * d + k] = s * apk + c * aqk;
-                }
-                for k in 0..d {
-                    let vkp = v[k * d + p];
-                    let vkq = v[k * d + q];
-                    v[k * d + p] = c * vkp - s * vkq;
-                    v[k * d + q] = s * vkp + c * vkq;
-                }
-            }
-        }
+        Err(_) => (
+            vec![f64::NAN; d],
+            row_major(Mat::<f64>::identity(d, d).as_ref()),
+        ),
     }
-    ((0..d).map(|i| a[i * d + i]).collect(), v)
 }
 
-/// `V f(L) V^T` for a symmetric matrix.
-fn sym_fn(a: &[f64], d: usize, f: impl Fn(f64) -> f64) -> Vec<f64> {
-    let (l, v) = sym_eigen(a, d);
-    let fl: Vec<f64> = l.iter().map(|&x| f(x)).collect();
-    let mut out = vec![0.0; d * d];
-    for i in 0..d {
-        for j in 0..d {
-            out[i * d + j] = (0..d).map(|k| v[i * d + k] * fl[k] * v[j * d + k]).sum();
-        }
-    }
-    out
+/// `V f(L) V^T` for a symmetric matrix given as its decomposition (row-major).
+pub fn sym_fn(e: &(Vec<f64>, Vec<f64>), d: usize, f: impl Fn(f64) -> f64) -> Vec<f64> {
+    row_major(sym_mat(e, d, f).as_ref())
 }
 
-fn matmul(a: &[f64], b: &[f64], d: usize) -> Vec<f64> {
-    let mut out = vec![0.0; d * d];
-    for i in 0..d {
-        for k in 0..d {
-            let aik = a[i * d + k];
-            for j in 0..d {
-                out[i * d + j] += aik * b[k * d + j];
-            }
-        }
-    }
-    out
+fn sym_mat((l, v): &(Vec<f64>, Vec<f64>), d: usize, f: impl Fn(f64) -> f64) -> Mat<f64> {
+    let v = square(v, d);
+    let scaled = Mat::from_fn(d, d, |i, k| v[(i, k)] * f(l[k]));
+    scaled * v.transpose()
 }
 
 /// Mean vector and covariance (population) of `rows` (n x d, row-major, `f64` or `f32`:
@@ -152,19 +111,16 @@ pub fn moments<T: Copy + Into<f64> + Sync>(
 /// covariance of the class-mean table and S_y the original covariance. Directions in which
 /// the class means do not vary (eigenvalue below `1e-9` of the largest) are left alone.
 pub fn restoring_map(s_x: &[f64], s_y: &[f64], d: usize, alpha: f64) -> Vec<f64> {
-    let (lx, _) = sym_eigen(s_x, d);
-    let floor = lx.iter().cloned().fold(0.0, f64::max) * 1e-9;
-    let inv_sqrt_x = sym_fn(s_x, d, |x| if x > floor { 1.0 / x.sqrt() } else { 0.0 });
-    let sqrt_y = sym_fn(s_y, d, |x| x.max(0.0).sqrt());
-    let full = matmul(&sqrt_y, &inv_sqrt_x, d);
-    let mut a = vec![0.0; d * d];
-    for i in 0..d {
-        for j in 0..d {
-            let id = if i == j { 1.0 } else { 0.0 };
-            a[i * d + j] = alpha * full[i * d + j] + (1.0 - alpha) * id;
-        }
-    }
-    a
+    let x = sym_eigen(s_x, d);
+    let floor = x.0.iter().cloned().fold(0.0, f64::max) * 1e-9;
+    let inv_sqrt_x = sym_mat(&x, d, |x| if x > floor { 1.0 / x.sqrt() } else { 0.0 });
+    let sqrt_y = sym_mat(&sym_eigen(s_y, d), d, |x| x.max(0.0).sqrt());
+    let full = sqrt_y * inv_sqrt_x;
+    let a = Mat::from_fn(d, d, |i, j| {
+        let id = if i == j { 1.0 } else { 0.0 };
+        alpha * full[(i, j)] + (1.0 - alpha) * id
+    });
+    row_major(a.as_ref())
 }
 
 /// Rows taken through a matrix at once: for every row `x` of `rows` (row-major, `d` wide,
@@ -227,15 +183,19 @@ mod tests {
     #[test]
     fn eigen_reconstructs_the_matrix() {
         let a = [4.0, 1.0, 0.5, 1.0, 3.0, 0.2, 0.5, 0.2, 2.0];
-        let b = sym_fn(&a, 3, |x| x);
+        let e = sym_eigen(&a, 3);
+        assert!(e.0.windows(2).all(|w| w[0] <= w[1]), "{:?}", e.0);
+        let b = sym_fn(&e, 3, |x| x);
         for (x, y) in a.iter().zip(&b) {
             assert!((x - y).abs() < 1e-10);
         }
-        let s = sym_fn(&a, 3, f64::sqrt);
-        let back = matmul(&s, &s, 3);
+        let s = sym_mat(&e, 3, f64::sqrt);
+        let back = row_major((&s * &s).as_ref());
         for (x, y) in a.iter().zip(&back) {
             assert!((x - y).abs() < 1e-10);
         }
+        let (l, _) = sym_eigen(&[f64::NAN, 0.0, 0.0, 1.0], 2);
+        assert!(l.iter().all(|x| x.is_nan()));
     }
 
     /// The blocked product gives the bits of the plain row-by-row sum, for row counts
