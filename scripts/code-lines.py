@@ -45,7 +45,7 @@ def main():
     for n, rel in over:
         print(f"code-lines: {rel}: {n} lines of code before its tests (at most {a.max})")
     if over:
-        print("code-lines: split these files (one concern per file; README.md "Layout")")
+        print('code-lines: split these files (one concern per file; README.md "Layout")')
         return 1
     return 0
 

@@ -175,6 +175,27 @@ pub fn apply(a: &[f64], mu: &[f64], x: &[f64]) -> Vec<f64> {
         .collect()
 }
 
+/// A symmetric matrix with unit diagonal made a correlation matrix: eigenvalues floored
+/// at a thousandth of the largest, then rescaled to a unit diagonal.
+pub fn nearest_correlation(r: &[f64], n: usize) -> Vec<f64> {
+    if n == 0 {
+        return Vec::new();
+    }
+    let e = sym_eigen(r, n);
+    let floor = e.0.iter().cloned().fold(0.0, f64::max) * 1e-3;
+    if e.0.iter().all(|&x| x >= floor) {
+        return r.to_vec();
+    }
+    let mut out = sym_fn(&e, n, |lk| lk.max(floor));
+    let diag: Vec<f64> = (0..n).map(|a| out[a * n + a].max(1e-12).sqrt()).collect();
+    for a in 0..n {
+        for b in 0..n {
+            out[a * n + b] /= diag[a] * diag[b];
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
