@@ -8,6 +8,7 @@ pub mod manifest;
 pub mod private;
 pub mod report;
 pub mod staging;
+pub mod summary;
 pub mod table;
 pub mod versions;
 

@@ -108,6 +108,10 @@ pub fn build(f: &Facts, uniqueness: &[crate::assess::risk::Uniqueness]) -> Value
         "dataset": pl.dataset.name,
         "version": f.version,
         "k": k,
+        "people": {
+            "records_read": e.records_read, "eligible": e.eligible_people,
+            "released": t.rows(), "suppressed": part.suppressed.len(), "classes": part.classes.len(),
+        },
         "rule": format!("every figure is an aggregate over at least k = {k} people; the eligible people's means, spreads and correlations are the release's noisy figures (no exact figure of the people is published: one differenced between two versions would give a person's values); their percentiles and histograms are not published; the released rows' percentiles are means of {k} values; the risk section's counts of people (unique records, nearest-neighbour hits) carry Gaussian noise of a few people"),
         "counts": counts,
         "class_sizes": class_sizes,
@@ -234,7 +238,7 @@ pub const PRIVACY_TESTS: &str = "<h3>What these checks show, and what they do no
 <li><b>They do not show</b> resistance to every attack. The attack tests of the project (anonymeter singling out and linkability on ANSUR II, BENCHMARKS.md) were measured on one dataset; at that size they found no excess over a release that carries no information about anyone, with a resolution of about 0.02.</li>\
 <li><b>They do not make the noise differential privacy</b>: the noise is keyed so that re-releases cannot be averaged, not calibrated to a privacy budget.</li></ul>";
 
-fn esc(s: &str) -> String {
+pub(super) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -317,26 +321,32 @@ fn small_histogram(m: &Value) -> String {
     s
 }
 
+/// The correlation changes as a picture: the lower triangle (the matrix is symmetric),
+/// shades in eight steps up to 0.5, cells of one shade drawn as one path and changes under
+/// 0.5/16 left white, so a 93-measurement stratum is a few kilobytes, not a rectangle per
+/// cell.
 fn heatmap(drift: &Value) -> String {
+    const STEPS: usize = 8;
     let rows = drift["abs_change"].as_array().cloned().unwrap_or_default();
     let d = rows.len();
-    let c = if d > 50 { 5.0 } else { 10.0 };
-    let mut s = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" role="img">"#,
-        d as f64 * c + 2.0,
-        d as f64 * c + 2.0
-    );
+    let c = if d > 50 { 5 } else { 10 };
+    let mut paths = vec![String::new(); STEPS + 1];
     for (i, row) in rows.iter().enumerate() {
-        for (j, v) in row.as_array().into_iter().flatten().enumerate() {
+        for (j, v) in row.as_array().into_iter().flatten().enumerate().take(i) {
             let v = v.as_f64().unwrap_or(0.0).min(0.5) / 0.5;
-            let shade = (255.0 * (1.0 - v)) as u8;
-            let _ = write!(
-                s,
-                r#"<rect x="{:.0}" y="{:.0}" width="{c}" height="{c}" fill="rgb(255,{shade},{shade})"/>"#,
-                j as f64 * c,
-                i as f64 * c
-            );
+            let step = (v * STEPS as f64).round() as usize;
+            if step > 0 {
+                let _ = write!(paths[step], "M{} {}h{c}v{c}h-{c}z", j * c, i * c);
+            }
         }
+    }
+    let side = d * c + 2;
+    let mut s = format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{side}" height="{side}" role="img"><rect x="0" y="0" width="{side}" height="{side}" fill="none" stroke="#ccc"/>"##
+    );
+    for (step, path) in paths.iter().enumerate().filter(|(_, p)| !p.is_empty()) {
+        let shade = (255.0 * (1.0 - step as f64 / STEPS as f64)) as u8;
+        let _ = write!(s, r#"<path fill="rgb(255,{shade},{shade})" d="{path}"/>"#);
     }
     s.push_str("</svg>");
     s
@@ -351,13 +361,14 @@ pub fn html(r: &Value) -> String {
     );
     let _ = write!(
         s,
-        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{}</title><style>body{{font-family:sans-serif;margin:2em;max-width:1200px}}table{{border-collapse:collapse;font-size:12px}}td,th{{border:1px solid #ccc;padding:2px 6px;text-align:right}}th{{background:#eee}}.grid{{display:flex;flex-wrap:wrap;gap:8px}}section{{margin-bottom:2em}}</style></head><body>"#,
+        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{}</title><style>body{{font-family:sans-serif;margin:2em;max-width:1200px}}.lead{{font-size:16px}}.verdicts td,.worst td,.verdicts th,.worst th{{text-align:left;font-size:13px}}.verdicts,.worst{{margin:0.6em 0}}.ok{{color:#1e7b34;font-weight:bold}}.fail{{color:#b00020;font-weight:bold}}.unknown{{color:#8a6d00}}.small{{font-size:12px;color:#555}}table{{border-collapse:collapse;font-size:12px}}td,th{{border:1px solid #ccc;padding:2px 6px;text-align:right}}th{{background:#eee}}.grid{{display:flex;flex-wrap:wrap;gap:8px}}section{{margin-bottom:2em}}</style></head><body>"#,
         esc(&title)
     );
+    let _ = write!(s, "<h1>{}</h1>", esc(&title));
+    s.push_str(&super::summary::first_screen(r));
     let _ = write!(
         s,
-        "<h1>{}</h1><p>{}</p>",
-        esc(&title),
+        "<p class=\"small\">{}</p>",
         esc(r["rule"].as_str().unwrap_or(""))
     );
 
@@ -449,6 +460,7 @@ pub fn html(r: &Value) -> String {
     if r.get("patterns").is_some() {
         s.push_str(&patterns_html(&r["patterns"]));
     }
+    s.push_str("<div id=\"utility\"></div>");
     for st in r["strata"].as_array().into_iter().flatten() {
         let name = st["categories"]
             .as_object()

@@ -364,3 +364,33 @@ fn progress_shows_stages_and_bars_on_a_terminal_unless_quiet() {
         String::from_utf8_lossy(&r.stderr)
     );
 }
+
+/// The report's first screen, on the real ANSUR II table: what was released, each
+/// guarantee's verdict and the worst errors come before any detail; the correlation
+/// picture stays light (one rectangle per cell made the page 1.2 MB).
+#[test]
+fn the_report_opens_with_its_summary_and_stays_light() {
+    let d = tmp();
+    let out = d.path().join("rel");
+    let r = release_cmd("pipelines/ansur2.toml", "1.0.0", &out, KEY)
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let rel = out.join("1.0.0");
+    let html = fs::read_to_string(rel.join("report.html")).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(rel.join("report.json")).unwrap()).unwrap();
+    let at = |s: &str| html.find(s).unwrap_or_else(|| panic!("no {s}"));
+    // The summary first, then the details it links to.
+    assert!(at("id=\"summary\"") < at("id=\"counts\""));
+    assert!(at("id=\"summary\"") < at("id=\"risk\""));
+    for anchor in ["#risk", "#series", "#counts", "#classes", "#utility"] {
+        assert!(html.contains(&format!("href=\"{anchor}\"")), "{anchor}");
+    }
+    assert!(html.contains("Released <b>6,068</b> rows of <b>6,068</b> eligible people"));
+    assert_eq!(report["people"]["released"], 6068);
+    assert_eq!(html.matches("class=\"ok\">holds").count(), 4);
+    assert!(!html.contains("FAILS"));
+    assert!(html.contains("worst error of the released rows"));
+    assert!(html.len() < 150_000, "report.html is {} bytes", html.len());
+}
