@@ -159,35 +159,47 @@ fn cut(
     o.stage("partitioning into k-anonymous classes");
     let mut partition = crate::anonymize::partition(pl, eligible, meter);
     meter.stop();
-    let suppressed = partition.suppressed.len() as f64 / eligible.people.len() as f64;
-    if suppressed > pl.release.max_suppressed {
-        return Err(Error::Refused(format!(
-            "{} of {} eligible people ({:.2}%) cannot be placed in a class of k = {} distinct owners, more than max_suppressed = {:.2}%",
-            partition.suppressed.len(),
-            eligible.people.len(),
-            suppressed * 100.0,
-            pl.release.k,
-            pl.release.max_suppressed * 100.0
-        )));
-    }
+    within_suppression(pl, &partition, eligible, || {
+        format!(
+            "cannot be placed in a class of k = {} distinct owners",
+            pl.release.k
+        )
+    })?;
     o.stage("generalizing, restoring moments and adding noise");
     let known = measure();
     let table = crate::anonymize::generalize(pl, eligible, &mut partition, key, &known);
     // Classes whose row stayed on a record were suppressed: the limit holds with them.
     if partition.withdrawn > 0 {
-        let suppressed = partition.suppressed.len() as f64 / eligible.people.len() as f64;
-        if suppressed > pl.release.max_suppressed {
-            return Err(Error::Refused(format!(
-                "{} of {} eligible people ({:.2}%) cannot be released ({} of them in classes whose row would reproduce the records of fewer than k owners), more than max_suppressed = {:.2}%",
-                partition.suppressed.len(),
-                eligible.people.len(),
-                suppressed * 100.0,
-                partition.withdrawn,
-                pl.release.max_suppressed * 100.0
-            )));
-        }
+        within_suppression(pl, &partition, eligible, || {
+            format!(
+                "cannot be released ({} of them in classes whose row would reproduce the records of fewer than k owners)",
+                partition.withdrawn
+            )
+        })?;
     }
     Ok((partition, table, known))
+}
+
+/// Refuses when more of the eligible people are suppressed than `max_suppressed` allows;
+/// `why` says what became of them.
+fn within_suppression(
+    pl: &Pipeline,
+    partition: &Partition,
+    eligible: &Eligible,
+    why: impl Fn() -> String,
+) -> Result<()> {
+    let suppressed = partition.suppressed.len() as f64 / eligible.people.len() as f64;
+    if suppressed > pl.release.max_suppressed {
+        return Err(Error::Refused(format!(
+            "{} of {} eligible people ({:.2}%) {}, more than max_suppressed = {:.2}%",
+            partition.suppressed.len(),
+            eligible.people.len(),
+            suppressed * 100.0,
+            why(),
+            pl.release.max_suppressed * 100.0
+        )));
+    }
+    Ok(())
 }
 
 impl Run {

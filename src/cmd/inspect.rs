@@ -24,12 +24,9 @@ pub fn run(a: Args) -> Result<i32> {
     let as_of = a.input.as_of()?;
     let inputs = a.input.inputs(&pl);
     let quiet = opentape::progress::Meter::default();
-    let o = opentape::release::RunOptions {
-        as_of,
-        read: a.store_key.read_options(a.input.limits())?,
-        on_stage: None,
-        meter: &quiet,
-    };
+    let o = a
+        .store_key
+        .run_options(as_of, a.input.limits(), None, &quiet)?;
     let eligible = opentape::release::eligible(&pl, &inputs, &o)?;
     let names: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
     let summary = opentape::inspect::summarize(&pl, &names, as_of, &eligible);

@@ -107,6 +107,23 @@ impl StoreKeyArg {
             .map(|k| std::sync::Arc::new(opentape::read::decrypt::StoreKey::derive(&k)));
         Ok(opentape::read::ReadOptions::new(limits, store_key))
     }
+
+    /// The options a command that reads a source runs with: `as_of`, this key within
+    /// `limits`, the stage hook and the meter.
+    pub fn run_options<'a>(
+        &self,
+        as_of: i64,
+        limits: opentape::read::Limits,
+        on_stage: Option<opentape::release::StageHook<'a>>,
+        meter: &'a opentape::progress::Meter,
+    ) -> crate_result::Result<opentape::release::RunOptions<'a>> {
+        Ok(opentape::release::RunOptions {
+            as_of,
+            read: self.read_options(limits)?,
+            on_stage,
+            meter,
+        })
+    }
 }
 
 /// The two keys of `release`, `report` and `verify`: the secret noise key and the store's.

@@ -109,15 +109,11 @@ fn recompute(a: &Args, pipeline: &Path, progress: &super::progress::Progress) ->
             .map(str::to_string)
             .ok_or_else(|| Error::input(&a.release, format!("manifest.json has no {p}")))
     };
-    let o = opentape::release::RunOptions {
-        as_of,
-        read: a
-            .keys
-            .store
-            .read_options(opentape::read::Limits::default())?,
-        on_stage: Some(Box::new(|s: &str| progress.stage(s))),
-        meter: progress.meter(),
-    };
+    let stage: opentape::release::StageHook = Box::new(|s: &str| progress.stage(s));
+    let o = a
+        .keys
+        .store
+        .run_options(as_of, Default::default(), Some(stage), progress.meter())?;
     let v = opentape::release::Edition {
         key,
         version: field("/dataset/version")?,

@@ -60,15 +60,10 @@ fn source(
     let pl = opentape::pipeline::Pipeline::load(pipeline)?;
     let as_of = super::parse_as_of(a.as_of.as_deref())?;
     progress.stage("reading the source");
-    let o = opentape::release::RunOptions {
-        as_of,
-        read: a
-            .keys
-            .store
-            .read_options(opentape::read::Limits::default())?,
-        on_stage: None,
-        meter: progress.meter(),
-    };
+    let o = a
+        .keys
+        .store
+        .run_options(as_of, Default::default(), None, progress.meter())?;
     let e = opentape::release::eligible(&pl, &a.source, &o)?;
     let src = opentape::assess::linkage::checker_source(&pl, Box::new(e));
     Ok(Some((

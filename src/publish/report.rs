@@ -201,15 +201,7 @@ fn patterns_html(p: &Value) -> String {
     }
     s.push_str("</table><h3>Patterns (rows, classes, measurements)</h3><table><tr><th>categories</th><th>rows</th><th>classes</th><th>measurements</th></tr>");
     for x in p["list"].as_array().into_iter().flatten() {
-        let cats = x["categories"]
-            .as_object()
-            .map(|o| {
-                o.iter()
-                    .map(|(k, v)| format!("{k} = {}", v.as_str().unwrap_or("")))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
-            .unwrap_or_default();
+        let cats = category_label(&x["categories"]);
         let names: Vec<&str> = x["measurements"]
             .as_array()
             .into_iter()
@@ -237,6 +229,19 @@ pub const PRIVACY_TESTS: &str = "<h3>What these checks show, and what they do no
 <li><b>They do not show</b> what can be learned about a class as a whole: everyone in a class shares its values, so knowing that someone is in the release and roughly how they are built says something about them.</li>\
 <li><b>They do not show</b> resistance to every attack. The attack tests of the project (anonymeter singling out and linkability on ANSUR II, BENCHMARKS.md) were measured on one dataset; at that size they found no excess over a release that carries no information about anyone, with a resolution of about 0.02.</li>\
 <li><b>They do not make the noise differential privacy</b>: the noise is keyed so that re-releases cannot be averaged, not calibrated to a privacy budget.</li></ul>";
+
+/// A stratum's category values as `name = value, ...` (empty for none).
+pub(super) fn category_label(categories: &Value) -> String {
+    categories
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| format!("{k} = {}", v.as_str().unwrap_or("")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
+}
 
 pub(super) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -462,15 +467,7 @@ pub fn html(r: &Value) -> String {
     }
     s.push_str("<div id=\"utility\"></div>");
     for st in r["strata"].as_array().into_iter().flatten() {
-        let name = st["categories"]
-            .as_object()
-            .map(|o| {
-                o.iter()
-                    .map(|(k, v)| format!("{k} = {}", v.as_str().unwrap_or("")))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
-            .unwrap_or_default();
+        let name = category_label(&st["categories"]);
         let _ = write!(
             s,
             r#"<section class="stratum"><h2>Utility: {} ({} people, {} classes)</h2><p>Information loss: {}.</p><table><tr><th>measurement</th><th>unit</th><th>mean orig</th><th>mean rel</th><th>mean error %</th><th>std orig</th><th>std rel</th><th>std error %</th><th>p5 orig</th><th>p5 rel</th><th>p25 orig</th><th>p25 rel</th><th>p50 orig</th><th>p50 rel</th><th>p75 orig</th><th>p75 rel</th><th>p95 orig</th><th>p95 rel</th><th>worst percentile error (sd)</th><th>mean abs change</th><th>NCP</th></tr>"#,

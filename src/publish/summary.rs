@@ -20,16 +20,12 @@ struct Worst {
 }
 
 fn stratum_name(st: &Value) -> String {
-    st["categories"]
-        .as_object()
-        .map(|o| {
-            o.iter()
-                .map(|(k, v)| format!("{k} = {}", v.as_str().unwrap_or("")))
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "all people".into())
+    let label = super::report::category_label(&st["categories"]);
+    if label.is_empty() {
+        "all people".into()
+    } else {
+        label
+    }
 }
 
 /// The largest absolute value of `key` over every stratum's measurements.
