@@ -2,7 +2,13 @@
 //! means, spreads and correlations over the people (or class rows) that hold them.
 
 use super::calibrate::CHUNK;
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, Par};
 use rayon::prelude::*;
+
+/// Records per product in the pair sums: small enough that a product sums over its
+/// records in one pass (no blocking that could depend on the machine's caches).
+const BLOCK: usize = 128;
 
 /// What the released rows of one category combination should show.
 #[derive(Debug, Clone)]
@@ -87,6 +93,69 @@ impl Sums {
     }
 }
 
+/// Adds to `p` the pair sums of `run`'s records (indices in its second field): per pair
+/// (j, l) held together, the weight and the weighted sums of either value, of their
+/// squares and of their product. As faer products over blocks of BLOCK records (as
+/// columns, 0 where a value is not held): `mw m^T` the weights, `yw m^T` each side's sums
+/// (the other side's are its transpose), `y2w m^T` the squares, `yw y^T` the products.
+fn pair_sums<'a>(
+    p: &mut PairSums,
+    run: &[(usize, usize)],
+    d: usize,
+    values: &(dyn Fn(usize) -> &'a [f32] + Sync),
+    weight: &(dyn Fn(usize) -> f64 + Sync),
+) {
+    let zeros = || Mat::<f64>::zeros(d, BLOCK);
+    let (mut m, mut mw, mut y, mut yw, mut y2w) = (zeros(), zeros(), zeros(), zeros(), zeros());
+    let square = || Mat::<f64>::zeros(d, d);
+    let (mut nn, mut s, mut q, mut x) = (square(), square(), square(), square());
+    for block in run.chunks(BLOCK) {
+        for mat in [&mut m, &mut mw, &mut y, &mut yw, &mut y2w] {
+            mat.fill(0.0);
+        }
+        for (c, &(_, i)) in block.iter().enumerate() {
+            let w = weight(i);
+            for (j, &v) in values(i).iter().enumerate() {
+                if !v.is_nan() {
+                    let v = v as f64;
+                    (m[(j, c)], mw[(j, c)], y[(j, c)]) = (1.0, w, v);
+                    (yw[(j, c)], y2w[(j, c)]) = (w * v, w * v * v);
+                }
+            }
+        }
+        for (dst, a, b) in [
+            (&mut nn, &mw, &m),
+            (&mut s, &yw, &m),
+            (&mut q, &y2w, &m),
+            (&mut x, &yw, &y),
+        ] {
+            matmul(
+                dst.as_mut(),
+                Accum::Add,
+                a.as_ref(),
+                b.as_ref().transpose(),
+                1.0,
+                Par::Seq,
+            );
+        }
+    }
+    for j in 0..d {
+        for l in j + 1..d {
+            let add = [
+                nn[(j, l)],
+                s[(j, l)],
+                s[(l, j)],
+                q[(j, l)],
+                q[(l, j)],
+                x[(j, l)],
+            ];
+            for (e, v) in p.s[j * d + l].iter_mut().zip(add) {
+                *e += v;
+            }
+        }
+    }
+}
+
 impl Targets {
     /// The targets of `n` people whose values (`d` each, NaN where not held) `values(i)`
     /// gives.
@@ -121,27 +190,25 @@ impl Targets {
             .par_iter()
             .map(|&a| {
                 let mut out: Vec<Option<(Sums, PairSums)>> = vec![None; groups];
-                let mut held: Vec<(usize, f64)> = Vec::with_capacity(d);
-                for i in a..(a + CHUNK).min(n) {
-                    let w = weight(i);
+                // The chunk's records group by group, each group's in order.
+                let mut order: Vec<(usize, usize)> =
+                    (a..(a + CHUNK).min(n)).map(|i| (group(i), i)).collect();
+                order.sort_unstable();
+                for run in order.chunk_by(|x, y| x.0 == y.0) {
                     let (m, p) =
-                        out[group(i)].get_or_insert_with(|| (Sums::new(d), PairSums::new(d)));
-                    held.clear();
-                    held.extend(
-                        values(i)
-                            .iter()
-                            .enumerate()
-                            .filter(|(_, v)| !v.is_nan())
-                            .map(|(j, &v)| (j, v as f64)),
-                    );
-                    for (x, &(j, v)) in held.iter().enumerate() {
-                        m.n[j] += w;
-                        m.s[j] += w * v;
-                        m.q[j] += w * v * v;
-                        for &(l, u) in &held[x + 1..] {
-                            p.add(j * d + l, w, v, u);
+                        out[run[0].0].get_or_insert_with(|| (Sums::new(d), PairSums::new(d)));
+                    for &(_, i) in run {
+                        let w = weight(i);
+                        for (j, &v) in values(i).iter().enumerate() {
+                            if !v.is_nan() {
+                                let v = v as f64;
+                                m.n[j] += w;
+                                m.s[j] += w * v;
+                                m.q[j] += w * v * v;
+                            }
                         }
                     }
+                    pair_sums(p, run, d, values, weight);
                 }
                 out
             })
