@@ -1,5 +1,7 @@
-//! Everything of a release but the files: from the eligible people to the anonymized,
-//! checked table and the figures the documents describe it by.
+//! The chain up to the files: the options every command that reads a source shares, read
+//! and filter (`eligible`), then everything of a release but the files (`prepare`): from
+//! the eligible people to the anonymized, checked table and the figures the documents
+//! describe it by. `release` adds the files.
 
 use crate::anonymize::known::Knowledge;
 use crate::anonymize::noise::NoiseKey;
@@ -7,10 +9,67 @@ use crate::anonymize::{Partition, Table};
 use crate::error::{Error, Result};
 use crate::filter::Eligible;
 use crate::pipeline::Pipeline;
+use crate::progress::Meter;
 use crate::publish::facts::{Counts, Facts};
-use crate::release::{Edition, RunOptions};
+use crate::read::ReadOptions;
 use crate::series::{Start, Step};
 use serde_json::Value;
+use std::path::PathBuf;
+
+/// Called with the name of each stage as it starts.
+pub type StageHook<'a> = Box<dyn Fn(&str) + 'a>;
+
+/// What every command that reads a source shares (`release`, `inspect`, `verify --source`,
+/// `report --source`), resolved once from its arguments.
+pub struct RunOptions<'a> {
+    /// The retention reference date (days since 1970-01-01).
+    pub as_of: i64,
+    /// Size guards and the store key (FreeSewing's backend database).
+    pub read: ReadOptions,
+    /// Told the name of each stage as it starts (progress display).
+    pub on_stage: Option<StageHook<'a>>,
+    /// Counts bytes read and people placed (progress display).
+    pub meter: &'a Meter,
+}
+
+impl RunOptions<'_> {
+    /// Tells the hook, if any, that stage `s` starts.
+    pub fn stage(&self, s: &str) {
+        if let Some(f) = &self.on_stage {
+            f(s)
+        }
+    }
+}
+
+/// What one version is made and described with: the noise key, the version (which keys
+/// the noise) and its release date (an injectable clock, so tests are reproducible).
+pub struct Edition {
+    pub key: NoiseKey,
+    pub version: String,
+    /// YYYY-MM-DD.
+    pub created: String,
+}
+
+/// Read and filter: the eligible people, the same way for `release`, `inspect`,
+/// `verify --source` and `report --source`. The stage hook hears "reading the export" and
+/// "filtering" as they start; the meter counts the bytes read.
+pub fn eligible(pl: &Pipeline, inputs: &[PathBuf], o: &RunOptions) -> Result<Eligible> {
+    o.stage("reading the export");
+    let read = ReadOptions {
+        owner_rules: Some(owner_rules(pl, o.as_of)),
+        ..o.read.clone()
+    };
+    let export = crate::read::read(pl, inputs, &read, o.meter)?;
+    o.meter.stop();
+    o.stage("filtering");
+    Ok(crate::filter::apply(pl, export, o.as_of))
+}
+
+/// The filter's owner rules at `as_of`, for the reader (which does not import the filter).
+fn owner_rules(pl: &Pipeline, as_of: i64) -> crate::read::OwnerRules {
+    let rules = crate::filter::OwnerRules::new(std::sync::Arc::new(pl.clone()), as_of);
+    crate::read::OwnerRules(std::sync::Arc::new(move |f| rules.verdict(f)))
+}
 
 /// The anonymized table and what it was made from, before anything is written.
 pub struct Run {

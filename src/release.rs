@@ -3,16 +3,13 @@
 //! version that exists is never touched; an interrupted run leaves no folder named after
 //! the version.
 
-use crate::anonymize::noise::NoiseKey;
 use crate::error::{Error, Result};
-use crate::filter::Eligible;
 use crate::pipeline::Pipeline;
 use crate::prepare::prepare;
-use crate::progress::Meter;
+pub use crate::prepare::{eligible, Edition, RunOptions, StageHook};
 use crate::publish::private::{check_private_dir, write_membership, write_private};
 use crate::publish::staging::{check_staged, Staging};
 use crate::publish::versions::{self, check_version, write_index};
-use crate::read::ReadOptions;
 use std::path::PathBuf;
 
 /// What a release run produced, for the command's report.
@@ -32,67 +29,12 @@ pub struct Outcome {
     pub over_budget: usize,
 }
 
-/// Called with the name of each stage as it starts.
-pub type StageHook<'a> = Box<dyn Fn(&str) + 'a>;
-
-/// What every command that reads a source shares (`release`, `inspect`, `verify --source`,
-/// `report --source`), resolved once from its arguments.
-pub struct RunOptions<'a> {
-    /// The retention reference date (days since 1970-01-01).
-    pub as_of: i64,
-    /// Size guards and the store key (FreeSewing's backend database).
-    pub read: ReadOptions,
-    /// Told the name of each stage as it starts (progress display).
-    pub on_stage: Option<StageHook<'a>>,
-    /// Counts bytes read and people placed (progress display).
-    pub meter: &'a Meter,
-}
-
-impl RunOptions<'_> {
-    /// Tells the hook, if any, that stage `s` starts.
-    pub fn stage(&self, s: &str) {
-        if let Some(f) = &self.on_stage {
-            f(s)
-        }
-    }
-}
-
-/// What one version is made and described with: the noise key, the version (which keys
-/// the noise) and its release date (an injectable clock, so tests are reproducible).
-pub struct Edition {
-    pub key: NoiseKey,
-    pub version: String,
-    /// YYYY-MM-DD.
-    pub created: String,
-}
-
 /// `release`'s own settings beside the shared ones: where versions and private outputs go.
 pub struct Options<'a> {
     pub run: RunOptions<'a>,
     pub edition: Edition,
     pub out: PathBuf,
     pub private_dir: Option<PathBuf>,
-}
-
-/// Read and filter: the eligible people, the same way for `release`, `inspect`,
-/// `verify --source` and `report --source`. The stage hook hears "reading the export" and
-/// "filtering" as they start; the meter counts the bytes read.
-pub fn eligible(pl: &Pipeline, inputs: &[PathBuf], o: &RunOptions) -> Result<Eligible> {
-    o.stage("reading the export");
-    let read = ReadOptions {
-        owner_rules: Some(owner_rules(pl, o.as_of)),
-        ..o.read.clone()
-    };
-    let export = crate::read::read(pl, inputs, &read, o.meter)?;
-    o.meter.stop();
-    o.stage("filtering");
-    Ok(crate::filter::apply(pl, export, o.as_of))
-}
-
-/// The filter's owner rules at `as_of`, for the reader (which does not import the filter).
-fn owner_rules(pl: &Pipeline, as_of: i64) -> crate::read::OwnerRules {
-    let rules = crate::filter::OwnerRules::new(std::sync::Arc::new(pl.clone()), as_of);
-    crate::read::OwnerRules(std::sync::Arc::new(move |f| rules.verdict(f)))
 }
 
 /// The main job: read, filter, partition, generalize, write to staging, check, publish.

@@ -117,6 +117,10 @@ struct PipelineFile {
     series: Series,
 }
 
+/// Released measurements a pipeline may have (the anonymizer's measurement patterns are
+/// bit sets of this size).
+pub const MAX_MEASUREMENTS: usize = 256;
+
 /// A validated pipeline, with its catalog loaded and paths resolved.
 #[derive(Debug, Clone)]
 pub struct Pipeline {
@@ -407,11 +411,11 @@ impl Pipeline {
             v
         };
         let breasts_category = categories.iter().position(|c| c.name == "has_breasts");
-        if measurements.len() > crate::anonymize::patterns::MAX_MEASUREMENTS {
+        if measurements.len() > MAX_MEASUREMENTS {
             return Err(err(format!(
                 "{} released measurements: at most {} are supported",
                 measurements.len(),
-                crate::anonymize::patterns::MAX_MEASUREMENTS
+                MAX_MEASUREMENTS
             )));
         }
         file.filters.plausibility.required_rule = match &file.filters.plausibility.required {

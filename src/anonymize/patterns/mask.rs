@@ -1,7 +1,7 @@
 //! A set of release positions, one bit each: which measurements a record or a pattern holds.
 
 /// Released measurements a pipeline may have (patterns are bit sets of this size).
-pub const MAX_MEASUREMENTS: usize = 256;
+pub use crate::pipeline::MAX_MEASUREMENTS;
 pub(super) const WORDS: usize = MAX_MEASUREMENTS / 64;
 
 /// A set of release positions, one bit each.
