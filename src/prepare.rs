@@ -286,6 +286,15 @@ impl Run {
         }
     }
 
+    /// Unique records before anonymization, as published: noisy counts (keyed by the
+    /// version, so a release and its recomputed report draw the same).
+    pub fn uniqueness(&self, pl: &Pipeline, v: &Edition) -> Vec<crate::assess::risk::Uniqueness> {
+        let mut u = crate::assess::risk::uniqueness(&self.eligible);
+        let people = self.eligible.people.len();
+        crate::assess::public::public_uniqueness(pl, &v.key, &v.version, people, &mut u);
+        u
+    }
+
     pub fn facts<'a>(
         &'a self,
         pl: &'a Pipeline,

@@ -72,13 +72,9 @@ pub fn release(pl: &Pipeline, inputs: &[PathBuf], o: &Options) -> Result<Outcome
     stage("writing Parquet and CSV, measuring raw uniqueness");
     let (written, uniqueness) = rayon::join(
         || crate::publish::table::write(&staging.dir, pl, &v.version, &run.table),
-        || crate::assess::risk::uniqueness(&run.eligible),
+        || run.uniqueness(pl, v),
     );
     written?;
-    // Unique records before anonymization, as published: noisy counts.
-    let mut uniqueness = uniqueness;
-    let people = run.eligible.people.len();
-    crate::assess::public::public_uniqueness(pl, &v.key, &v.version, people, &mut uniqueness);
     stage("computing the report and documents");
     crate::publish::write_documents(&staging.dir, &facts, &uniqueness)?;
     stage("verifying the staged release");

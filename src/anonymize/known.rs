@@ -20,10 +20,11 @@
 
 use super::calibrate::Targets;
 use super::moments::nearest_correlation;
+use super::moments::{add_products, BLOCK};
 use super::noise::NoiseKey;
 use crate::filter::Eligible;
 use crate::pipeline::{Pipeline, Series};
-use faer::{Accum, Mat, MatRef, Par};
+use faer::Mat;
 use rand::Rng;
 use rand_chacha::ChaCha20Rng;
 use rayon::prelude::*;
@@ -32,15 +33,6 @@ use serde::{Deserialize, Serialize};
 /// People per chunk of the sums: partial sums added in chunk order, so the figures do not
 /// depend on the thread count.
 const CHUNK: usize = 4096;
-/// People per product inside a chunk: small enough that a product sums over its people in
-/// one pass (no blocking that could depend on the machine's caches).
-const BLOCK: usize = 128;
-
-/// Adds `a b^T` (a, b: d x people) to `dst` (d x d), sequentially (the chunks run in
-/// parallel; each chunk's sums are the same whatever the thread count).
-fn add_products(dst: &mut Mat<f64>, a: MatRef<'_, f64>, b: MatRef<'_, f64>) {
-    faer::linalg::matmul::matmul(dst.as_mut(), Accum::Add, a, b.transpose(), 1.0, Par::Seq);
-}
 
 /// Frame units per catalog half-range: an eighth of it is about one standard deviation of
 /// a population (ANSUR II: 0.6 to 1.1 of the half-range's eighth, median 0.6).

@@ -7,8 +7,20 @@
 //! only where the class points sit moves. A partial map `alpha * A + (1 - alpha) * I`
 //! trades utility back for privacy (BENCHMARKS.md: the earlier frontier).
 
-use faer::{Mat, MatRef, Side};
+use faer::{Accum, Mat, MatRef, Par, Side};
 use rayon::prelude::*;
+
+/// Records per product when sums over people are taken as products (the noisy figures,
+/// the targets' pair sums): small enough that a product sums over its records in one pass
+/// (no blocking that could depend on the machine's caches).
+pub const BLOCK: usize = 128;
+
+/// Adds `a b^T` (a, b: d x records, records as columns) to `dst` (d x d), sequentially:
+/// callers run fixed chunks in parallel and add their sums in order, so the sums are the
+/// same whatever the thread count.
+pub fn add_products(dst: &mut Mat<f64>, a: MatRef<'_, f64>, b: MatRef<'_, f64>) {
+    faer::linalg::matmul::matmul(dst.as_mut(), Accum::Add, a, b.transpose(), 1.0, Par::Seq);
+}
 
 /// A row-major `d x d` slice as a faer matrix.
 fn square(a: &[f64], d: usize) -> MatRef<'_, f64> {

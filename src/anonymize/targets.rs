@@ -2,13 +2,9 @@
 //! means, spreads and correlations over the people (or class rows) that hold them.
 
 use super::calibrate::CHUNK;
-use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, Par};
+use super::moments::{add_products, BLOCK};
+use faer::Mat;
 use rayon::prelude::*;
-
-/// Records per product in the pair sums: small enough that a product sums over its
-/// records in one pass (no blocking that could depend on the machine's caches).
-const BLOCK: usize = 128;
 
 /// What the released rows of one category combination should show.
 #[derive(Debug, Clone)]
@@ -129,14 +125,7 @@ fn pair_sums<'a>(
             (&mut q, &y2w, &m),
             (&mut x, &yw, &y),
         ] {
-            matmul(
-                dst.as_mut(),
-                Accum::Add,
-                a.as_ref(),
-                b.as_ref().transpose(),
-                1.0,
-                Par::Seq,
-            );
+            add_products(dst, a.as_ref(), b.as_ref());
         }
     }
     for j in 0..d {

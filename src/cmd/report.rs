@@ -139,8 +139,6 @@ fn recompute(a: &Args, pipeline: &Path, progress: &super::progress::Progress) ->
     let series = run.series_facts(&pl);
     let facts = run.facts(&pl, &v, &as_of, &series);
     // Unique records as the release published them: noisy counts, the same draws.
-    let mut uniqueness = opentape::assess::risk::uniqueness(&run.eligible);
-    let people = run.eligible.people.len();
-    opentape::assess::public::public_uniqueness(&pl, &v.key, &v.version, people, &mut uniqueness);
+    let uniqueness = run.uniqueness(&pl, &v);
     Ok(opentape::publish::report::build(&facts, &uniqueness))
 }
