@@ -24,7 +24,7 @@ pub(super) fn read(r: &mut Reader, path: &Path) -> Result<()> {
             if bytes.iter().all(|b| b.is_ascii_whitespace()) {
                 return Err(Error::input(path, "empty file: no header and no rows"));
             }
-            read_csv(r.pl, to_utf8(bytes).into_bytes()).map_err(polars_err)?
+            read_csv(r.pl, &to_utf8(&bytes)).map_err(polars_err)?
         }
         "parquet" => {
             let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
@@ -101,11 +101,23 @@ pub(super) fn read(r: &mut Reader, path: &Path) -> Result<()> {
             }
         }
     }
+    // Number columns in one chunk each: read by index where they hold no null.
+    let numbers: Vec<Option<Float64Chunked>> = cols
+        .iter()
+        .map(|(c, s)| match c {
+            Col::Number(..) => s.f64().map(|ca| Some(ca.rechunk().into_owned())),
+            _ => Ok(None),
+        })
+        .collect::<PolarsResult<_>>()
+        .map_err(polars_err)?;
     let mut cells: Vec<Cells> = Vec::with_capacity(cols.len());
-    for (c, s) in &cols {
-        cells.push(match c {
-            Col::Number(..) => Cells::Number(Box::new(s.f64().map_err(polars_err)?.iter())),
-            _ => Cells::Text(Box::new(s.str().map_err(polars_err)?.iter())),
+    for ((_, s), ca) in cols.iter().zip(&numbers) {
+        cells.push(match ca {
+            Some(ca) => match ca.cont_slice() {
+                Ok(values) => Cells::Dense(values),
+                Err(_) => Cells::Number(Box::new(ca.iter())),
+            },
+            None => Cells::Text(Box::new(s.str().map_err(polars_err)?.iter())),
         });
     }
     for i in 0..n {
@@ -130,6 +142,10 @@ pub(super) fn read(r: &mut Reader, path: &Path) -> Result<()> {
                         .flatten()
                         .map(|v| serde_json::Value::String(v.to_string())),
                 ),
+                (Col::Number(pos, name), Cells::Dense(values)) => match values[i] {
+                    x if x.is_finite() => f.values[*pos] = x as f32,
+                    _ => f.problem(name, Reason::NonNumeric),
+                },
                 (Col::Number(pos, name), Cells::Number(it)) => match it.next().flatten() {
                     Some(x) if x.is_finite() => f.values[*pos] = x as f32,
                     Some(_) => f.problem(name, Reason::NonNumeric),
@@ -164,7 +180,7 @@ pub(super) fn read(r: &mut Reader, path: &Path) -> Result<()> {
 /// below instead of failing the whole file. Either way a value is the same `f64`: polars
 /// skips leading spaces and parses the rest with a correctly rounded parser, as
 /// `str::parse` does after the trim below; trailing spaces fail the typed read.
-fn read_csv(pl: &crate::pipeline::Pipeline, bytes: Vec<u8>) -> PolarsResult<DataFrame> {
+fn read_csv(pl: &crate::pipeline::Pipeline, bytes: &[u8]) -> PolarsResult<DataFrame> {
     let numbers: Schema = pl
         .roles
         .get("row")
@@ -174,9 +190,9 @@ fn read_csv(pl: &crate::pipeline::Pipeline, bytes: Vec<u8>) -> PolarsResult<Data
         .map(|(name, _)| Field::new(name.as_str().into(), DataType::Float64))
         .collect();
     if numbers.is_empty() {
-        return csv_frame(&bytes, None);
+        return csv_frame(bytes, None);
     }
-    csv_frame(&bytes, Some(numbers)).or_else(|_| csv_frame(&bytes, None))
+    csv_frame(bytes, Some(numbers)).or_else(|_| csv_frame(bytes, None))
 }
 
 /// Every column as text, but those of `numbers` (as its types).
@@ -199,8 +215,9 @@ enum Col {
     Text(usize, String),
 }
 
-/// A column's cells, one per row, in order.
+/// A column's cells, one per row, in order (`Dense`: numbers with no null, by row).
 enum Cells<'a> {
+    Dense(&'a [f64]),
     Number(Box<dyn Iterator<Item = Option<f64>> + 'a>),
     Text(Box<dyn Iterator<Item = Option<&'a str>> + 'a>),
 }
@@ -211,15 +228,21 @@ fn as_text(s: &Series) -> PolarsResult<Series> {
 
 /// UTF-8 as is (without a byte order mark); anything else is taken as Windows-1252, the
 /// encoding of Excel-made CSV files such as the ANSUR II male file. Every byte decodes.
-fn to_utf8(bytes: Vec<u8>) -> String {
-    let bytes = match bytes.strip_prefix(b"\xEF\xBB\xBF") {
-        Some(rest) => rest.to_vec(),
-        None => bytes,
-    };
-    match String::from_utf8(bytes) {
-        Ok(s) => s,
-        Err(e) => e.into_bytes().iter().map(|&b| cp1252(b)).collect(),
+fn to_utf8(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if std::str::from_utf8(bytes).is_ok() {
+        return std::borrow::Cow::Borrowed(bytes);
     }
+    // ASCII runs copied whole, each other byte as its character.
+    let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 16);
+    let mut rest = bytes;
+    while let Some(at) = rest.iter().position(|&b| b >= 0x80) {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(cp1252(rest[at]).encode_utf8(&mut [0; 4]).as_bytes());
+        rest = &rest[at + 1..];
+    }
+    out.extend_from_slice(rest);
+    std::borrow::Cow::Owned(out)
 }
 
 fn cp1252(b: u8) -> char {
@@ -322,8 +345,12 @@ mod tests {
 
     #[test]
     fn decodes_windows_1252_and_strips_bom() {
-        assert_eq!(to_utf8(b"M\xe9tis \x80".to_vec()), "Métis €");
-        assert_eq!(to_utf8("\u{feff}a,b".as_bytes().to_vec()), "a,b");
-        assert_eq!(to_utf8("Métis".as_bytes().to_vec()), "Métis");
+        let text = |b: &[u8]| String::from_utf8(to_utf8(b).into_owned()).unwrap();
+        assert_eq!(text(b"M\xe9tis \x80"), "Métis €");
+        assert_eq!(text(b"\x80a,\x9f\xff\n1,2"), "€a,Ÿÿ\n1,2");
+        assert_eq!(text("\u{feff}a,b".as_bytes()), "a,b");
+        assert_eq!(text("Métis".as_bytes()), "Métis");
+        // One byte that is not UTF-8 and the whole file is read as Windows-1252.
+        assert_eq!(text(b"\xc3\xa9,\xe9"), "Ã©,é");
     }
 }

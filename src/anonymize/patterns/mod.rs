@@ -153,7 +153,7 @@ pub fn choose(pl: &Pipeline, e: &Eligible) -> Patterns {
     // combinations' means differ: has_breasts "true" and "false" bodies). Weigh that
     // measurement up where it is kept least and choose again, a few rounds, keeping the
     // best choice (fewest misses, then most values kept).
-    if groups.len() > 1 {
+    if groups.len() > 1 && !groups.iter().zip(&runs).all(|((_, g), r)| lossless(g, r)) {
         let held = holder_stats(e, &groups, d);
         let mut best = (score(&groups, &runs, &held, d), runs.clone());
         for _ in 0..BALANCE_ROUNDS {
@@ -316,6 +316,17 @@ fn merge(run: &mut Run, p: usize, into: Option<usize>) {
             *x -= 1;
         }
     }
+}
+
+/// Whether a combination releases every value its people hold (each placed in a pattern
+/// equal to what their record holds): then its pooled figures are its holders' exactly,
+/// and weighing up or trimming has nothing to correct.
+fn lossless(group: &Group, run: &Run) -> bool {
+    group
+        .masks
+        .iter()
+        .zip(&run.1)
+        .all(|(mask, p)| p.is_some_and(|p| run.0[p] == *mask))
 }
 
 /// A combination's holders: per measurement and pair, counts, means, spreads.
@@ -538,6 +549,69 @@ mod tests {
             assert_eq!(pat.mask, Mask::full(pl.measurements.len()));
         }
         assert!(p.of.iter().all(|&x| x != NONE));
+    }
+
+    /// A combination whose people are each released with all they hold is lossless, and
+    /// then nothing misses (what lets `choose` skip the holders' figures); one person
+    /// released with fewer values than they hold makes it lossy.
+    #[test]
+    fn a_lossless_choice_misses_nothing() {
+        let pl = pipeline();
+        let d = pl.measurements.len();
+        // Enough people for the pooled figures to count, the combinations' means apart.
+        let n = 1200u32;
+        let rows: Vec<(u32, &str, Vec<f64>)> = (0..n)
+            .map(|i| {
+                let (sex, base) = if i % 2 == 0 {
+                    ("Male", 130.0)
+                } else {
+                    ("Female", 100.0)
+                };
+                (i, sex, vec![base + (i * 7 % 13) as f64])
+            })
+            .collect();
+        let mut e = eligible(&pl, &rows);
+        // Half of each combination lacks the last measurement: two masks in each.
+        let lacks = |i: u32| (i / 2).is_multiple_of(2);
+        for i in (0..n).filter(|&i| lacks(i)) {
+            e.people.values_mut(i as usize)[d - 1] = f32::NAN;
+        }
+        let mut groups: Vec<(Vec<u32>, Group)> = Vec::new();
+        for (g, sex) in ["Male", "Female"].iter().enumerate() {
+            let of = |short: bool| -> Vec<u32> {
+                (0..n)
+                    .filter(|&i| e.people.category(i as usize, 0) == Some(*sex))
+                    .filter(|&i| lacks(i) == short)
+                    .collect()
+            };
+            let (full, short) = (of(false), of(true));
+            let masks = vec![
+                Mask::of(e.people.values(full[0] as usize)),
+                Mask::of(e.people.values(short[0] as usize)),
+            ];
+            assert_ne!(masks[0], masks[1]);
+            groups.push((
+                vec![g as u32],
+                Group {
+                    masks,
+                    people: vec![full, short],
+                },
+            ));
+        }
+        let held = holder_stats(&e, &groups, d);
+        let exact: Vec<Run> = groups
+            .iter()
+            .map(|(_, g)| (g.masks.clone(), vec![Some(0), Some(1)]))
+            .collect();
+        assert!(groups.iter().zip(&exact).all(|((_, g), r)| lossless(g, r)));
+        assert!(score(&groups, &exact, &held, d).1.is_empty());
+        // Everyone of the first combination released without the last measurement.
+        let mut lossy = exact.clone();
+        lossy[0] = (vec![groups[0].1.masks[1]], vec![Some(0), Some(0)]);
+        assert!(!lossless(&groups[0].1, &lossy[0]));
+        assert!(lossless(&groups[1].1, &lossy[1]));
+        // Not vacuous: what the skip saves is the check that finds a lossy choice's misses.
+        assert!(!score(&groups, &lossy, &held, d).1.is_empty());
     }
 
     /// Half the people lack the last measurements: two patterns, each person in the largest
