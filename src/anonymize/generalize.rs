@@ -384,7 +384,8 @@ pub fn generalize(
         })
         .collect();
     // Each class's keyed noise per measurement, in grid steps (0 where a measurement does
-    // not apply or there is no noise): one stream per (class, column).
+    // not apply or there is no noise): one stream per class, a draw per column in order
+    // (also where the class's pattern does not hold it: the others' draws stay the same).
     let noise: Vec<Vec<i64>> = part
         .classes
         .par_iter()
@@ -398,17 +399,15 @@ pub fn generalize(
                 .map(|&r| pseudonyms[e.people.owner(r as usize) as usize])
                 .collect();
             members.sort_unstable();
-            let seed = key.class_seed(&pl.dataset.name, &members);
-            pl.measurements
-                .iter()
-                .enumerate()
-                .map(|(pos, &m)| {
-                    if !part.holds(c.stratum, pos) {
-                        return 0;
+            let mut rng = key.class_rng(&key.class_seed(&pl.dataset.name, &members));
+            (0..pl.measurements.len())
+                .map(|pos| {
+                    let n = noise::discrete_laplace(&mut rng, s, t);
+                    if part.holds(c.stratum, pos) {
+                        n
+                    } else {
+                        0
                     }
-                    let name = &pl.catalog.measurements[m].name;
-                    let mut rng = key.rng(&seed, name);
-                    noise::discrete_laplace(&mut rng, s, t)
                 })
                 .collect()
         })

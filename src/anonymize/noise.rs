@@ -4,10 +4,12 @@
 //! Gaussian for Differential Privacy", algorithms 1 and 2: only integer uniform draws and
 //! rational arithmetic, no floating-point Laplace (whose rounding leaks, Mironov 2012).
 //!
-//! Each (class, column) gets its own ChaCha20 stream seeded by
-//! HMAC-SHA256(key, series | column | class members' owner pseudonyms), so the same input
-//! and key give the same noise in every re-release (re-releases cannot be averaged), and a
-//! class's rows all get the same draw (they stay identical).
+//! Each class gets one ChaCha20 stream seeded by HMAC-SHA256(key, series | class members'
+//! owner pseudonyms), and draws its columns' noise from it in release order, one draw per
+//! column (held by the class's pattern or not, so a column's draw does not depend on which
+//! others its stratum holds). The same input and key give the same noise in every
+//! re-release (re-releases cannot be averaged), and a class's rows all get the same draw
+//! (they stay identical).
 
 use crate::pipeline::NoiseScale;
 use hmac::{Hmac, Mac};
@@ -24,7 +26,7 @@ fn keyed(bytes: &[u8]) -> HmacSha256 {
 /// The secret noise key. Never written, logged, or put in metadata; `Debug` hides it.
 pub struct NoiseKey {
     bytes: Vec<u8>,
-    /// HMAC keyed once: cloned for every pseudonym and (class, column) stream.
+    /// HMAC keyed once: cloned for every pseudonym and stream.
     keyed: HmacSha256,
     /// False when the key was drawn at random because none was given.
     pub reproducible: bool,
@@ -84,13 +86,19 @@ impl NoiseKey {
         m.finalize().into_bytes().into()
     }
 
-    /// The RNG of one (class, column): `HMAC(key, column, class_seed)`.
-    pub fn rng(&self, class_seed: &[u8; 32], column: &str) -> ChaCha20Rng {
+    /// The RNG of one use `what` of a seed: `HMAC(key, seed, what)`.
+    pub fn rng(&self, seed: &[u8; 32], what: &str) -> ChaCha20Rng {
         let mut m = self.mac();
         m.update(b"opentape/noise\0");
-        m.update(class_seed);
-        m.update(column.as_bytes());
+        m.update(seed);
+        m.update(what.as_bytes());
         ChaCha20Rng::from_seed(m.finalize().into_bytes().into())
+    }
+
+    /// A class's noise stream, from its [`class_seed`](Self::class_seed): its columns draw
+    /// from it one after the other, in release order.
+    pub fn class_rng(&self, class_seed: &[u8; 32]) -> ChaCha20Rng {
+        self.rng(class_seed, "\0columns")
     }
 }
 
@@ -204,6 +212,17 @@ mod tests {
         let mut r = k1.rng(&k1.class_seed("series", &other), "chest");
         let third: Vec<i64> = (0..16).map(|_| discrete_laplace(&mut r, 10, 20)).collect();
         assert_ne!(draw(&k1, "chest"), third);
+        // A class's stream: the same for the same members and key, another for others.
+        let class = |k: &NoiseKey, m: &[[u8; 32]]| {
+            let mut r = k.class_rng(&k.class_seed("series", m));
+            (0..16)
+                .map(|_| discrete_laplace(&mut r, 10, 20))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(class(&k1, &members), class(&k1, &members));
+        assert_ne!(class(&k1, &members), class(&k1, &other));
+        assert_ne!(class(&k1, &members), class(&k2, &members));
+        assert_ne!(class(&k1, &members), draw(&k1, ""));
         assert!(!format!("{k1:?}").contains("1, 1"));
         assert!(
             NoiseKey::from_bytes(vec![0; 8]).is_none(),
