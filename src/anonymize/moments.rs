@@ -179,6 +179,72 @@ pub fn map_rows<T: Copy + Send + Sync>(
     });
 }
 
+/// Rows per task where a table's rows are taken through faer in parallel: fixed, so every
+/// result is the same whatever the thread count.
+const ROWS_PER_TASK: usize = 2048;
+
+/// A task's rows (row-major f32, `d` wide) as a faer matrix in f64, records as columns.
+fn records(rows: &[f32], d: usize) -> Mat<f64> {
+    Mat::from_fn(d, rows.len() / d, |j, r| rows[r * d + j] as f64)
+}
+
+/// Mean vector and covariance (population, row-major) of `rows` (n x d, row-major f32),
+/// unweighted: each task's sums and `x x^T` as one faer product, tasks summed in order.
+/// The centred products come from the raw ones (`E[x x^T] - mu mu^T`): for values near
+/// their mean, as standardized ones are.
+pub fn table_moments(rows: &[f32], d: usize) -> (Vec<f64>, Vec<f64>) {
+    let n = rows.len() / d.max(1);
+    if n == 0 || d == 0 {
+        return (vec![0.0; d], vec![0.0; d * d]);
+    }
+    let parts: Vec<(Vec<f64>, Mat<f64>)> = rows
+        .par_chunks(ROWS_PER_TASK * d)
+        .map(|task| {
+            let x = records(task, d);
+            let sums = (0..d).map(|j| x.row(j).iter().sum()).collect();
+            let mut g = Mat::zeros(d, d);
+            add_products(&mut g, x.as_ref(), x.as_ref());
+            (sums, g)
+        })
+        .collect();
+    let mut sums = vec![0.0; d];
+    let mut g = Mat::<f64>::zeros(d, d);
+    for (s, p) in parts {
+        for (a, b) in sums.iter_mut().zip(s) {
+            *a += b;
+        }
+        g += p;
+    }
+    let mu: Vec<f64> = sums.iter().map(|s| s / n as f64).collect();
+    let cov = (0..d * d)
+        .map(|ij| {
+            let (i, j) = (ij / d, ij % d);
+            g[(i, j)] / n as f64 - mu[i] * mu[j]
+        })
+        .collect();
+    (mu, cov)
+}
+
+/// Every row `x` of `rows` (row-major f32, `d` wide) replaced by `x P` (`p` row-major
+/// `d x d`), a faer product per task of rows.
+pub fn transform_rows(rows: &mut [f32], d: usize, p: &[f64]) {
+    if d == 0 {
+        return;
+    }
+    let p = square(p, d);
+    rows.par_chunks_mut(ROWS_PER_TASK * d).for_each(|task| {
+        let b = task.len() / d;
+        let x = Mat::from_fn(b, d, |r, j| task[r * d + j] as f64);
+        let mut y = Mat::<f64>::zeros(b, d);
+        faer::linalg::matmul::matmul(y.as_mut(), Accum::Replace, x.as_ref(), p, 1.0, Par::Seq);
+        for (r, row) in task.chunks_exact_mut(d).enumerate() {
+            for (j, v) in row.iter_mut().enumerate() {
+                *v = y[(r, j)] as f32;
+            }
+        }
+    });
+}
+
 /// `mu + A (x - mu)` for one row.
 pub fn apply(a: &[f64], mu: &[f64], x: &[f64]) -> Vec<f64> {
     let d = mu.len();
@@ -254,6 +320,58 @@ mod tests {
             let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&got), bits(&want), "n {n}, d {d}");
             assert_ne!(got, rows);
+        }
+    }
+
+    /// The faer versions over tasks of rows agree with the plain sums (to rounding), on
+    /// row counts that do and do not fill a task, and give the same bits on 1 and 2
+    /// threads.
+    #[test]
+    fn table_moments_and_transform_agree_with_plain_sums() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        for (n, d) in [
+            (1, 1),
+            (5, 3),
+            (ROWS_PER_TASK + 17, 7),
+            (3 * ROWS_PER_TASK, 2),
+        ] {
+            let rows: Vec<f32> = (0..n * d)
+                .map(|i| 500.0 + (i % d) as f32 * 40.0 + rng.random_range(-30.0..30.0))
+                .collect();
+            let (mu, cov) = table_moments(&rows, d);
+            let (mu0, cov0) = moments(&rows, &vec![1.0; n], d);
+            for j in 0..d {
+                assert!((mu[j] - mu0[j]).abs() < 1e-9 * mu0[j].abs(), "mean {j}");
+            }
+            for ij in 0..d * d {
+                let scale = (cov0[ij / d * (d + 1)] * cov0[ij % d * (d + 1)]).sqrt();
+                assert!(
+                    (cov[ij] - cov0[ij]).abs() < 1e-7 * scale.max(1.0),
+                    "cov {ij}"
+                );
+            }
+            let p: Vec<f64> = (0..d * d).map(|_| rng.random_range(-2.0..2.0)).collect();
+            let want: Vec<f32> = rows
+                .chunks(d)
+                .flat_map(|x| {
+                    (0..d).map(|k| (0..d).map(|i| x[i] as f64 * p[i * d + k]).sum::<f64>())
+                })
+                .map(|v| v as f32)
+                .collect();
+            let on = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build();
+                pool.unwrap().install(|| {
+                    let mut got = rows.clone();
+                    transform_rows(&mut got, d, &p);
+                    (table_moments(&rows, d), got)
+                })
+            };
+            let (one, two) = (on(1), on(2));
+            assert_eq!(one, two, "n {n}, d {d}");
+            for (g, w) in one.1.iter().zip(&want) {
+                assert!((g - w).abs() <= 1e-3 * w.abs().max(1.0), "{g} vs {w}");
+            }
         }
     }
 

@@ -208,42 +208,33 @@ fn stratum(
 ) -> Stratum {
     let n = rows.len();
     let d = dims.len();
-    // Per dimension: mean and deviation, each summed over the rows in order (the rows
-    // read whole, once per sum, not once per dimension), then every row's standardized
-    // values, rows in parallel.
-    let zero: f64 = std::iter::empty::<f64>().sum();
-    let mut sums = vec![zero; d];
-    for &r in &rows {
-        let v = people.values(r as usize);
-        for (s, &pos) in sums.iter_mut().zip(&dims) {
-            *s += v[pos] as f64;
-        }
-    }
-    let means: Vec<f64> = sums.iter().map(|s| s / n as f64).collect();
-    let mut squares = vec![zero; d];
-    for &r in &rows {
-        let v = people.values(r as usize);
-        for ((s, &pos), mean) in squares.iter_mut().zip(&dims).zip(&means) {
-            *s += (v[pos] as f64 - mean).powi(2);
-        }
-    }
-    let stats: Vec<(f64, f64)> = means
-        .iter()
-        .zip(&squares)
-        .map(|(&mean, s)| {
-            let var = s / n as f64;
-            (mean, if var > 0.0 { var.sqrt() } else { 1.0 })
-        })
-        .collect();
+    // The stratum's values, row-major, then standardized per dimension (mean and
+    // deviation from faer's sums over fixed blocks of rows).
     let mut z = vec![0.0f32; n * d];
     z.par_chunks_mut(d.max(1)).zip(&rows).for_each(|(zr, &r)| {
         let v = people.values(r as usize);
-        for (j, &pos) in dims.iter().enumerate() {
-            zr[j] = ((v[pos] as f64 - stats[j].0) / stats[j].1) as f32;
+        for (z, &pos) in zr.iter_mut().zip(&dims) {
+            *z = v[pos];
+        }
+    });
+    let (means, cov) = moments::table_moments(&z, d);
+    let stats: Vec<(f64, f64)> = (0..d)
+        .map(|j| {
+            let var = cov[j * d + j];
+            (means[j], if var > 0.0 { var.sqrt() } else { 1.0 })
+        })
+        .collect();
+    z.par_chunks_mut(d.max(1)).for_each(|zr| {
+        for (z, &(mean, sd)) in zr.iter_mut().zip(&stats) {
+            *z = ((*z as f64 - mean) / sd) as f32;
         }
     });
     if pl.release.partition_space == PartitionSpace::Whitened && n > 2 * d && d > 1 {
-        whiten(&mut z, n, d);
+        // The z-scores' correlation matrix is the values' covariance, scaled.
+        let r: Vec<f64> = (0..d * d)
+            .map(|ij| cov[ij] / (stats[ij / d].1 * stats[ij % d].1))
+            .collect();
+        whiten(&mut z, d, &r);
     }
     let owners = rows.iter().map(|&r| people.owner(r as usize)).collect();
     Stratum {
@@ -256,22 +247,17 @@ fn stratum(
 }
 
 /// Replaces the z-scores (row-major, n x d) by their whitened scores `z V L^{-1/2}`, with
-/// `R = V L V^T` their correlation matrix (eigenvalues floored at 1e-9 of the largest):
+/// `r = V L V^T` their correlation matrix (eigenvalues floored at 1e-9 of the largest):
 /// every direction of the body's shape gets unit variance, so Mondrian cuts across shapes
 /// rather than along overall size (`partition_space = "whitened"`; BENCHMARKS.md, the privacy-utility frontier).
-fn whiten(z: &mut [f32], n: usize, d: usize) {
-    let (_, r) = moments::moments(z, &vec![1.0; n], d);
-    let (l, v) = moments::sym_eigen(&r, d);
+fn whiten(z: &mut [f32], d: usize, r: &[f64]) {
+    let (l, v) = moments::sym_eigen(r, d);
     let floor = l.iter().cloned().fold(0.0, f64::max) * 1e-9;
-    // Column k of the projection, V[:, k] / sqrt(L_k), stored as row k (contiguous for the
-    // products below; each sum still runs over i in order).
-    let mut proj = vec![0.0f64; d * d];
-    for i in 0..d {
-        for k in 0..d {
-            proj[k * d + i] = v[i * d + k] / l[k].max(floor).sqrt();
-        }
-    }
-    moments::map_rows(z, d, &proj, |_, v| v as f64, |_, s| s as f32);
+    // The projection P = V L^{-1/2}: each row becomes z P.
+    let proj: Vec<f64> = (0..d * d)
+        .map(|ik| v[ik] / l[ik % d].max(floor).sqrt())
+        .collect();
+    moments::transform_rows(z, d, &proj);
 }
 
 /// Strict Mondrian on `idx` (positions in the stratum): cut at the median of the widest
