@@ -182,23 +182,31 @@ pub fn figures(
             // together are `m m^T`, one product instead of a loop over every pair.
             let mut m = Mat::<f64>::zeros(d, BLOCK);
             let mut both = Mat::<f64>::zeros(d, d);
+            // People of blocks where everyone holds everything: they hold every pair.
+            let mut whole = 0.0;
             for block in chunk.chunks(BLOCK) {
                 m.fill(0.0);
+                let mut held = 0;
                 for (c, &i) in block.iter().enumerate() {
                     for (j, &v) in e.people.values(i as usize).iter().enumerate() {
                         if !v.is_nan() {
                             m[(j, c)] = 1.0;
+                            held += 1;
                             f.count[j] += 1.0;
                             let y = (v as f64 - frame.center[j]) / frame.unit[j];
                             f.sum[j] += y.clamp(-UNITS_PER_HALF_RANGE, UNITS_PER_HALF_RANGE);
                         }
                     }
                 }
-                add_products(&mut both, m.as_ref(), m.as_ref());
+                if held == block.len() * d {
+                    whole += block.len() as f64;
+                } else {
+                    add_products(&mut both, m.as_ref(), m.as_ref());
+                }
             }
             for a in 0..d {
                 for b in a + 1..d {
-                    f.both[a * d + b] = both[(a, b)];
+                    f.both[a * d + b] = both[(a, b)] + whole;
                 }
             }
             f
@@ -292,20 +300,11 @@ impl SecondSums {
     }
 }
 
-/// Noisy spreads and correlations of `people` around the noisy means `f.mean`: each
-/// person's values centred on them, in frame units, clipped to norm `clip * sqrt(d)`; then
-/// the sums of [`SecondSums`], each with noise (`sum_noise` on sums, `square_noise` on
-/// squares and products), divided by the exact holders.
-pub fn spread(
-    e: &Eligible,
-    people: &[u32],
-    f: &Figures,
-    frame: &Frame,
-    s: &Series,
-    rng: &mut ChaCha20Rng,
-) -> Spread {
+/// Sums over `people` of their centred values clipped to norm `clip` (in units): per
+/// measurement the squares, per pair the products and each side's sums and squares over
+/// the people holding both, in fixed chunks of people (the same bits on any thread count).
+fn second_sums(e: &Eligible, people: &[u32], f: &Figures, frame: &Frame, clip: f64) -> SecondSums {
     let d = frame.d();
-    let clip = s.clip * (d as f64).sqrt();
     let parts: Vec<SecondSums> = people
         .par_chunks(CHUNK)
         .map(|chunk| {
@@ -325,10 +324,14 @@ pub fn spread(
                 Mat::<f64>::zeros(d, d),
                 Mat::<f64>::zeros(d, d),
             );
+            // Blocks where everyone holds everything: each side's sums over a pair are
+            // the measurement's sums over the block (m is all ones), no product needed.
+            let (mut whole_sum, mut whole_sq) = (vec![0.0; d], vec![0.0; d]);
             for block in chunk.chunks(BLOCK) {
                 y.fill(0.0);
                 m.fill(0.0);
                 y2.fill(0.0);
+                let mut all = 0;
                 for (c, &i) in block.iter().enumerate() {
                     held.clear();
                     for (j, &v) in e.people.values(i as usize).iter().enumerate() {
@@ -338,6 +341,7 @@ pub fn spread(
                     }
                     let norm = held.iter().map(|h| h.1 * h.1).sum::<f64>().sqrt();
                     let scale = if norm > clip { clip / norm } else { 1.0 };
+                    all += held.len();
                     for &(j, v) in &held {
                         let v = v * scale;
                         y[(j, c)] = v;
@@ -346,16 +350,23 @@ pub fn spread(
                     }
                 }
                 add_products(&mut product, y.as_ref(), y.as_ref());
-                add_products(&mut pair_sum, y.as_ref(), m.as_ref());
-                add_products(&mut pair_sq, y2.as_ref(), m.as_ref());
+                if all == block.len() * d {
+                    for j in 0..d {
+                        whole_sum[j] += (0..block.len()).map(|c| y[(j, c)]).sum::<f64>();
+                        whole_sq[j] += (0..block.len()).map(|c| y2[(j, c)]).sum::<f64>();
+                    }
+                } else {
+                    add_products(&mut pair_sum, y.as_ref(), m.as_ref());
+                    add_products(&mut pair_sq, y2.as_ref(), m.as_ref());
+                }
             }
             for a in 0..d {
                 t.sq[a] = product[(a, a)];
                 for b in 0..d {
                     if a != b {
                         t.product[a * d + b] = product[(a, b)];
-                        t.pair_sum[a * d + b] = pair_sum[(a, b)];
-                        t.pair_sq[a * d + b] = pair_sq[(a, b)];
+                        t.pair_sum[a * d + b] = pair_sum[(a, b)] + whole_sum[a];
+                        t.pair_sq[a * d + b] = pair_sq[(a, b)] + whole_sq[a];
                     }
                 }
             }
@@ -366,6 +377,23 @@ pub fn spread(
     for p in &parts {
         t.add(p);
     }
+    t
+}
+
+/// Noisy spreads and correlations of `people` around the noisy means `f.mean`: each
+/// person's values centred on them, in frame units, clipped to norm `clip * sqrt(d)`; then
+/// the sums of [`SecondSums`], each with noise (`sum_noise` on sums, `square_noise` on
+/// squares and products), divided by the exact holders.
+pub fn spread(
+    e: &Eligible,
+    people: &[u32],
+    f: &Figures,
+    frame: &Frame,
+    s: &Series,
+    rng: &mut ChaCha20Rng,
+) -> Spread {
+    let d = frame.d();
+    let mut t = second_sums(e, people, f, frame, s.clip * (d as f64).sqrt());
     // Draws in a fixed order: squares, then per pair (upper triangle) the product and both
     // sides' sums and squares.
     for q in t.sq.iter_mut() {
@@ -657,6 +685,69 @@ mod tests {
         assert_eq!(figures(&e, &people, &frame, &s, &mut again), f);
         let mut other = ChaCha20Rng::seed_from_u64(4);
         assert_ne!(figures(&e, &people, &frame, &s, &mut other), f);
+    }
+
+    /// The sums over people are the plain per-person sums (to rounding), where every block
+    /// of people holds everything (no products for the sides) and where some lack values.
+    #[test]
+    fn pair_sums_are_the_plain_sums_with_and_without_gaps() {
+        let pl = testing::pipeline();
+        let frame = Frame::of(&pl);
+        let d = frame.d();
+        let s = Series::default();
+        for gaps in [false, true] {
+            let mut e = people(&pl, 3 * BLOCK as u32 + 17);
+            if gaps {
+                for i in (0..e.people.len()).step_by(7) {
+                    e.people.values_mut(i)[i % d] = f32::NAN;
+                }
+            }
+            let people: Vec<u32> = (0..e.people.len() as u32).collect();
+            let mut rng = ChaCha20Rng::seed_from_u64(5);
+            let f = figures(&e, &people, &frame, &s, &mut rng);
+            let clip = s.clip * (d as f64).sqrt();
+            let t = second_sums(&e, &people, &f, &frame, clip);
+            let mut want = SecondSums::new(d);
+            let mut both = vec![0.0; d * d];
+            for &i in &people {
+                let v = e.people.values(i as usize);
+                let y: Vec<Option<f64>> = (0..d)
+                    .map(|j| (!v[j].is_nan()).then(|| (v[j] as f64 - f.mean[j]) / frame.unit[j]))
+                    .collect();
+                let norm = y.iter().flatten().map(|y| y * y).sum::<f64>().sqrt();
+                let scale = if norm > clip { clip / norm } else { 1.0 };
+                for a in 0..d {
+                    let Some(ya) = y[a].map(|y| y * scale) else {
+                        continue;
+                    };
+                    want.sq[a] += ya * ya;
+                    for b in 0..d {
+                        if a != b && y[b].is_some() {
+                            let yb = y[b].unwrap() * scale;
+                            want.product[a * d + b] += ya * yb;
+                            want.pair_sum[a * d + b] += ya;
+                            want.pair_sq[a * d + b] += ya * ya;
+                            both[a * d + b] += 1.0;
+                        }
+                    }
+                }
+            }
+            let close = |x: &[f64], y: &[f64]| {
+                x.iter()
+                    .zip(y)
+                    .all(|(a, b)| (a - b).abs() <= 1e-9 * (1.0 + b.abs()))
+            };
+            assert!(close(&t.sq, &want.sq), "gaps {gaps}");
+            assert!(close(&t.product, &want.product), "gaps {gaps}");
+            assert!(close(&t.pair_sum, &want.pair_sum), "gaps {gaps}");
+            assert!(close(&t.pair_sq, &want.pair_sq), "gaps {gaps}");
+            // Pair counts exactly (upper triangle), whole blocks or not.
+            for a in 0..d {
+                for b in a + 1..d {
+                    assert_eq!(f.exact.1[a * d + b], both[a * d + b], "gaps {gaps}");
+                }
+            }
+        }
     }
 
     #[test]

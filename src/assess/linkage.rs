@@ -57,6 +57,11 @@ impl<E: std::ops::Deref<Target = Eligible> + Sync> opentape_verify::SourceRecord
         let v = self.e.people.values(i)[j] as f64;
         (!v.is_nan()).then_some(v)
     }
+    fn values_into(&self, i: usize, out: &mut [f64]) {
+        for (o, &v) in out.iter_mut().zip(self.e.people.values(i)) {
+            *o = v as f64;
+        }
+    }
 }
 
 /// The checker's linkage check on the table in memory, against the eligible people and

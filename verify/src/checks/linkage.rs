@@ -33,6 +33,13 @@ pub trait SourceRecords: Sync {
     fn category(&self, i: usize, c: usize) -> &str;
     /// Record `i`'s measurement `j`, in the release's measurement order.
     fn value(&self, i: usize, j: usize) -> Option<f64>;
+    /// Record `i`'s measurements at once, in order, into `out` (NaN where `value` gives
+    /// none): the checker's passes over every record read them this way.
+    fn values_into(&self, i: usize, out: &mut [f64]) {
+        for (j, o) in out.iter_mut().enumerate() {
+            *o = self.value(i, j).unwrap_or(f64::NAN);
+        }
+    }
 }
 
 /// Each source record's place in the release: `Some(Some(row))` placed in the class
@@ -248,7 +255,25 @@ pub fn check_linkage_with(
     let mut class_owners: Vec<(usize, u32)> = Vec::with_capacity(n);
     let mut missing = 0;
     let mut mismatched = 0;
-    let mut invented = 0;
+    // A row holds only measurements its people hold: nothing is made up (people side by
+    // side; the rest of this count runs in order).
+    let invented = (0..n)
+        .into_par_iter()
+        .map_init(
+            || vec![0.0; d],
+            |own, pi| match member.get(pi).copied().flatten() {
+                Some(Some(row)) => !g.row_group.get(row).is_some_and(|&dr| {
+                    source.values_into(pi, own);
+                    let v = &rel.rows[dr as usize].1;
+                    v.iter()
+                        .zip(own.iter())
+                        .all(|(v, o)| v.is_nan() || !o.is_nan())
+                }),
+                _ => false,
+            },
+        )
+        .filter(|&invented| invented)
+        .count();
     for (pi, &cat) in person_cat.iter().enumerate() {
         match member.get(pi).copied().flatten() {
             Some(Some(row)) => {
@@ -256,14 +281,6 @@ pub fn check_linkage_with(
                     .row_group
                     .get(row)
                     .is_some_and(|&d| rel.rows[d as usize].0 == cat);
-                // A row holds only measurements its people hold: nothing is made up.
-                let holds = g.row_group.get(row).is_some_and(|&dr| {
-                    let v = &rel.rows[dr as usize].1;
-                    (0..d).all(|j| v[j].is_nan() || source.value(pi, j).is_some())
-                });
-                if !holds {
-                    invented += 1;
-                }
                 if !same {
                     mismatched += 1;
                     if mismatched <= 5 {
@@ -345,31 +362,34 @@ pub fn check_linkage_with(
     let matched: Vec<(u32, u32)> = (0..n)
         .into_par_iter()
         .fold(Vec::new, |mut found, pi| {
+            let mut own = vec![0.0; d];
             let cat = person_cat[pi];
-            let mut k = Vec::with_capacity(d + 1);
+            source.values_into(pi, &mut own);
+            // The record's key on a row's pattern, value by value, as `key_into` makes it:
+            // compared as it goes, so a row stops at its first differing value.
+            let value = |j: usize, holds: bool| {
+                let v = own[j];
+                if holds && !v.is_nan() {
+                    v.round() as i64
+                } else {
+                    i64::MIN
+                }
+            };
             for &(j0, j1) in &dim_pairs {
-                let (Some(a), Some(b)) = (source.value(pi, j0), source.value(pi, j1)) else {
+                let (a, b) = (own[j0], own[j1]);
+                if a.is_nan() || b.is_nan() {
                     continue;
-                };
+                }
                 let Some(rows) = by_pair.get(&(cat, j0, j1, a.round() as i64, b.round() as i64))
                 else {
                     continue;
                 };
                 for &r in rows {
                     let pat = &pats.list[pats.row[r as usize] as usize];
-                    key_into(
-                        &mut k,
-                        cat,
-                        (0..d).map(|j| {
-                            if pat.holds[j] {
-                                source.value(pi, j)
-                            } else {
-                                None
-                            }
-                        }),
-                    );
+                    let row = &row_keys[r as usize];
                     // Equal keys: the record holds the row's every measurement, equal.
-                    if k == row_keys[r as usize].as_ref() {
+                    if row[0] == cat as i64 && (0..d).all(|j| row[j + 1] == value(j, pat.holds[j]))
+                    {
                         found.push((multiplicity[&row_keys[r as usize][..]].1, source.owner(pi)));
                     }
                 }
@@ -396,11 +416,11 @@ pub fn check_linkage_with(
     // the order of their first row.
     let ncat = rel.cats.len();
     let mut sums = vec![(0.0f64, 0.0f64, 0usize); ncat * d];
+    let mut own = vec![0.0; d];
     for (pi, &c) in person_cat.iter().enumerate() {
-        let c = c as usize;
-        for j in 0..d {
-            if let Some(v) = source.value(pi, j) {
-                let s = &mut sums[c * d + j];
+        source.values_into(pi, &mut own);
+        for (s, &v) in sums[c as usize * d..].iter_mut().zip(&own) {
+            if !v.is_nan() {
                 s.0 += v;
                 s.2 += 1;
             }
@@ -409,9 +429,10 @@ pub fn check_linkage_with(
     let means: Vec<f64> = sums.iter().map(|s| s.0 / s.2.max(1) as f64).collect();
     for (pi, &c) in person_cat.iter().enumerate() {
         let c = c as usize;
-        for j in 0..d {
-            if let Some(v) = source.value(pi, j) {
-                sums[c * d + j].1 += (v - means[c * d + j]).powi(2);
+        source.values_into(pi, &mut own);
+        for ((s, &v), m) in sums[c * d..].iter_mut().zip(&own).zip(&means[c * d..]) {
+            if !v.is_nan() {
+                s.1 += (v - m).powi(2);
             }
         }
     }
