@@ -212,11 +212,16 @@ fn cut(
     eligible: &Eligible,
     o: &RunOptions,
     key: &NoiseKey,
-    measure: impl Fn() -> Knowledge,
+    measure: impl Fn() -> Knowledge + Sync,
 ) -> Result<(Partition, Table, Knowledge)> {
     let meter = o.meter;
     o.stage("partitioning into k-anonymous classes");
-    let mut partition = crate::anonymize::partition(pl, eligible, meter);
+    // The noisy figures need the eligible people only: measured beside the partition, so
+    // each uses the cores the other leaves idle.
+    let (mut partition, known) = rayon::join(
+        || crate::anonymize::partition(pl, eligible, meter),
+        &measure,
+    );
     meter.stop();
     within_suppression(pl, &partition, eligible, || {
         format!(
@@ -225,7 +230,6 @@ fn cut(
         )
     })?;
     o.stage("generalizing, restoring moments and adding noise");
-    let known = measure();
     let table = crate::anonymize::generalize(pl, eligible, &mut partition, key, &known);
     // Classes whose row stayed on a record were suppressed: the limit holds with them.
     if partition.withdrawn > 0 {
