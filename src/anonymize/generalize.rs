@@ -231,44 +231,66 @@ fn quantile_values(
             by_cat.entry(&part.strata[si]).or_default().push(si);
         }
     }
-    let mut pooled: Option<Vec<f64>> = None;
-    for strata in by_cat.values() {
-        if strata.len() == 1 {
-            let (sc, points) = restored[strata[0]].as_ref().expect("restored");
-            let v = points.round();
-            for (c, &ci) in sc.classes.iter().enumerate() {
-                for (j, &p) in sc.dims.iter().enumerate() {
-                    out[ci][p] = v[c * sc.dims.len() + j];
+    // People the whole table releases with each pair of measurements (for combinations
+    // released in several patterns).
+    let pooled: Vec<f64> = if by_cat.values().any(|s| s.len() > 1) {
+        let mut n = vec![0.0; dm * dm];
+        for c in &part.classes {
+            let dims = &part.dims[c.stratum];
+            for (x, &i) in dims.iter().enumerate() {
+                for &j in &dims[x + 1..] {
+                    n[i * dm + j] += c.members.len() as f64;
                 }
             }
-            continue;
         }
-        let parts: Vec<&(StratumClasses, quantile::Points)> = strata
-            .iter()
-            .map(|&si| restored[si].as_ref().expect("restored"))
-            .collect();
-        let k = known.of(&part.strata[strata[0]]);
-        let pooled = pooled.get_or_insert_with(|| {
-            // People the whole table releases with each pair of measurements.
-            let mut n = vec![0.0; dm * dm];
-            for c in &part.classes {
-                let dims = &part.dims[c.stratum];
-                for (x, &i) in dims.iter().enumerate() {
-                    for &j in &dims[x + 1..] {
-                        n[i * dm + j] += c.members.len() as f64;
-                    }
-                }
+        n
+    } else {
+        Vec::new()
+    };
+    // Each combination on its own (calibrations side by side: each is mostly one core),
+    // then put in place in order.
+    let combinations: Vec<&Vec<usize>> = by_cat.values().collect();
+    let rows: Vec<ClassRows> = combinations
+        .par_iter()
+        .map(|strata| {
+            if strata.len() == 1 {
+                let (sc, points) = restored[strata[0]].as_ref().expect("restored");
+                let v = points.round();
+                let d = sc.dims.len();
+                return sc
+                    .classes
+                    .iter()
+                    .enumerate()
+                    .map(|(c, &ci)| {
+                        (
+                            ci,
+                            sc.dims
+                                .iter()
+                                .copied()
+                                .zip(v[c * d..(c + 1) * d].iter().copied())
+                                .collect(),
+                        )
+                    })
+                    .collect();
             }
-            n
-        });
-        for (ci, row) in calibrated(pl, k, &parts, pooled) {
-            for (p, v) in row {
-                out[ci][p] = v;
-            }
+            let parts: Vec<&(StratumClasses, quantile::Points)> = strata
+                .iter()
+                .map(|&si| restored[si].as_ref().expect("restored"))
+                .collect();
+            let k = known.of(&part.strata[strata[0]]);
+            calibrated(pl, k, &parts, &pooled)
+        })
+        .collect();
+    for (ci, row) in rows.into_iter().flatten() {
+        for (p, v) in row {
+            out[ci][p] = v;
         }
     }
     out
 }
+
+/// Per class (partition index), its (release position, grid value) pairs.
+type ClassRows = Vec<(usize, Vec<(usize, i64)>)>;
 
 /// L-BFGS steps of the calibration across a category combination's patterns: at most,
 /// at least, and the class-steps a combination gets between the two.
@@ -286,7 +308,7 @@ fn calibrated(
     known: &Known,
     strata: &[&(StratumClasses, quantile::Points)],
     pooled: &[f64],
-) -> Vec<(usize, Vec<(usize, i64)>)> {
+) -> ClassRows {
     use super::calibrate::{calibrate, Cloud};
     let dm = pl.measurements.len();
     let mut cloud = Cloud {
