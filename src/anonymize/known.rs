@@ -20,19 +20,13 @@
 
 use super::calibrate::Targets;
 use super::moments::nearest_correlation;
-use super::moments::{add_products, BLOCK};
 use super::noise::NoiseKey;
+use super::sums::{first_sums, second_sums};
 use crate::filter::Eligible;
 use crate::pipeline::{Pipeline, Series};
-use faer::Mat;
 use rand::Rng;
 use rand_chacha::ChaCha20Rng;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-
-/// People per chunk of the sums: partial sums added in chunk order, so the figures do not
-/// depend on the thread count.
-const CHUNK: usize = 4096;
 
 /// Frame units per catalog half-range: an eighth of it is about one standard deviation of
 /// a population (ANSUR II: 0.6 to 1.1 of the half-range's eighth, median 0.6).
@@ -57,7 +51,7 @@ impl Frame {
         }
     }
 
-    fn d(&self) -> usize {
+    pub(super) fn d(&self) -> usize {
         self.center.len()
     }
 }
@@ -153,14 +147,6 @@ impl Budget {
     }
 }
 
-/// Per chunk of people: holders per measurement and pair, and the sums of frame values.
-#[derive(Clone)]
-struct FirstSums {
-    count: Vec<f64>,
-    both: Vec<f64>,
-    sum: Vec<f64>,
-}
-
 /// Noisy counts and means of `people` (indices into `e.people`).
 pub fn figures(
     e: &Eligible,
@@ -170,58 +156,7 @@ pub fn figures(
     rng: &mut ChaCha20Rng,
 ) -> Figures {
     let d = frame.d();
-    let parts: Vec<FirstSums> = people
-        .par_chunks(CHUNK)
-        .map(|chunk| {
-            let mut f = FirstSums {
-                count: vec![0.0; d],
-                both: vec![0.0; d * d],
-                sum: vec![0.0; d],
-            };
-            // Who holds what, a block of people at a time (columns of `m`): the pairs held
-            // together are `m m^T`, one product instead of a loop over every pair.
-            let mut m = Mat::<f64>::zeros(d, BLOCK);
-            let mut both = Mat::<f64>::zeros(d, d);
-            // People of blocks where everyone holds everything: they hold every pair.
-            let mut whole = 0.0;
-            for block in chunk.chunks(BLOCK) {
-                m.fill(0.0);
-                let mut held = 0;
-                for (c, &i) in block.iter().enumerate() {
-                    for (j, &v) in e.people.values(i as usize).iter().enumerate() {
-                        if !v.is_nan() {
-                            m[(j, c)] = 1.0;
-                            held += 1;
-                            f.count[j] += 1.0;
-                            let y = (v as f64 - frame.center[j]) / frame.unit[j];
-                            f.sum[j] += y.clamp(-UNITS_PER_HALF_RANGE, UNITS_PER_HALF_RANGE);
-                        }
-                    }
-                }
-                if held == block.len() * d {
-                    whole += block.len() as f64;
-                } else {
-                    add_products(&mut both, m.as_ref(), m.as_ref());
-                }
-            }
-            for a in 0..d {
-                for b in a + 1..d {
-                    f.both[a * d + b] = both[(a, b)] + whole;
-                }
-            }
-            f
-        })
-        .collect();
-    let mut t = FirstSums {
-        count: vec![0.0; d],
-        both: vec![0.0; d * d],
-        sum: vec![0.0; d],
-    };
-    for p in &parts {
-        add(&mut t.count, &p.count);
-        add(&mut t.both, &p.both);
-        add(&mut t.sum, &p.sum);
-    }
+    let t = first_sums(e, people, frame);
     // Draws in a fixed order: counts, pair counts (upper triangle), sums.
     let count: Vec<f64> = t
         .count
@@ -265,124 +200,9 @@ pub fn figures(
     }
 }
 
-fn add(a: &mut [f64], b: &[f64]) {
-    for (x, y) in a.iter_mut().zip(b) {
-        *x += y;
-    }
-}
-
-/// Per chunk of people, the centred sums of [`spread`]: per ordered pair (i, j) over the
-/// people holding both, the sums of i's values and of their squares; per pair, the sum of
-/// products; per measurement, the sum of squares.
-#[derive(Clone)]
-struct SecondSums {
-    pair_sum: Vec<f64>,
-    pair_sq: Vec<f64>,
-    product: Vec<f64>,
-    sq: Vec<f64>,
-}
-
-impl SecondSums {
-    fn new(d: usize) -> SecondSums {
-        SecondSums {
-            pair_sum: vec![0.0; d * d],
-            pair_sq: vec![0.0; d * d],
-            product: vec![0.0; d * d],
-            sq: vec![0.0; d],
-        }
-    }
-
-    fn add(&mut self, o: &SecondSums) {
-        add(&mut self.pair_sum, &o.pair_sum);
-        add(&mut self.pair_sq, &o.pair_sq);
-        add(&mut self.product, &o.product);
-        add(&mut self.sq, &o.sq);
-    }
-}
-
-/// Sums over `people` of their centred values clipped to norm `clip` (in units): per
-/// measurement the squares, per pair the products and each side's sums and squares over
-/// the people holding both, in fixed chunks of people (the same bits on any thread count).
-fn second_sums(e: &Eligible, people: &[u32], f: &Figures, frame: &Frame, clip: f64) -> SecondSums {
-    let d = frame.d();
-    let parts: Vec<SecondSums> = people
-        .par_chunks(CHUNK)
-        .map(|chunk| {
-            let mut t = SecondSums::new(d);
-            let mut held: Vec<(usize, f64)> = Vec::with_capacity(d);
-            // A block of people at a time, as columns: `y` their centred, clipped values (0
-            // where not held), `m` who holds what, `y2` the squares. Every sum over people
-            // holding a pair is then a product: y y^T (products, and squares on the
-            // diagonal), y m^T (each side's sum), y2 m^T (each side's squares).
-            let (mut y, mut m, mut y2) = (
-                Mat::<f64>::zeros(d, BLOCK),
-                Mat::<f64>::zeros(d, BLOCK),
-                Mat::<f64>::zeros(d, BLOCK),
-            );
-            let (mut product, mut pair_sum, mut pair_sq) = (
-                Mat::<f64>::zeros(d, d),
-                Mat::<f64>::zeros(d, d),
-                Mat::<f64>::zeros(d, d),
-            );
-            // Blocks where everyone holds everything: each side's sums over a pair are
-            // the measurement's sums over the block (m is all ones), no product needed.
-            let (mut whole_sum, mut whole_sq) = (vec![0.0; d], vec![0.0; d]);
-            for block in chunk.chunks(BLOCK) {
-                y.fill(0.0);
-                m.fill(0.0);
-                y2.fill(0.0);
-                let mut all = 0;
-                for (c, &i) in block.iter().enumerate() {
-                    held.clear();
-                    for (j, &v) in e.people.values(i as usize).iter().enumerate() {
-                        if !v.is_nan() && !f.mean[j].is_nan() {
-                            held.push((j, (v as f64 - f.mean[j]) / frame.unit[j]));
-                        }
-                    }
-                    let norm = held.iter().map(|h| h.1 * h.1).sum::<f64>().sqrt();
-                    let scale = if norm > clip { clip / norm } else { 1.0 };
-                    all += held.len();
-                    for &(j, v) in &held {
-                        let v = v * scale;
-                        y[(j, c)] = v;
-                        m[(j, c)] = 1.0;
-                        y2[(j, c)] = v * v;
-                    }
-                }
-                add_products(&mut product, y.as_ref(), y.as_ref());
-                if all == block.len() * d {
-                    for j in 0..d {
-                        whole_sum[j] += (0..block.len()).map(|c| y[(j, c)]).sum::<f64>();
-                        whole_sq[j] += (0..block.len()).map(|c| y2[(j, c)]).sum::<f64>();
-                    }
-                } else {
-                    add_products(&mut pair_sum, y.as_ref(), m.as_ref());
-                    add_products(&mut pair_sq, y2.as_ref(), m.as_ref());
-                }
-            }
-            for a in 0..d {
-                t.sq[a] = product[(a, a)];
-                for b in 0..d {
-                    if a != b {
-                        t.product[a * d + b] = product[(a, b)];
-                        t.pair_sum[a * d + b] = pair_sum[(a, b)] + whole_sum[a];
-                        t.pair_sq[a * d + b] = pair_sq[(a, b)] + whole_sq[a];
-                    }
-                }
-            }
-            t
-        })
-        .collect();
-    let mut t = SecondSums::new(d);
-    for p in &parts {
-        t.add(p);
-    }
-    t
-}
-
 /// Noisy spreads and correlations of `people` around the noisy means `f.mean`: each
 /// person's values centred on them, in frame units, clipped to norm `clip * sqrt(d)`; then
-/// the sums of [`SecondSums`], each with noise (`sum_noise` on sums, `square_noise` on
+/// the sums of [`SecondSums`](super::sums::SecondSums), each with noise (`sum_noise` on sums, `square_noise` on
 /// squares and products), divided by the exact holders.
 pub fn spread(
     e: &Eligible,
@@ -635,6 +455,8 @@ impl Knowledge {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::anonymize::moments::BLOCK;
+    use crate::anonymize::sums::SecondSums;
     use crate::anonymize::testing;
     use rand::SeedableRng;
 

@@ -11,6 +11,7 @@ pub mod partition;
 pub mod patterns;
 pub mod quantile;
 pub mod reproduction;
+mod sums;
 pub mod table;
 pub mod targets;
 
