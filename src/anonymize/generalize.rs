@@ -135,6 +135,9 @@ fn restore_linear(pl: &Pipeline, sc: &StratumClasses, k: &Known, centers: &mut [
 
 /// Strata whose values copied together take no more than this are restored side by side.
 const SIDE_BY_SIDE_BYTES: usize = 256 << 20;
+/// Category combinations are calibrated side by side when the classes' values (one per
+/// class and measurement held) are no more than this (32 MB a copy).
+const SIDE_BY_SIDE_VALUES: usize = 4 << 20;
 
 /// `moments = "quantile"`: each stratum's class values on the grid (release measurement
 /// order; 0 where a measurement does not apply), from [`quantile::restore`].
@@ -247,44 +250,55 @@ fn quantile_values(
     } else {
         Vec::new()
     };
-    // Each combination on its own (calibrations side by side: each is mostly one core),
-    // then put in place in order.
+    // Each combination on its own, then put in place in order: side by side where the
+    // table is small (a calibration is mostly one core), one after the other where it is
+    // large (a calibration holds a few dozen copies of its classes' values).
     let combinations: Vec<&Vec<usize>> = by_cat.values().collect();
-    let rows: Vec<ClassRows> = combinations
-        .par_iter()
-        .map(|strata| {
-            if strata.len() == 1 {
-                let (sc, points) = restored[strata[0]].as_ref().expect("restored");
-                let v = points.round();
-                let d = sc.dims.len();
-                return sc
-                    .classes
-                    .iter()
-                    .enumerate()
-                    .map(|(c, &ci)| {
-                        (
-                            ci,
-                            sc.dims
-                                .iter()
-                                .copied()
-                                .zip(v[c * d..(c + 1) * d].iter().copied())
-                                .collect(),
-                        )
-                    })
-                    .collect();
-            }
-            let parts: Vec<&(StratumClasses, quantile::Points)> = strata
+    let one = |strata: &&Vec<usize>| -> ClassRows {
+        if strata.len() == 1 {
+            let (sc, points) = restored[strata[0]].as_ref().expect("restored");
+            let v = points.round();
+            let d = sc.dims.len();
+            return sc
+                .classes
                 .iter()
-                .map(|&si| restored[si].as_ref().expect("restored"))
+                .enumerate()
+                .map(|(c, &ci)| {
+                    (
+                        ci,
+                        sc.dims
+                            .iter()
+                            .copied()
+                            .zip(v[c * d..(c + 1) * d].iter().copied())
+                            .collect(),
+                    )
+                })
                 .collect();
-            let k = known.of(&part.strata[strata[0]]);
-            calibrated(pl, k, &parts, &pooled)
-        })
-        .collect();
-    for (ci, row) in rows.into_iter().flatten() {
-        for (p, v) in row {
-            out[ci][p] = v;
         }
+        let parts: Vec<&(StratumClasses, quantile::Points)> = strata
+            .iter()
+            .map(|&si| restored[si].as_ref().expect("restored"))
+            .collect();
+        let k = known.of(&part.strata[strata[0]]);
+        calibrated(pl, k, &parts, &pooled)
+    };
+    let put = |rows: ClassRows| {
+        for (ci, row) in rows {
+            for (p, v) in row {
+                out[ci][p] = v;
+            }
+        }
+    };
+    let values: usize = part
+        .classes
+        .iter()
+        .map(|c| part.dims[c.stratum].len())
+        .sum();
+    if values <= SIDE_BY_SIDE_VALUES {
+        let rows: Vec<ClassRows> = combinations.par_iter().map(one).collect();
+        rows.into_iter().for_each(put);
+    } else {
+        combinations.iter().map(one).for_each(put);
     }
     out
 }
