@@ -184,23 +184,25 @@ pub fn map_rows<T: Copy + Send + Sync>(
 const ROWS_PER_TASK: usize = 2048;
 
 /// A task's rows (row-major f32, `d` wide) as a faer matrix in f64, records as columns.
-fn records(rows: &[f32], d: usize) -> Mat<f64> {
-    Mat::from_fn(d, rows.len() / d, |j, r| rows[r * d + j] as f64)
+fn records(rows: &[f32], d: usize, shift: &[f64]) -> Mat<f64> {
+    Mat::from_fn(d, rows.len() / d, |j, r| rows[r * d + j] as f64 - shift[j])
 }
 
 /// Mean vector and covariance (population, row-major) of `rows` (n x d, row-major f32),
 /// unweighted: each task's sums and `x x^T` as one faer product, tasks summed in order.
-/// The centred products come from the raw ones (`E[x x^T] - mu mu^T`): for values near
-/// their mean, as standardized ones are.
+/// The values are taken less the first row's (`s`), and the centred products come from
+/// those raw ones, `E[(x - s)(x - s)^T] - (mu - s)(mu - s)^T`: near the mean, so little
+/// cancels, and a measurement with one value throughout gets exactly 0.
 pub fn table_moments(rows: &[f32], d: usize) -> (Vec<f64>, Vec<f64>) {
     let n = rows.len() / d.max(1);
     if n == 0 || d == 0 {
         return (vec![0.0; d], vec![0.0; d * d]);
     }
+    let shift: Vec<f64> = rows[..d].iter().map(|&v| v as f64).collect();
     let parts: Vec<(Vec<f64>, Mat<f64>)> = rows
         .par_chunks(ROWS_PER_TASK * d)
         .map(|task| {
-            let x = records(task, d);
+            let x = records(task, d, &shift);
             let sums = (0..d).map(|j| x.row(j).iter().sum()).collect();
             let mut g = Mat::zeros(d, d);
             add_products(&mut g, x.as_ref(), x.as_ref());
@@ -215,14 +217,14 @@ pub fn table_moments(rows: &[f32], d: usize) -> (Vec<f64>, Vec<f64>) {
         }
         g += p;
     }
-    let mu: Vec<f64> = sums.iter().map(|s| s / n as f64).collect();
+    let m: Vec<f64> = sums.iter().map(|s| s / n as f64).collect();
     let cov = (0..d * d)
         .map(|ij| {
             let (i, j) = (ij / d, ij % d);
-            g[(i, j)] / n as f64 - mu[i] * mu[j]
+            g[(i, j)] / n as f64 - m[i] * m[j]
         })
         .collect();
-    (mu, cov)
+    (m.iter().zip(&shift).map(|(m, s)| s + m).collect(), cov)
 }
 
 /// Every row `x` of `rows` (row-major f32, `d` wide) replaced by `x P` (`p` row-major
@@ -321,6 +323,18 @@ mod tests {
             assert_eq!(bits(&got), bits(&want), "n {n}, d {d}");
             assert_ne!(got, rows);
         }
+    }
+
+    /// A measurement with one value throughout has exactly that mean and no spread, however
+    /// large the value (no cancellation leaves a spread of rounding).
+    #[test]
+    fn table_moments_of_a_constant_column_are_exact() {
+        let n = ROWS_PER_TASK + 5;
+        let rows: Vec<f32> = (0..n).flat_map(|i| [1234.567f32, i as f32 * 0.5]).collect();
+        let (mu, cov) = table_moments(&rows, 2);
+        assert_eq!(mu[0], 1234.567f32 as f64);
+        assert_eq!((cov[0], cov[1], cov[2]), (0.0, 0.0, 0.0));
+        assert!(cov[3] > 0.0);
     }
 
     /// The faer versions over tasks of rows agree with the plain sums (to rounding), on
