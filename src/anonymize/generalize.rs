@@ -234,47 +234,33 @@ fn quantile_values(
             by_cat.entry(&part.strata[si]).or_default().push(si);
         }
     }
-    // People the whole table releases with each pair of measurements (for combinations
-    // released in several patterns).
-    let pooled: Vec<f64> = if by_cat.values().any(|s| s.len() > 1) {
-        let mut n = vec![0.0; dm * dm];
+    for strata in by_cat.values().filter(|s| s.len() == 1) {
+        let (sc, points) = restored[strata[0]].as_ref().expect("restored");
+        let v = points.round();
+        for (c, &ci) in sc.classes.iter().enumerate() {
+            for (j, &p) in sc.dims.iter().enumerate() {
+                out[ci][p] = v[c * sc.dims.len() + j];
+            }
+        }
+    }
+    // The others, each calibrated on its own, then put in place in order: side by side
+    // where the table is small (a calibration is mostly one core), one after the other
+    // where it is large (a calibration holds a few dozen copies of its classes' values).
+    let combinations: Vec<&Vec<usize>> = by_cat.values().filter(|s| s.len() > 1).collect();
+    // People the whole table releases with each pair of measurements.
+    let mut pooled = Vec::new();
+    if !combinations.is_empty() {
+        pooled = vec![0.0; dm * dm];
         for c in &part.classes {
             let dims = &part.dims[c.stratum];
             for (x, &i) in dims.iter().enumerate() {
                 for &j in &dims[x + 1..] {
-                    n[i * dm + j] += c.members.len() as f64;
+                    pooled[i * dm + j] += c.members.len() as f64;
                 }
             }
         }
-        n
-    } else {
-        Vec::new()
-    };
-    // Each combination on its own, then put in place in order: side by side where the
-    // table is small (a calibration is mostly one core), one after the other where it is
-    // large (a calibration holds a few dozen copies of its classes' values).
-    let combinations: Vec<&Vec<usize>> = by_cat.values().collect();
+    }
     let one = |strata: &&Vec<usize>| -> ClassRows {
-        if strata.len() == 1 {
-            let (sc, points) = restored[strata[0]].as_ref().expect("restored");
-            let v = points.round();
-            let d = sc.dims.len();
-            return sc
-                .classes
-                .iter()
-                .enumerate()
-                .map(|(c, &ci)| {
-                    (
-                        ci,
-                        sc.dims
-                            .iter()
-                            .copied()
-                            .zip(v[c * d..(c + 1) * d].iter().copied())
-                            .collect(),
-                    )
-                })
-                .collect();
-        }
         let parts: Vec<&(StratumClasses, quantile::Points)> = strata
             .iter()
             .map(|&si| restored[si].as_ref().expect("restored"))

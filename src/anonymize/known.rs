@@ -202,8 +202,8 @@ pub fn figures(
 
 /// Noisy spreads and correlations of `people` around the noisy means `f.mean`: each
 /// person's values centred on them, in frame units, clipped to norm `clip * sqrt(d)`; then
-/// the sums of [`SecondSums`](super::sums::SecondSums), each with noise (`sum_noise` on sums, `square_noise` on
-/// squares and products), divided by the exact holders.
+/// the sums of [`SecondSums`](super::sums::SecondSums), each with noise (`sum_noise` on
+/// sums, `square_noise` on squares and products), divided by the exact holders.
 pub fn spread(
     e: &Eligible,
     people: &[u32],

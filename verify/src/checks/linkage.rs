@@ -361,41 +361,49 @@ pub fn check_linkage_with(
     }
     let matched: Vec<(u32, u32)> = (0..n)
         .into_par_iter()
-        .fold(Vec::new, |mut found, pi| {
-            let mut own = vec![0.0; d];
-            let cat = person_cat[pi];
-            source.values_into(pi, &mut own);
-            // The record's key on a row's pattern, value by value, as `key_into` makes it:
-            // compared as it goes, so a row stops at its first differing value.
-            let value = |j: usize, holds: bool| {
-                let v = own[j];
-                if holds && !v.is_nan() {
-                    v.round() as i64
-                } else {
-                    i64::MIN
-                }
-            };
-            for &(j0, j1) in &dim_pairs {
-                let (a, b) = (own[j0], own[j1]);
-                if a.is_nan() || b.is_nan() {
-                    continue;
-                }
-                let Some(rows) = by_pair.get(&(cat, j0, j1, a.round() as i64, b.round() as i64))
-                else {
-                    continue;
+        .fold(
+            || (Vec::new(), vec![0.0; d]),
+            |(mut found, mut own), pi| {
+                let cat = person_cat[pi];
+                source.values_into(pi, &mut own);
+                // The record's key on a row's pattern, value by value, as `key_into` makes it:
+                // compared as it goes, so a row stops at its first differing value.
+                let value = |j: usize, holds: bool| {
+                    let v = own[j];
+                    if holds && !v.is_nan() {
+                        v.round() as i64
+                    } else {
+                        i64::MIN
+                    }
                 };
-                for &r in rows {
-                    let pat = &pats.list[pats.row[r as usize] as usize];
-                    let row = &row_keys[r as usize];
-                    // Equal keys: the record holds the row's every measurement, equal.
-                    if row[0] == cat as i64 && (0..d).all(|j| row[j + 1] == value(j, pat.holds[j]))
-                    {
-                        found.push((multiplicity[&row_keys[r as usize][..]].1, source.owner(pi)));
+                for &(j0, j1) in &dim_pairs {
+                    let (a, b) = (own[j0], own[j1]);
+                    if a.is_nan() || b.is_nan() {
+                        continue;
+                    }
+                    let Some(rows) =
+                        by_pair.get(&(cat, j0, j1, a.round() as i64, b.round() as i64))
+                    else {
+                        continue;
+                    };
+                    for &r in rows {
+                        let pat = &pats.list[pats.row[r as usize] as usize];
+                        let row = &row_keys[r as usize];
+                        // Equal keys: the record holds the row's every measurement, equal.
+                        if row[0] == cat as i64
+                            && (0..d).all(|j| row[j + 1] == value(j, pat.holds[j]))
+                        {
+                            found.push((
+                                multiplicity[&row_keys[r as usize][..]].1,
+                                source.owner(pi),
+                            ));
+                        }
                     }
                 }
-            }
-            found
-        })
+                (found, own)
+            },
+        )
+        .map(|(found, _)| found)
         .reduce(Vec::new, |mut a, b| {
             a.extend(b);
             a
