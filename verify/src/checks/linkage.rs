@@ -588,8 +588,48 @@ mod tests {
             "x"
         }
         fn value(&self, i: usize, _: usize) -> Option<f64> {
-            Some(self.values[i])
+            Some(self.values[i]).filter(|v| !v.is_nan())
         }
+    }
+
+    /// A row holding a measurement that some of its people lack is found (a value made
+    /// up), counted once per such person; the same rows over people who hold it pass.
+    #[test]
+    fn a_row_holding_what_its_people_lack_is_found() {
+        let k = 3;
+        let mut b = Builder::new(vec!["c".into(), "m".into()], vec![true, false]);
+        for v in [10, 30] {
+            for _ in 0..k {
+                b.push(&[Cell::Text("x"), Cell::Int(v)]);
+            }
+        }
+        let g = b.finish();
+        let member: Membership = (0..2 * k)
+            .map(|i| Some(Some(if i < k { 0 } else { k })))
+            .collect();
+        let run = |second: f64| {
+            let source = Mem {
+                cats: vec!["c".into()],
+                meas: vec!["m".into()],
+                values: [vec![10.0; k], vec![second; k]].concat(),
+            };
+            check_linkage_with(&g, &source, &member, k, 100).problems
+        };
+        let lacking = run(f64::NAN);
+        assert!(
+            lacking
+                .iter()
+                .any(|p| p
+                    == "3 records are placed in a class row that holds a measurement they do not"),
+            "{lacking:?}"
+        );
+        let holding = run(30.0);
+        assert!(
+            !holding
+                .iter()
+                .any(|p| p.contains("holds a measurement they do not")),
+            "{holding:?}"
+        );
     }
 
     /// k people at 10 mm in a class released at 10, k at 20 mm in a class released at
