@@ -592,21 +592,27 @@ mod tests {
         }
     }
 
-    /// A row holding a measurement that some of its people lack is found (a value made
-    /// up), counted once per such person; the same rows over people who hold it pass.
-    #[test]
-    fn a_row_holding_what_its_people_lack_is_found() {
-        let k = 3;
+    /// Two classes of `k` rows, released at 10 and 30 mm, and their people's places: the
+    /// first `k` people in the first class, the next `k` in the second.
+    fn two_classes(k: usize) -> (Grouped, Membership) {
         let mut b = Builder::new(vec!["c".into(), "m".into()], vec![true, false]);
         for v in [10, 30] {
             for _ in 0..k {
                 b.push(&[Cell::Text("x"), Cell::Int(v)]);
             }
         }
-        let g = b.finish();
-        let member: Membership = (0..2 * k)
+        let member = (0..2 * k)
             .map(|i| Some(Some(if i < k { 0 } else { k })))
             .collect();
+        (b.finish(), member)
+    }
+
+    /// A row holding a measurement that some of its people lack is found (a value made
+    /// up), counted once per such person; the same rows over people who hold it pass.
+    #[test]
+    fn a_row_holding_what_its_people_lack_is_found() {
+        let k = 3;
+        let (g, member) = two_classes(k);
         let run = |second: f64| {
             let source = Mem {
                 cats: vec!["c".into()],
@@ -639,21 +645,12 @@ mod tests {
     #[test]
     fn nearest_neighbour_ties_go_to_the_first_candidate() {
         let k = 2;
-        let mut b = Builder::new(vec!["c".into(), "m".into()], vec![true, false]);
-        for v in [10, 30] {
-            for _ in 0..k {
-                b.push(&[Cell::Text("x"), Cell::Int(v)]);
-            }
-        }
-        let g = b.finish();
+        let (g, member) = two_classes(k);
         let source = Mem {
             cats: vec!["c".into()],
             meas: vec!["m".into()],
             values: [vec![10.0; k], vec![20.0; k]].concat(),
         };
-        let member: Membership = (0..2 * k)
-            .map(|i| Some(Some(if i < k { 0 } else { k })))
-            .collect();
         let c = check_linkage_with(&g, &source, &member, k, 100);
         let share = c.figures.as_ref().unwrap()["nearest_neighbour_share"]
             .as_f64()
