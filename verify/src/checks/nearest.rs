@@ -27,7 +27,8 @@ pub struct Nearest<'a> {
     /// Unit axes over `dims`, orthonormal.
     axes: Vec<Vec<f64>>,
     /// Each candidate's projections (`n x axes`) and the sum of its absolute values over
-    /// `dims` (the scale of its projections' rounding).
+    /// `dims` (the scale of its projections' rounding), in the order of `order` (a scan
+    /// reads them in sequence).
     proj: Vec<f64>,
     l1: Vec<f64>,
     max_l1: f64,
@@ -81,6 +82,12 @@ impl<'a> Nearest<'a> {
         };
         order.sort_by(|&a, &b| proj[a as usize * m].total_cmp(&proj[b as usize * m]));
         let first = order.iter().map(|&i| proj[i as usize * m]).collect();
+        let proj = order
+            .iter()
+            .flat_map(|&i| &proj[i as usize * m..(i as usize + 1) * m])
+            .copied()
+            .collect();
+        let l1 = order.iter().map(|&i| l1[i as usize]).collect();
         Nearest {
             pts,
             d,
@@ -143,10 +150,16 @@ impl<'a> Nearest<'a> {
             }
             let i = self.order[t] as usize;
             if own != Some(i) {
-                let e = SLACK * (1.0 + q_l1 + self.l1[i]);
-                let p = &self.proj[i * m..(i + 1) * m];
-                let lb: f64 = qp.iter().zip(p).map(|(a, b)| shrunk(a - b, e)).sum();
-                if !beaten(lb, *best) {
+                let e = SLACK * (1.0 + q_l1 + self.l1[t]);
+                let p = &self.proj[t * m..(t + 1) * m];
+                // The bound summed axis by axis (the first axes hold most of the spread):
+                // its partial sums only grow, so one past the best already decides.
+                let mut lb = 0.0;
+                let skip = qp.iter().zip(p).any(|(a, b)| {
+                    lb += shrunk(a - b, e);
+                    beaten(lb, *best)
+                });
+                if !skip {
                     offer(i, best, best_i);
                 }
             }
