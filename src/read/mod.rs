@@ -251,10 +251,6 @@ impl<'a> Reader<'a> {
             .add(std::fs::metadata(path).map(|m| m.len()).unwrap_or(0));
     }
 
-    pub(crate) fn new_fields(&self) -> Fields {
-        self.w.new_fields()
-    }
-
     pub(crate) fn filter_index(&self, entity: &str, path: &str) -> Option<usize> {
         self.w.filter_index(entity, path)
     }
