@@ -11,6 +11,7 @@
 pub mod catalog;
 pub mod date;
 pub mod error;
+pub mod num;
 pub mod pipeline;
 pub mod progress;
 pub mod record;

@@ -261,13 +261,15 @@ pub fn mean_exact_round(
         .into_par_iter()
         .map(|j| {
             let t: Vec<f64> = (0..nc).map(|c| p[c * d + j] / resolution[j]).collect();
-            let mut v: Vec<i64> = t.iter().map(|x| x.floor() as i64).collect();
+            let floor: Vec<f64> = t.iter().map(|x| x.floor()).collect();
+            let mut v: Vec<i64> = floor.iter().map(|&x| x as i64).collect();
             let mut need: f64 = (0..nc)
                 .map(|c| w[c] * (target[c * d + j] / resolution[j] - v[c] as f64))
                 .sum();
             let mut order: Vec<usize> = (0..nc).collect();
-            let frac = |c: usize| t[c] - t[c].floor();
-            order.sort_unstable_by(|&a, &b| frac(b).total_cmp(&frac(a)).then(a.cmp(&b)));
+            // Each fraction once (not at every compare: `floor` is a call into libm).
+            let frac: Vec<f64> = t.iter().zip(&floor).map(|(x, f)| x - f).collect();
+            order.sort_unstable_by(|&a, &b| frac[b].total_cmp(&frac[a]).then(a.cmp(&b)));
             for c in order {
                 if w[c] / 2.0 <= need {
                     v[c] += 1;

@@ -15,6 +15,7 @@
 use super::patterns::Mask;
 use super::Partition;
 use crate::filter::Eligible;
+use crate::num::round_i64;
 use crate::pipeline::Pipeline;
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -90,7 +91,7 @@ pub fn move_off_source_records(
         k.extend(
             row.iter()
                 .zip(&res)
-                .map(|(v, r)| v.map_or(i64::MIN, |v| (v as f64 * r).round() as i64)),
+                .map(|(v, r)| v.map_or(i64::MIN, |v| round_i64(v as f64 * r))),
         );
         k
     };
@@ -117,9 +118,8 @@ pub fn move_off_source_records(
         for &c in &looking {
             let dims = &part.dims[part.classes[c].stratum];
             let (j0, j1) = (dims[0], dims[1]);
-            let at = |j: usize| {
-                class_values[c][j].map_or(i64::MIN, |v| (v as f64 * res[j]).round() as i64)
-            };
+            let at =
+                |j: usize| class_values[c][j].map_or(i64::MIN, |v| round_i64(v as f64 * res[j]));
             let next = ids.len() as u32;
             let id = *ids
                 .entry((j0 as u16, j1 as u16, at(j0), at(j1)))
@@ -142,8 +142,8 @@ pub fn move_off_source_records(
                         let key = (
                             j0 as u16,
                             j1 as u16,
-                            (values[j0] as f64).round() as i64,
-                            (values[j1] as f64).round() as i64,
+                            round_i64(values[j0] as f64),
+                            round_i64(values[j1] as f64),
                         );
                         if let Some(&id) = ids.get(&key) {
                             out.push((id, r as u32));
@@ -180,7 +180,7 @@ pub fn move_off_source_records(
                     let values = e.people.values(r);
                     if dims
                         .iter()
-                        .all(|&j| (values[j] as f64).round() as i64 == key[1 + j])
+                        .all(|&j| round_i64(values[j] as f64) == key[1 + j])
                     {
                         found.push((key.clone(), e.people.owner(r)));
                     }

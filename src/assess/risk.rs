@@ -38,7 +38,7 @@ pub fn uniqueness(e: &Eligible) -> Vec<Uniqueness> {
                 if v.is_nan() {
                     i64::MIN
                 } else {
-                    (v / step).round() as i64
+                    crate::num::round_i64(v / step)
                 }
             };
             let key_cmp = |a: u32, b: u32| {
