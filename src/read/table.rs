@@ -60,12 +60,13 @@ pub(super) fn read(r: &mut Reader, path: &Path) -> Result<()> {
     let mut cols: Vec<(Col, Series)> = Vec::new();
     for name in header {
         let role = pl.roles.get("row").and_then(|m| m.get(&name)).copied();
-        let col = match role {
-            None | Some(Role::Identifier) => None,
-            Some(_) => Some(df.column(&name).map_err(polars_err)?),
+        // Only a column with a role that keeps something was read (see `read_csv`).
+        let s = || {
+            df.column(&name)
+                .map(Column::as_materialized_series)
+                .map_err(polars_err)
         };
-        let s = || col.expect("a kept column is read").as_materialized_series();
-        let text = || as_text(s()).map_err(polars_err);
+        let text = || as_text(s()?).map_err(polars_err);
         match role {
             None => r.unknown_field_at("row", &name, loc.replace("row 0", "header")),
             Some(Role::Identifier) => {}
@@ -97,11 +98,12 @@ pub(super) fn read(r: &mut Reader, path: &Path) -> Result<()> {
                     }
                 };
                 let Some(pos) = pos else { continue };
-                if s().dtype().is_primitive_numeric() {
-                    let s = s().cast(&DataType::Float64).map_err(polars_err)?;
+                let s = s()?;
+                if s.dtype().is_primitive_numeric() {
+                    let s = s.cast(&DataType::Float64).map_err(polars_err)?;
                     cols.push((Col::Number(pos, name), s));
                 } else {
-                    cols.push((Col::Text(pos, name), text()?));
+                    cols.push((Col::Text(pos, name), as_text(s).map_err(polars_err)?));
                 }
             }
         }
@@ -207,14 +209,10 @@ fn row(w: &Walker, cols: &[(Col, Series)], cells: &[Cells], i: usize) -> Fields 
 /// the header's names come back beside the frame.
 fn read_csv(
     pl: &crate::pipeline::Pipeline,
-    bytes: &CsvSource,
+    source: &CsvSource,
 ) -> PolarsResult<(DataFrame, Vec<String>)> {
     let roles = pl.roles.get("row");
-    let header: Vec<String> = csv_frame(bytes, None, None, Some(0))?
-        .get_column_names()
-        .iter()
-        .map(|c| c.to_string())
-        .collect();
+    let (_, header) = with_header(csv_frame(source, None, None, Some(0))?);
     let kept: Vec<PlSmallStr> = header
         .iter()
         .filter(|name| {
@@ -233,10 +231,10 @@ fn read_csv(
         .map(|(name, _)| Field::new(name.as_str().into(), DataType::Float64))
         .collect();
     let df = if numbers.is_empty() {
-        csv_frame(bytes, None, kept, None)?
+        csv_frame(source, None, kept, None)?
     } else {
-        csv_frame(bytes, Some(numbers), kept.clone(), None)
-            .or_else(|_| csv_frame(bytes, None, kept, None))?
+        csv_frame(source, Some(numbers), kept.clone(), None)
+            .or_else(|_| csv_frame(source, None, kept, None))?
     };
     Ok((df, header))
 }
